@@ -1,0 +1,172 @@
+#pragma once
+// The one interface every kernel backend implements (kernels/reference, kernels/cpu, later
+// kernels/cuda). core declares it so that ops and the executor can call a backend without knowing
+// which one; the implementations live in kernels/ and depend on core, never the other way round.
+//
+// Conventions for every method:
+// - Output tensors are allocated by the caller with the right logical shape; a backend writes
+//   them whole (never accumulates) unless the name says `_accumulate`/`inplace`.
+// - 4-D activations are logical NCHW; their strides give the physical layout. A backend may
+//   require its activation_layout() and says so with a BackendError naming the op.
+// - An undefined Tensor (Tensor{}) passed for an optional output means "not needed".
+// - `Tensor& workspace` slots belong to the caller (one per graph node) and persist between
+//   calls: a backend allocates them on first use and reuses them while the shape stays.
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace mt {
+
+// Kernel size comes from the weight shape [O, I/groups, kH, kW].
+struct Conv2dDesc {
+  int stride_h = 1, stride_w = 1;
+  int pad_h = 0, pad_w = 0;
+  int dilation_h = 1, dilation_w = 1;
+  int groups = 1;
+  bool operator==(const Conv2dDesc&) const = default;
+};
+
+struct Pool2dDesc {
+  int kernel_h = 2, kernel_w = 2;
+  int stride_h = 2, stride_w = 2;
+  int pad_h = 0, pad_w = 0;
+  bool ceil_mode = false;
+  bool count_include_pad = true;  // average pooling only; PyTorch's default
+  bool operator==(const Pool2dDesc&) const = default;
+};
+
+struct BatchNormDesc {
+  double eps = 1e-5;
+  double momentum = 0.1;  // PyTorch convention: running = (1 - m) * running + m * batch
+};
+
+// The option-A ResNet shortcut: y[:, pad_before + c, h, w] = x[:, c, h * stride, w * stride],
+// zeros elsewhere.
+struct ChannelPadDesc {
+  int64_t pad_before = 0, pad_after = 0;
+  int stride = 1;
+};
+
+struct SgdDesc {
+  double lr = 0.1, momentum = 0, dampening = 0, weight_decay = 0;
+  bool nesterov = false;
+  bool decoupled_weight_decay = false;  // SGDW: p -= lr * wd * p, outside the momentum
+  bool first_step = false;              // PyTorch initialises the momentum buffer to the gradient
+};
+
+struct AdamWDesc {
+  double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 1e-2;
+  int64_t step = 1;  // 1-based, for bias correction
+};
+
+class KernelBackend {
+ public:
+  virtual ~KernelBackend() = default;
+  virtual std::string_view name() const = 0;
+  virtual Device device() const = 0;
+  // The physical layout the backend wants for 4-D activations.
+  virtual Layout activation_layout() const = 0;
+  virtual bool supports(DType dtype) const = 0;
+
+  // ---- convolution: x [N, C, H, W], w [O, C/g, kH, kW], b [O], y [N, O, OH, OW]
+  virtual void conv2d_fwd(const Conv2dDesc& d, const Tensor& x, const Tensor& w, const Tensor& b,
+                          Tensor& y) = 0;
+  virtual void conv2d_bwd_data(const Conv2dDesc& d, const Tensor& dy, const Tensor& w,
+                               Tensor& dx) = 0;
+  // db may be undefined (no bias).
+  virtual void conv2d_bwd_weights(const Conv2dDesc& d, const Tensor& x, const Tensor& dy,
+                                  Tensor& dw, Tensor& db) = 0;
+
+  // ---- batch norm over [N, C, H, W] per channel. gamma/beta undefined = no affine.
+  // Training normalises with the batch statistics, saves mean and 1/sqrt(var + eps) [C] for the
+  // backward, and updates running_mean/var (running_var with the unbiased variance).
+  virtual void batchnorm_fwd_train(const BatchNormDesc& d, const Tensor& x, const Tensor& gamma,
+                                   const Tensor& beta, Tensor& running_mean, Tensor& running_var,
+                                   Tensor& y, Tensor& save_mean, Tensor& save_invstd) = 0;
+  virtual void batchnorm_fwd_eval(const BatchNormDesc& d, const Tensor& x, const Tensor& gamma,
+                                  const Tensor& beta, const Tensor& running_mean,
+                                  const Tensor& running_var, Tensor& y) = 0;
+  // Backward of the training-mode forward. dgamma/dbeta may be undefined.
+  virtual void batchnorm_bwd(const BatchNormDesc& d, const Tensor& x, const Tensor& dy,
+                             const Tensor& gamma, const Tensor& save_mean,
+                             const Tensor& save_invstd, Tensor& dx, Tensor& dgamma,
+                             Tensor& dbeta) = 0;
+
+  // ---- elementwise (any shape; a and b of one shape unless said otherwise)
+  virtual void relu_fwd(const Tensor& x, Tensor& y) = 0;
+  virtual void relu_bwd(const Tensor& y, const Tensor& dy, Tensor& dx) = 0;  // from the output
+  virtual void sigmoid_fwd(const Tensor& x, Tensor& y) = 0;
+  virtual void sigmoid_bwd(const Tensor& y, const Tensor& dy, Tensor& dx) = 0;
+  virtual void add_fwd(const Tensor& a, const Tensor& b, Tensor& y) = 0;
+  // b has a's shape, or is per channel: [C] or [N, C] broadcast over a [N, C, H, W] (gates).
+  virtual void mul_fwd(const Tensor& a, const Tensor& b, Tensor& y) = 0;
+  // da/db may be undefined; db sums over the broadcast dimensions.
+  virtual void mul_bwd(const Tensor& a, const Tensor& b, const Tensor& dy, Tensor& da,
+                       Tensor& db) = 0;
+  virtual void add_inplace(Tensor& dst, const Tensor& src) = 0;  // gradient accumulation
+  virtual void fill(Tensor& t, double value) = 0;
+  // Same logical shape, any layouts (a layout change, or a flatten into a row-major view).
+  virtual void copy(const Tensor& src, Tensor& dst) = 0;
+
+  // ---- pooling. workspace: whatever the max-pool backward needs (argmax indices, or a
+  // library's own workspace).
+  virtual void maxpool_fwd(const Pool2dDesc& d, const Tensor& x, Tensor& y, Tensor& workspace) = 0;
+  virtual void maxpool_bwd(const Pool2dDesc& d, const Tensor& x, const Tensor& dy,
+                           const Tensor& workspace, Tensor& dx) = 0;
+  virtual void avgpool_fwd(const Pool2dDesc& d, const Tensor& x, Tensor& y) = 0;
+  virtual void avgpool_bwd(const Pool2dDesc& d, const Tensor& dy, Tensor& dx) = 0;
+  // x [N, C, H, W] -> y [N, C]
+  virtual void global_avgpool_fwd(const Tensor& x, Tensor& y) = 0;
+  virtual void global_avgpool_bwd(const Tensor& dy, Tensor& dx) = 0;
+
+  // ---- linear: x [N, K], w [M, K] (PyTorch layout), b [M] or undefined, y [N, M]
+  virtual void linear_fwd(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y) = 0;
+  virtual void linear_bwd_data(const Tensor& dy, const Tensor& w, Tensor& dx) = 0;
+  virtual void linear_bwd_weights(const Tensor& x, const Tensor& dy, Tensor& dw, Tensor& db) = 0;
+
+  // ---- channel concat (axis 1) and the option-A channel pad
+  virtual void concat_fwd(const std::vector<const Tensor*>& xs, Tensor& y) = 0;
+  // dxs entries may be null (that input needs no gradient).
+  virtual void concat_bwd(const Tensor& dy, const std::vector<Tensor*>& dxs) = 0;
+  virtual void channel_pad_fwd(const ChannelPadDesc& d, const Tensor& x, Tensor& y) = 0;
+  virtual void channel_pad_bwd(const ChannelPadDesc& d, const Tensor& dy, Tensor& dx) = 0;
+
+  // ---- dropout: element i (its row-major position in the logical shape, so the layout does not
+  // matter) is kept iff uniform(seed, i) >= p, where uniform is
+  // dropout_uniform() below, so every backend draws the same mask. Kept elements scale by 1/(1-p).
+  virtual void dropout_fwd(double p, uint64_t seed, const Tensor& x, Tensor& y,
+                           Tensor& workspace) = 0;
+  virtual void dropout_bwd(double p, const Tensor& workspace, const Tensor& dy, Tensor& dx) = 0;
+
+  // ---- softmax cross-entropy, mean over the batch. logits [N, K], labels i64 [N], loss [] (a
+  // rank-0 tensor), probs [N, K] saved for the backward. Label smoothing s mixes the one-hot
+  // target with the uniform distribution: (1 - s) * onehot + s / K (PyTorch's definition).
+  virtual void softmax_xent_fwd(double label_smoothing, const Tensor& logits, const Tensor& labels,
+                                Tensor& loss, Tensor& probs) = 0;
+  // dloss is a rank-0 tensor (the upstream gradient of the scalar loss).
+  virtual void softmax_xent_bwd(double label_smoothing, const Tensor& probs, const Tensor& labels,
+                                const Tensor& dloss, Tensor& dlogits) = 0;
+
+  // ---- optimizer updates, in place on param (and the state tensors)
+  virtual void sgd_step(const SgdDesc& d, Tensor& param, const Tensor& grad,
+                        Tensor& momentum_buf) = 0;
+  virtual void adamw_step(const AdamWDesc& d, Tensor& param, const Tensor& grad, Tensor& exp_avg,
+                          Tensor& exp_avg_sq) = 0;
+  // Sum of squares (gradient-norm clipping, group norms).
+  virtual double sum_squares(const Tensor& t) = 0;
+  virtual void scale_inplace(Tensor& t, double factor) = 0;
+};
+
+// Counter-based uniform in [0, 1) from (seed, index): splitmix64 of the pair. Deterministic and
+// identical on every backend, so a dropout mask never depends on thread scheduling.
+inline double dropout_uniform(uint64_t seed, uint64_t index) {
+  uint64_t z = seed + 0x9E3779B97F4A7C15ull * (index + 1);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  z ^= z >> 31;
+  return static_cast<double>(z >> 11) * 0x1.0p-53;
+}
+
+}  // namespace mt

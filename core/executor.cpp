@@ -1,0 +1,185 @@
+#include "core/executor.h"
+
+namespace mt {
+
+Executor::Executor(Graph& graph, KernelBackend& backend, Options options)
+    : graph_(graph), backend_(backend), options_(options) {
+  // A value needs a gradient when a parameter (or, for gradchecks, an input) flows into it
+  // through differentiable edges.
+  requires_grad_.assign(graph_.num_values(), false);
+  for (ValueId p : graph_.params()) requires_grad_[p] = true;
+  if (options_.input_grads)
+    for (ValueId in : graph_.inputs())
+      requires_grad_[in] = graph_.value(in).dtype != DType::i64;
+  for (const Node& node : graph_.nodes()) {
+    bool any = false;
+    for (size_t i = 0; i < node.inputs.size(); ++i)
+      any |= requires_grad_[node.inputs[i]] && node.op->differentiable_input(static_cast<int>(i));
+    for (ValueId out : node.outputs) requires_grad_[out] = any;
+  }
+  node_state_.resize(graph_.nodes().size());
+}
+
+Tensor Executor::allocate_like_value(ValueId v, const Shape& shape) const {
+  const Value& val = graph_.value(v);
+  bool activation_layout = shape.rank() == 4;
+  if (val.producer >= 0) activation_layout &= graph_.node(val.producer).op->activation_output();
+  if (val.kind == ValueKind::param || val.kind == ValueKind::buffer) activation_layout = false;
+  const Layout layout = activation_layout ? backend_.activation_layout() : Layout::nchw;
+  return Tensor::empty(shape, val.dtype, layout, backend_.device());
+}
+
+void Executor::plan(const std::vector<Tensor>& feeds) {
+  const int nv = graph_.num_values();
+  shapes_.assign(nv, Shape{});
+  values_.assign(nv, Tensor{});
+  grads_.assign(nv, Tensor{});
+  scratch_.assign(nv, Tensor{});
+  grad_written_.assign(nv, false);
+  for (auto& s : node_state_) s.clear();
+
+  const auto& inputs = graph_.inputs();
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    shapes_[inputs[i]] = feeds[i].shape();
+    values_[inputs[i]] = allocate_like_value(inputs[i], feeds[i].shape());
+  }
+  for (ValueId v : graph_.params()) shapes_[v] = graph_.value(v).shape;
+  for (ValueId v : graph_.buffers()) shapes_[v] = graph_.value(v).shape;
+
+  for (const Node& node : graph_.nodes()) {
+    std::vector<Shape> in_shapes;
+    for (ValueId in : node.inputs) in_shapes.push_back(shapes_[in]);
+    std::vector<Shape> out_shapes;
+    try {
+      out_shapes = node.op->infer_shapes(in_shapes);
+    } catch (const ShapeError& e) {
+      throw ShapeError("node '" + node.name + "' (" + std::string(node.op->kind()) + "): " + e.what());
+    }
+    // Activations take the float type of the node's inputs (f32, or f64 in gradient checks).
+    DType dtype = DType::f32;
+    for (ValueId in : node.inputs)
+      if (graph_.value(in).dtype != DType::i64) { dtype = graph_.value(in).dtype; break; }
+    for (size_t o = 0; o < node.outputs.size(); ++o) {
+      shapes_[node.outputs[o]] = out_shapes[o];
+      graph_.value(node.outputs[o]).dtype = dtype;
+      values_[node.outputs[o]] = allocate_like_value(node.outputs[o], out_shapes[o]);
+    }
+  }
+  std::vector<int> uses(nv, 0);
+  for (const Node& node : graph_.nodes())
+    for (ValueId in : node.inputs) ++uses[in];
+  for (ValueId v = 0; v < nv; ++v) {
+    if (!requires_grad_[v]) continue;
+    const bool is_state = graph_.value(v).kind == ValueKind::param;
+    grads_[v] = is_state ? Tensor::empty(shapes_[v], graph_.value(v).dtype, Layout::nchw, backend_.device())
+                         : allocate_like_value(v, shapes_[v]);
+    if (uses[v] > 1) scratch_[v] = Tensor::empty(shapes_[v], grads_[v].dtype(),
+                                                                    grads_[v].layout(), backend_.device());
+  }
+  planned_feed_shapes_.clear();
+  for (const Tensor& f : feeds) planned_feed_shapes_.push_back(f.shape());
+}
+
+const Tensor& Executor::value(ValueId v) const {
+  const Value& val = graph_.value(v);
+  if (val.kind == ValueKind::param || val.kind == ValueKind::buffer) return val.data;
+  MT_CHECK(v < static_cast<ValueId>(values_.size()) && values_[v].defined(), ShapeError,
+           "value '", val.name, "' has not been computed: run forward first");
+  return values_[v];
+}
+
+const Tensor& Executor::grad(ValueId v) const {
+  MT_CHECK(v < static_cast<ValueId>(grads_.size()) && grads_[v].defined(), ShapeError,
+           "value '", graph_.value(v).name, "' has no gradient: it does not require one, or ",
+           "backward has not run");
+  return grads_[v];
+}
+
+OpContext Executor::context(int n, Mode mode) {
+  const Node& node = graph_.node(n);
+  const uint64_t node_seed = seed_ ^ (0x9E3779B97F4A7C15ull * (step_ + 1)) ^ (0xD1B54A32D192ED03ull * (n + 1));
+  OpContext ctx{backend_, mode, node_seed, {}, {}, node_state_[n], {}, {}};
+  for (ValueId in : node.inputs) {
+    const Value& val = graph_.value(in);
+    ctx.inputs.push_back((val.kind == ValueKind::param || val.kind == ValueKind::buffer)
+                             ? &graph_.value(in).data : &values_[in]);
+  }
+  for (ValueId out : node.outputs) ctx.outputs.push_back(&values_[out]);
+  return ctx;
+}
+
+void Executor::forward(const std::vector<Tensor>& feeds, Mode mode) {
+  const auto& inputs = graph_.inputs();
+  MT_CHECK(feeds.size() == inputs.size(), ShapeError, "forward: the graph has ", inputs.size(),
+           " inputs, ", feeds.size(), " tensors fed");
+  bool same = planned_feed_shapes_.size() == feeds.size();
+  for (size_t i = 0; same && i < feeds.size(); ++i) same = planned_feed_shapes_[i] == feeds[i].shape();
+  if (!same) {
+    for (size_t i = 0; i < feeds.size(); ++i) {
+      const Value& in = graph_.value(inputs[i]);
+      MT_CHECK(feeds[i].rank() == in.shape.rank() + 1, ShapeError, "input '", in.name,
+               "' expects [N] + ", in.shape.str(), ", fed ", feeds[i].shape().str());
+      for (int d = 0; d < in.shape.rank(); ++d)
+        MT_CHECK(in.shape[d] < 0 || feeds[i].dim(d + 1) == in.shape[d], ShapeError, "input '",
+                 in.name, "' expects [N] + ", in.shape.str(), ", fed ", feeds[i].shape().str());
+      MT_CHECK(feeds[i].dtype() == in.dtype, ShapeError, "input '", in.name, "' expects ",
+               dtype_name(in.dtype), ", fed ", dtype_name(feeds[i].dtype()));
+    }
+    plan(feeds);
+  }
+  for (size_t i = 0; i < feeds.size(); ++i) backend_.copy(feeds[i], values_[inputs[i]]);
+  ++step_;
+  for (int n = 0; n < static_cast<int>(graph_.nodes().size()); ++n) {
+    OpContext ctx = context(n, mode);
+    graph_.node(n).op->forward(ctx);
+  }
+  last_mode_ = mode;
+  forward_done_ = true;
+}
+
+void Executor::backward(ValueId loss) {
+  MT_CHECK(forward_done_, ShapeError, "backward before forward");
+  MT_CHECK(shapes_[loss].numel() == 1, ShapeError, "backward from '", graph_.value(loss).name,
+           "' of shape ", shapes_[loss].str(), ": the loss must be a scalar");
+  MT_CHECK(requires_grad_[loss], ShapeError, "backward from '", graph_.value(loss).name,
+           "': it does not depend on any parameter");
+  std::fill(grad_written_.begin(), grad_written_.end(), false);
+  backend_.fill(grads_[loss], 1.0);
+  grad_written_[loss] = true;
+
+  const auto& nodes = graph_.nodes();
+  for (int n = static_cast<int>(nodes.size()) - 1; n >= 0; --n) {
+    const Node& node = nodes[n];
+    bool live = false;
+    for (ValueId out : node.outputs) live |= grad_written_[out];
+    if (!live) continue;
+    OpContext ctx = context(n, last_mode_);
+    for (ValueId out : node.outputs) {
+      if (!grad_written_[out]) backend_.fill(grads_[out], 0.0);  // an unused extra output
+      ctx.doutputs.push_back(&grads_[out]);
+    }
+    // First writer of a gradient writes it; later writers write scratch, added below.
+    std::vector<ValueId> accumulate;
+    for (size_t i = 0; i < node.inputs.size(); ++i) {
+      const ValueId in = node.inputs[i];
+      const bool wanted = requires_grad_[in] && node.op->differentiable_input(static_cast<int>(i));
+      if (!wanted) {
+        ctx.dinputs.push_back(nullptr);
+      } else if (!grad_written_[in]) {
+        ctx.dinputs.push_back(&grads_[in]);
+      } else {
+        ctx.dinputs.push_back(&scratch_[in]);
+        accumulate.push_back(in);
+      }
+    }
+    node.op->backward(ctx);
+    for (size_t i = 0; i < node.inputs.size(); ++i)
+      if (ctx.dinputs[i]) grad_written_[node.inputs[i]] = true;
+    for (ValueId in : accumulate) backend_.add_inplace(grads_[in], scratch_[in]);
+  }
+  // A parameter no path reached this time gets a zero gradient, not last step's.
+  for (ValueId p : graph_.params())
+    if (!grad_written_[p]) backend_.fill(grads_[p], 0.0);
+}
+
+}  // namespace mt

@@ -1,0 +1,66 @@
+#pragma once
+// An op of the model graph: its shape rule, its forward and, right beside it, its backward, both
+// calling whichever KernelBackend the executor runs on. Layers create ops; they never implement
+// backward themselves.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/backend.h"
+
+namespace mt {
+
+enum class Mode : uint8_t { train, eval };
+
+// What the executor hands an op for one call. Tensors it does not need are undefined.
+struct OpContext {
+  KernelBackend& backend;
+  Mode mode;
+  uint64_t seed;                        // fresh per step (dropout, gates)
+  std::vector<const Tensor*> inputs;    // values in input order
+  std::vector<Tensor*> outputs;
+  std::vector<Tensor>& state;           // per-node tensors that persist between calls
+  // backward only:
+  std::vector<const Tensor*> doutputs;  // gradients of the outputs
+  std::vector<Tensor*> dinputs;         // gradients to write; null where not needed
+
+  const Tensor& in(size_t i) const { return *inputs[i]; }
+  Tensor& out(size_t i) const { return *outputs[i]; }
+  const Tensor& dout(size_t i) const { return *doutputs[i]; }
+  bool wants_dinput(size_t i) const { return i < dinputs.size() && dinputs[i] != nullptr; }
+  Tensor& din(size_t i) const { return *dinputs[i]; }
+  Tensor& state_at(size_t i) const {
+    if (state.size() <= i) state.resize(i + 1);
+    return state[i];
+  }
+};
+
+class Op {
+ public:
+  virtual ~Op() = default;
+  // The op's kind ("conv2d", "batchnorm2d", ...): what morph, export and the summary match on.
+  virtual std::string_view kind() const = 0;
+  virtual int num_outputs() const { return 1; }
+  // Output shapes from input shapes; throws ShapeError naming the op on a mismatch.
+  virtual std::vector<Shape> infer_shapes(const std::vector<Shape>& inputs) const = 0;
+  virtual void forward(OpContext& ctx) const = 0;
+  virtual void backward(OpContext& ctx) const = 0;
+  // Inputs through which no gradient flows (labels, running statistics).
+  virtual bool differentiable_input(int /*index*/) const { return true; }
+  // Whether outputs keep the 4-D activation layout of the backend (false: row-major, e.g. [N, K]).
+  virtual bool activation_output() const { return true; }
+  // Attributes for export, summaries and the YAML graph format.
+  virtual nlohmann::json attributes() const { return nlohmann::json::object(); }
+  // Multiply-accumulates of one forward pass.
+  virtual int64_t macs(const std::vector<Shape>& /*inputs*/, const std::vector<Shape>& /*outputs*/) const {
+    return 0;
+  }
+};
+
+using OpPtr = std::shared_ptr<const Op>;
+
+}  // namespace mt

@@ -1,0 +1,21 @@
+#pragma once
+#include "core/op.h"
+
+namespace mt {
+
+// Inverted dropout in training (kept elements scaled by 1/(1-p)); the identity in evaluation.
+class DropoutOp : public Op {
+ public:
+  explicit DropoutOp(double p);
+  std::string_view kind() const override { return "dropout"; }
+  std::vector<Shape> infer_shapes(const std::vector<Shape>& in) const override;
+  void forward(OpContext& ctx) const override;
+  void backward(OpContext& ctx) const override;
+  nlohmann::json attributes() const override { return {{"p", p_}}; }
+  double p() const { return p_; }
+
+ private:
+  double p_;
+};
+
+}  // namespace mt

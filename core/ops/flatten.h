@@ -1,0 +1,16 @@
+#pragma once
+#include "core/op.h"
+
+namespace mt {
+
+// [N, C, H, W] (any layout) -> [N, C*H*W] in PyTorch's order (C, then H, then W).
+class FlattenOp : public Op {
+ public:
+  std::string_view kind() const override { return "flatten"; }
+  std::vector<Shape> infer_shapes(const std::vector<Shape>& in) const override;
+  void forward(OpContext& ctx) const override;
+  void backward(OpContext& ctx) const override;
+  bool activation_output() const override { return false; }
+};
+
+}  // namespace mt

@@ -1,0 +1,16 @@
+#pragma once
+#include "core/op.h"
+
+namespace mt {
+
+// y = a * b where b has a's shape or is per channel ([C] or [N, C] over a [N, C, H, W]): the
+// gating product of FiGS and of channel attention.
+class MulOp : public Op {
+ public:
+  std::string_view kind() const override { return "mul"; }
+  std::vector<Shape> infer_shapes(const std::vector<Shape>& in) const override;
+  void forward(OpContext& ctx) const override { ctx.backend.mul_fwd(ctx.in(0), ctx.in(1), ctx.out(0)); }
+  void backward(OpContext& ctx) const override;
+};
+
+}  // namespace mt

@@ -1,0 +1,18 @@
+#pragma once
+#include "core/ops/relu.h"
+
+namespace mt {
+
+class SigmoidOp : public Op {
+ public:
+  std::string_view kind() const override { return "sigmoid"; }
+  std::vector<Shape> infer_shapes(const std::vector<Shape>& in) const override {
+    return same_shape_as_input(kind(), in);
+  }
+  void forward(OpContext& ctx) const override { ctx.backend.sigmoid_fwd(ctx.in(0), ctx.out(0)); }
+  void backward(OpContext& ctx) const override {
+    ctx.backend.sigmoid_bwd(ctx.out(0), ctx.dout(0), ctx.din(0));
+  }
+};
+
+}  // namespace mt

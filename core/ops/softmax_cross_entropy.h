@@ -1,0 +1,22 @@
+#pragma once
+#include "core/op.h"
+
+namespace mt {
+
+// Inputs: logits [N, K], labels [N] (i64). Output: the mean loss, a scalar [].
+class SoftmaxCrossEntropyOp : public Op {
+ public:
+  explicit SoftmaxCrossEntropyOp(double label_smoothing = 0);
+  std::string_view kind() const override { return "softmax_cross_entropy"; }
+  std::vector<Shape> infer_shapes(const std::vector<Shape>& in) const override;
+  void forward(OpContext& ctx) const override;
+  void backward(OpContext& ctx) const override;
+  bool differentiable_input(int i) const override { return i == 0; }
+  bool activation_output() const override { return false; }
+  nlohmann::json attributes() const override { return {{"label_smoothing", label_smoothing_}}; }
+
+ private:
+  double label_smoothing_;
+};
+
+}  // namespace mt
