@@ -38,32 +38,18 @@ void Executor::plan(const std::vector<Tensor>& feeds) {
   grad_written_.assign(nv, false);
   for (auto& s : node_state_) s.clear();
 
-  const auto& inputs = graph_.inputs();
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    shapes_[inputs[i]] = feeds[i].shape();
-    values_[inputs[i]] = allocate_like_value(inputs[i], feeds[i].shape());
-  }
-  for (ValueId v : graph_.params()) shapes_[v] = graph_.value(v).shape;
-  for (ValueId v : graph_.buffers()) shapes_[v] = graph_.value(v).shape;
-
+  shapes_ = infer_value_shapes(graph_, feeds.empty() ? 0 : feeds[0].dim(0));
   for (const Node& node : graph_.nodes()) {
-    std::vector<Shape> in_shapes;
-    for (ValueId in : node.inputs) in_shapes.push_back(shapes_[in]);
-    std::vector<Shape> out_shapes;
-    try {
-      out_shapes = node.op->infer_shapes(in_shapes);
-    } catch (const ShapeError& e) {
-      throw ShapeError("node '" + node.name + "' (" + std::string(node.op->kind()) + "): " + e.what());
-    }
     // Activations take the float type of the node's inputs (f32, or f64 in gradient checks).
     DType dtype = DType::f32;
     for (ValueId in : node.inputs)
       if (graph_.value(in).dtype != DType::i64) { dtype = graph_.value(in).dtype; break; }
-    for (size_t o = 0; o < node.outputs.size(); ++o) {
-      shapes_[node.outputs[o]] = out_shapes[o];
-      graph_.value(node.outputs[o]).dtype = dtype;
-      values_[node.outputs[o]] = allocate_like_value(node.outputs[o], out_shapes[o]);
-    }
+    for (ValueId out : node.outputs) graph_.value(out).dtype = dtype;
+  }
+  for (ValueId v = 0; v < nv; ++v) {
+    const ValueKind kind = graph_.value(v).kind;
+    if (kind == ValueKind::input || kind == ValueKind::activation)
+      values_[v] = allocate_like_value(v, shapes_[v]);
   }
   std::vector<int> uses(nv, 0);
   for (const Node& node : graph_.nodes())
@@ -124,6 +110,8 @@ void Executor::forward(const std::vector<Tensor>& feeds, Mode mode) {
                  in.name, "' expects [N] + ", in.shape.str(), ", fed ", feeds[i].shape().str());
       MT_CHECK(feeds[i].dtype() == in.dtype, ShapeError, "input '", in.name, "' expects ",
                dtype_name(in.dtype), ", fed ", dtype_name(feeds[i].dtype()));
+      MT_CHECK(feeds[i].dim(0) == feeds[0].dim(0), ShapeError, "input '", in.name, "' has batch ",
+               feeds[i].dim(0), ", the first input ", feeds[0].dim(0));
     }
     plan(feeds);
   }

@@ -2,6 +2,7 @@
 // Runs a graph forward and backward on one backend. Buffers for every activation, gradient and
 // op state are planned once per input shape and reused, so a steady-state training step asks the
 // allocator for nothing.
+#include <deque>
 #include <vector>
 
 #include "core/graph.h"
@@ -48,7 +49,7 @@ class Executor {
   std::vector<Tensor> values_;      // activations and fed inputs (params/buffers live in the graph)
   std::vector<Tensor> grads_;
   std::vector<Tensor> scratch_;     // second gradient buffer for values read by several nodes
-  std::vector<std::vector<Tensor>> node_state_;
+  std::vector<std::deque<Tensor>> node_state_;
   std::vector<bool> grad_written_;
   Mode last_mode_ = Mode::eval;
   bool forward_done_ = false;

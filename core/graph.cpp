@@ -100,4 +100,27 @@ int64_t Graph::num_parameters() const {
   return n;
 }
 
+std::vector<Shape> infer_value_shapes(const Graph& graph, int64_t batch) {
+  std::vector<Shape> shapes(graph.num_values());
+  for (ValueId in : graph.inputs()) {
+    std::vector<int64_t> dims{batch};
+    for (int64_t d : graph.value(in).shape.dims()) dims.push_back(d);
+    shapes[in] = Shape(dims);
+  }
+  for (ValueId v : graph.params()) shapes[v] = graph.value(v).shape;
+  for (ValueId v : graph.buffers()) shapes[v] = graph.value(v).shape;
+  for (const Node& node : graph.nodes()) {
+    std::vector<Shape> in;
+    for (ValueId v : node.inputs) in.push_back(shapes[v]);
+    std::vector<Shape> out;
+    try {
+      out = node.op->infer_shapes(in);
+    } catch (const ShapeError& e) {
+      throw ShapeError("node '" + node.name + "' (" + std::string(node.op->kind()) + "): " + e.what());
+    }
+    for (size_t o = 0; o < node.outputs.size(); ++o) shapes[node.outputs[o]] = out[o];
+  }
+  return shapes;
+}
+
 }  // namespace mt

@@ -80,4 +80,8 @@ class Graph {
   std::map<std::string, int> node_by_name_;
 };
 
+// The shape of every value when the inputs carry a batch of `batch` samples (params and buffers:
+// their own shapes). Shape errors name the node.
+std::vector<Shape> infer_value_shapes(const Graph& graph, int64_t batch);
+
 }  // namespace mt

@@ -3,6 +3,7 @@
 // calling whichever KernelBackend the executor runs on. Layers create ops; they never implement
 // backward themselves.
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -23,7 +24,9 @@ struct OpContext {
   uint64_t seed;                        // fresh per step (dropout, gates)
   std::vector<const Tensor*> inputs;    // values in input order
   std::vector<Tensor*> outputs;
-  std::vector<Tensor>& state;           // per-node tensors that persist between calls
+  // Per-node tensors that persist between calls. A deque, so that growing it (state_at) never
+  // moves a slot an op already holds a reference to.
+  std::deque<Tensor>& state;
   // backward only:
   std::vector<const Tensor*> doutputs;  // gradients of the outputs
   std::vector<Tensor*> dinputs;         // gradients to write; null where not needed

@@ -1,0 +1,163 @@
+// Elementwise ops. relu and sigmoid run on oneDNN's jit eltwise (vectorised exp); add, mul and the
+// in-place helpers are OpenMP loops. Every tensor is dense, so once the operands lie in the same
+// order they are walked as flat arrays whatever their rank or layout.
+#include "kernels/cpu/cpu_backend.h"
+#include "kernels/cpu/cpu_util.h"
+#include "kernels/cpu/onednn_context.h"
+
+namespace mt {
+namespace {
+
+using dnnl::algorithm;
+using dnnl::memory;
+namespace dn = onednn;
+
+memory::desc flat_md(int64_t n) { return dn::plain_md({n}); }
+
+struct EltFwdEntry : dn::CacheEntry {
+  dnnl::eltwise_forward prim;
+  memory src, dst, scratch;
+  explicit EltFwdEntry(const dnnl::eltwise_forward::primitive_desc& pd)
+      : prim(pd),
+        src(dn::unbound(pd.src_desc())),
+        dst(dn::unbound(pd.dst_desc())),
+        scratch(dn::unbound(pd.scratchpad_desc())) {}
+};
+
+struct EltBwdEntry : dn::CacheEntry {
+  dnnl::eltwise_backward prim;
+  memory dst, diff_dst, diff_src, scratch;
+  explicit EltBwdEntry(const dnnl::eltwise_backward::primitive_desc& pd)
+      : prim(pd),
+        dst(dn::unbound(pd.dst_desc())),
+        diff_dst(dn::unbound(pd.diff_dst_desc())),
+        diff_src(dn::unbound(pd.diff_src_desc())),
+        scratch(dn::unbound(pd.scratchpad_desc())) {}
+};
+
+dnnl::eltwise_forward::primitive_desc eltwise_fwd_pd(algorithm alg, int64_t n) {
+  auto& ctx = dn::Context::get();
+  dnnl::eltwise_forward::desc desc(dnnl::prop_kind::forward_training, alg, flat_md(n));
+  return {desc, ctx.attr(), ctx.engine()};
+}
+
+// y = f(x); algorithms with `_use_dst_for_bwd` so that the backward needs only y.
+void eltwise_fwd(std::string_view op, algorithm alg, const Tensor& x, Tensor& y) {
+  cpu::check_f32(op, x);
+  cpu::check_f32(op, y);
+  cpu::check_shape(op, x, y);
+  if (x.numel() == 0) return;
+  const Tensor src = cpu::in_order_of(x, y);
+  auto& ctx = dn::Context::get();
+  auto& e = ctx.lookup<EltFwdEntry>(dn::Key(op).add(x.numel()), [&] {
+    auto pd = dn::checked(op, "eltwise", [&] { return eltwise_fwd_pd(alg, x.numel()); });
+    return std::make_unique<EltFwdEntry>(pd);
+  });
+  dn::bind(e.src, src);
+  dn::bind(e.dst, y);
+  ctx.bind_scratchpad(e.scratch);
+  ctx.execute(e.prim, {{DNNL_ARG_SRC, e.src}, {DNNL_ARG_DST, e.dst}, {DNNL_ARG_SCRATCHPAD, e.scratch}});
+}
+
+// dx = f'(from y) * dy.
+void eltwise_bwd(std::string_view op, algorithm alg, const Tensor& y, const Tensor& dy, Tensor& dx) {
+  cpu::check_f32(op, y);
+  cpu::check_f32(op, dy);
+  cpu::check_f32(op, dx);
+  cpu::check_shape(op, y, dy);
+  cpu::check_shape(op, y, dx);
+  if (y.numel() == 0) return;
+  const Tensor yy = cpu::in_order_of(y, dx), g = cpu::in_order_of(dy, dx);
+  auto& ctx = dn::Context::get();
+  auto& e = ctx.lookup<EltBwdEntry>(dn::Key(op).add(y.numel()), [&] {
+    auto pd = dn::checked(op, "eltwise backward", [&] {
+      const int64_t n = y.numel();
+      dnnl::eltwise_backward::desc desc(alg, flat_md(n), flat_md(n));
+      return dnnl::eltwise_backward::primitive_desc(desc, ctx.attr(), ctx.engine(),
+                                                    eltwise_fwd_pd(alg, n));
+    });
+    return std::make_unique<EltBwdEntry>(pd);
+  });
+  dn::bind(e.dst, yy);
+  dn::bind(e.diff_dst, g);
+  dn::bind(e.diff_src, dx);
+  ctx.bind_scratchpad(e.scratch);
+  ctx.execute(e.prim, {{DNNL_ARG_DST, e.dst},
+                       {DNNL_ARG_DIFF_DST, e.diff_dst},
+                       {DNNL_ARG_DIFF_SRC, e.diff_src},
+                       {DNNL_ARG_SCRATCHPAD, e.scratch}});
+}
+
+}  // namespace
+
+void CpuBackend::relu_fwd(const Tensor& x, Tensor& y) {
+  eltwise_fwd("relu_fwd", algorithm::eltwise_relu_use_dst_for_bwd, x, y);
+}
+
+void CpuBackend::relu_bwd(const Tensor& y, const Tensor& dy, Tensor& dx) {
+  eltwise_bwd("relu_bwd", algorithm::eltwise_relu_use_dst_for_bwd, y, dy, dx);
+}
+
+void CpuBackend::sigmoid_fwd(const Tensor& x, Tensor& y) {
+  eltwise_fwd("sigmoid_fwd", algorithm::eltwise_logistic_use_dst_for_bwd, x, y);
+}
+
+void CpuBackend::sigmoid_bwd(const Tensor& y, const Tensor& dy, Tensor& dx) {
+  eltwise_bwd("sigmoid_bwd", algorithm::eltwise_logistic_use_dst_for_bwd, y, dy, dx);
+}
+
+void CpuBackend::add_fwd(const Tensor& a, const Tensor& b, Tensor& y) {
+  cpu::check_f32("add_fwd", {&a, &b, &y});
+  cpu::check_shape("add_fwd", a, y);
+  cpu::check_shape("add_fwd", b, y);
+  const Tensor aa = cpu::in_order_of(a, y), bb = cpu::in_order_of(b, y);
+  const float* pa = aa.data<float>();
+  const float* pb = bb.data<float>();
+  float* py = y.data<float>();
+  cpu::parallel_ranges(y.numel(), [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) py[i] = pa[i] + pb[i];
+  });
+}
+
+void CpuBackend::add_inplace(Tensor& dst, const Tensor& src) {
+  cpu::check_f32("add_inplace", dst);
+  cpu::check_f32("add_inplace", src);
+  cpu::check_shape("add_inplace", src, dst);
+  const Tensor s = cpu::in_order_of(src, dst);
+  const float* ps = s.data<float>();
+  float* pd = dst.data<float>();
+  cpu::parallel_ranges(dst.numel(), [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) pd[i] += ps[i];
+  });
+}
+
+void CpuBackend::fill(Tensor& t, double value) {
+  cpu::check_f32("fill", t);
+  float* p = t.data<float>();
+  const float v = static_cast<float>(value);
+  cpu::parallel_ranges(t.numel(), [&](int64_t begin, int64_t end) {
+    std::fill(p + begin, p + end, v);
+  });
+}
+
+void CpuBackend::scale_inplace(Tensor& t, double factor) {
+  cpu::check_f32("scale_inplace", t);
+  float* p = t.data<float>();
+  const float f = static_cast<float>(factor);
+  cpu::parallel_ranges(t.numel(), [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) p[i] *= f;
+  });
+}
+
+double CpuBackend::sum_squares(const Tensor& t) {
+  cpu::check_f32("sum_squares", t);
+  const float* p = t.data<float>();
+  const int64_t n = t.numel();
+  double total = 0;
+  // Double accumulation: group-lasso norms sum many small squares.
+#pragma omp parallel for reduction(+ : total) schedule(static) if (n >= cpu::kSerialBelow)
+  for (int64_t i = 0; i < n; ++i) total += static_cast<double>(p[i]) * p[i];
+  return total;
+}
+
+}  // namespace mt

@@ -1,0 +1,105 @@
+#pragma once
+// The oneDNN state of the CPU backend: one engine and stream, a bounded LRU cache of primitives
+// keyed by (op, descriptor, shapes, strides, dtype), and one grow-only scratchpad that every
+// primitive borrows (scratchpad_mode::user), so a steady-state step allocates nothing.
+//
+// The context is per thread: primitives from one thread share a scratchpad, which would race if
+// two threads ran at once.
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include "core/tensor.h"
+
+namespace mt::onednn {
+
+// Base of everything the cache holds; each op defines its own entry (primitive descriptors,
+// primitives, memory objects whose handles are set per call, private buffers).
+struct CacheEntry {
+  virtual ~CacheEntry() = default;
+};
+
+// Builds a cache key. The op name comes first, so one key never maps to two entry types.
+class Key {
+ public:
+  explicit Key(std::string_view op) : s_(op) { s_ += '|'; }
+  Key& add(int64_t v);
+  Key& add_real(double v);  // exact bits, so 1e-5 and 1.0000001e-5 differ
+  Key& add(const Tensor& t);  // rank, dims, strides and dtype; "undefined" is a key of its own
+  const std::string& str() const { return s_; }
+
+ private:
+  std::string s_;
+};
+
+class Context {
+ public:
+  static Context& get();
+
+  const dnnl::engine& engine() const { return engine_; }
+  const dnnl::stream& stream() const { return stream_; }
+  // Every primitive descriptor is built with this attribute (user-managed scratchpad).
+  const dnnl::primitive_attr& attr() const { return attr_; }
+
+  // The entry under `key`, made by `make()` (returning std::unique_ptr<E>) on a miss.
+  template <typename E, typename Make>
+  E& lookup(const Key& key, Make&& make) {
+    if (CacheEntry* hit = find(key.str())) return static_cast<E&>(*hit);
+    return static_cast<E&>(insert(key.str(), make()));
+  }
+
+  // A memory object over the shared scratchpad, grown to `md`'s size if needed.
+  void bind_scratchpad(dnnl::memory& mem);
+  void execute(const dnnl::primitive& p, const std::unordered_map<int, dnnl::memory>& args);
+
+  size_t cache_size() const { return entries_.size(); }
+  size_t capacity() const { return capacity_; }
+  // Evicts down to the new bound at once.
+  void set_capacity(size_t entries);
+  static constexpr size_t kDefaultCapacity = 512;
+
+ private:
+  Context();
+  CacheEntry* find(const std::string& key);
+  CacheEntry& insert(const std::string& key, std::unique_ptr<CacheEntry> entry);
+  void evict_to(size_t entries);
+
+  dnnl::engine engine_;
+  dnnl::stream stream_;
+  dnnl::primitive_attr attr_;
+  using Lru = std::list<std::pair<std::string, std::unique_ptr<CacheEntry>>>;
+  Lru entries_;  // most recently used first
+  std::unordered_map<std::string, Lru::iterator> index_;
+  size_t capacity_ = kDefaultCapacity;
+  Tensor scratchpad_;  // f32 storage from the caching allocator, bytes rounded up
+};
+
+// ---- memory descriptors and objects
+dnnl::memory::dims dims_of(const Tensor& t);
+// Logical dims with the tensor's own strides: nchw and nhwc (and any view) alike.
+dnnl::memory::desc md_of(const Tensor& t);
+dnnl::memory::desc plain_md(const dnnl::memory::dims& dims);  // row-major f32
+// A memory object without a handle yet; set it with bind() per call.
+dnnl::memory unbound(const dnnl::memory::desc& md);
+inline void bind(dnnl::memory& m, const Tensor& t) { m.set_data_handle(t.raw()); }
+// A persistent f32 buffer for `md` from the caching allocator, and a memory object over it.
+dnnl::memory owned(const dnnl::memory::desc& md, Tensor& storage);
+
+// Runs `make` (which builds primitive descriptors) and turns a oneDNN failure into a BackendError
+// that names the op and the library's status.
+template <typename F>
+auto checked(std::string_view op, std::string_view what, F&& make) -> decltype(make()) {
+  try {
+    return make();
+  } catch (const dnnl::error& e) {
+    MT_FAIL(BackendError, "[", op, "] oneDNN could not create ", what, ": ", e.what(),
+            " (status ", static_cast<int>(e.status), ")");
+  }
+}
+
+}  // namespace mt::onednn

@@ -1,0 +1,80 @@
+#pragma once
+// Builders that add ops and named parameters to a graph, PyTorch-style: `conv2d("layer1.0.conv1",
+// x, 16, 3)` creates the parameter `layer1.0.conv1.weight` and the node `layer1.0.conv1`. The
+// builder tracks the shape of every value for one sample (batch 1), so a layer knows its input
+// channels and a summary knows every output shape.
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/graph.h"
+#include "core/random.h"
+
+namespace mt::layers {
+
+struct ConvOptions {
+  int stride = 1;
+  int padding = 0;
+  int dilation = 1;
+  int groups = 1;
+  bool bias = false;
+};
+
+struct PoolOptions {
+  int stride = -1;  // -1: the kernel size, as PyTorch
+  int padding = 0;
+  bool ceil_mode = false;
+  bool count_include_pad = true;
+};
+
+class ModelBuilder {
+ public:
+  ModelBuilder(Graph& graph, uint64_t seed, DType dtype = DType::f32);
+
+  ValueId input(const std::string& name, const Shape& sample_shape);
+  ValueId labels(const std::string& name = "labels");
+
+  ValueId conv2d(const std::string& name, ValueId x, int64_t out_channels, int kernel,
+                 const ConvOptions& o = {});
+  ValueId batchnorm2d(const std::string& name, ValueId x, double eps = 1e-5, double momentum = 0.1);
+  ValueId relu(const std::string& name, ValueId x);
+  ValueId sigmoid(const std::string& name, ValueId x);
+  ValueId linear(const std::string& name, ValueId x, int64_t out_features, bool bias = true);
+  ValueId maxpool2d(const std::string& name, ValueId x, int kernel, const PoolOptions& o = {});
+  ValueId avgpool2d(const std::string& name, ValueId x, int kernel, const PoolOptions& o = {});
+  ValueId global_avgpool2d(const std::string& name, ValueId x);
+  ValueId flatten(const std::string& name, ValueId x);
+  ValueId add(const std::string& name, ValueId a, ValueId b);
+  ValueId mul(const std::string& name, ValueId a, ValueId b);
+  ValueId concat(const std::string& name, const std::vector<ValueId>& xs);
+  ValueId channel_pad(const std::string& name, ValueId x, int64_t pad_before, int64_t pad_after,
+                      int stride);
+  ValueId dropout(const std::string& name, ValueId x, double p);
+  ValueId cross_entropy(const std::string& name, ValueId logits, ValueId labels,
+                        double label_smoothing = 0);
+
+  // Adds a node whose op the caller built (the YAML graph format uses this for every op).
+  ValueId node(const std::string& name, OpPtr op, const std::vector<ValueId>& inputs);
+
+  // The shape of a value for one sample, with the batch dimension 1: [1, C, H, W] or [1, K].
+  const Shape& shape(ValueId v) const { return shapes_.at(v); }
+  int64_t channels(ValueId v) const { return shape(v)[1]; }
+  Graph& graph() { return graph_; }
+  Rng& rng() { return rng_; }
+  DType dtype() const { return dtype_; }
+
+ private:
+  Tensor new_tensor(const Shape& shape) const;
+  ValueId param(const std::string& name, Tensor t);
+
+  Graph& graph_;
+  Rng rng_;
+  DType dtype_;
+  std::map<ValueId, Shape> shapes_;
+};
+
+// PyTorch's initialisations, in the builder's dtype.
+void init_kaiming_normal_fan_out(Tensor& w, Rng& rng);       // torchvision convs (ReLU gain)
+void init_uniform(Tensor& t, double bound, Rng& rng);         // nn.Linear / nn.Conv2d defaults
+
+}  // namespace mt::layers

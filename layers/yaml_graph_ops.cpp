@@ -1,0 +1,227 @@
+// The ops of the YAML graph format: each op's attributes, how they are read and checked, and
+// which builder call they become.
+#include <algorithm>
+#include <climits>
+
+#include "layers/yaml_graph_ops.h"
+#include "layers/zoo/model.h"
+
+namespace mt::layers {
+
+namespace {
+// Levenshtein distance that also counts a swap of neighbours as one edit ("esp" -> "eps").
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
+  for (size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+  for (size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+  for (size_t i = 1; i <= a.size(); ++i)
+    for (size_t j = 1; j <= b.size(); ++j) {
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] != b[j - 1])});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  return d[a.size()][b.size()];
+}
+
+std::string describe(const YAML::Node& n) {
+  if (n.IsSequence()) return "a list";
+  if (n.IsMap()) return "a map";
+  if (n.IsNull()) return "nothing";
+  return "'" + n.Scalar() + "'";
+}
+}  // namespace
+
+std::string yaml_where(const std::string& source, const YAML::Mark& mark) {
+  if (mark.is_null()) return source;
+  return source + ":" + std::to_string(mark.line + 1) + ":" + std::to_string(mark.column + 1);
+}
+
+std::string did_you_mean(const std::string& word, const std::vector<std::string>& candidates) {
+  // Within 2 edits, but never a rewrite of most of a short word ("p" is no typo of "op").
+  const size_t limit = std::min<size_t>(2, word.size() / 2);
+  std::string best;
+  size_t best_distance = limit + 1;
+  for (const auto& c : candidates) {
+    const size_t d = edit_distance(word, c);
+    if (d < best_distance) best = c, best_distance = d;
+  }
+  return best;
+}
+
+void LayerReader::fail(const YAML::Mark& at, const std::string& field, const std::string& message) const {
+  std::string text = yaml_where(source_, at) + ": layer '" + name_ + "'";
+  if (!op_.empty()) text += " (" + op_ + ")";
+  if (!field.empty()) text += ", field '" + field + "'";
+  throw LayerError(text + ": " + message);
+}
+
+void LayerReader::fail_at(const std::string& key, const std::string& message) const {
+  const YAML::Node value = layer_[key];
+  fail(value ? value.Mark() : layer_.Mark(), key, message);
+}
+
+std::string LayerReader::scalar(const std::string& key) const {
+  const YAML::Node value = layer_[key];
+  if (!value.IsScalar()) fail_at(key, "expected a single value, got " + describe(value));
+  return value.Scalar();
+}
+
+int64_t LayerReader::integer(const std::string& key, std::optional<int64_t> fallback, int64_t min) const {
+  if (!has(key)) {
+    if (!fallback) fail(layer_.Mark(), key, "missing (" + op_ + " needs it)");
+    return *fallback;
+  }
+  const std::string text = scalar(key);
+  int64_t v = 0;
+  try {
+    v = layer_[key].as<int64_t>();
+  } catch (const YAML::BadConversion&) {
+    fail_at(key, "expected an integer, got '" + text + "'");
+  }
+  if (v < min || v > INT_MAX)
+    fail_at(key, "expected an integer in [" + std::to_string(min) + ", " + std::to_string(INT_MAX) +
+                     "], got " + text);
+  return v;
+}
+
+double LayerReader::real(const std::string& key, std::optional<double> fallback, double min,
+                         double max) const {
+  if (!has(key)) {
+    if (!fallback) fail(layer_.Mark(), key, "missing (" + op_ + " needs it)");
+    return *fallback;
+  }
+  const std::string text = scalar(key);
+  double v = 0;
+  try {
+    v = layer_[key].as<double>();
+  } catch (const YAML::BadConversion&) {
+    fail_at(key, "expected a number, got '" + text + "'");
+  }
+  if (!(v >= min && v <= max))
+    fail_at(key, "expected a number in [" + std::to_string(min) + ", " + std::to_string(max) +
+                     "], got " + text);
+  return v;
+}
+
+bool LayerReader::boolean(const std::string& key, std::optional<bool> fallback) const {
+  if (!has(key)) {
+    if (!fallback) fail(layer_.Mark(), key, "missing (" + op_ + " needs it)");
+    return *fallback;
+  }
+  const std::string text = scalar(key);
+  try {
+    return layer_[key].as<bool>();
+  } catch (const YAML::BadConversion&) {
+    fail_at(key, "expected true or false, got '" + text + "'");
+  }
+}
+
+int64_t LayerCall::width(int64_t written) const {
+  if (options == nullptr || last) return written;
+  return layer_width(*options, attrs.name(), written);
+}
+
+namespace {
+int small(const LayerReader& a, const std::string& key, std::optional<int64_t> fallback, int64_t min) {
+  return static_cast<int>(a.integer(key, fallback, min));
+}
+
+ValueId build_conv2d(const LayerCall& c) {
+  const LayerReader& a = c.attrs;
+  const int64_t out = a.integer("out_channels", std::nullopt, 1);
+  const int kernel = small(a, "kernel", std::nullopt, 1);
+  ConvOptions o;
+  o.stride = small(a, "stride", 1, 1);
+  o.padding = small(a, "padding", 0, 0);
+  o.dilation = small(a, "dilation", 1, 1);
+  o.groups = small(a, "groups", 1, 1);
+  o.bias = a.boolean("bias", false);
+  return c.b.conv2d(a.name(), c.inputs[0], c.width(out), kernel, o);
+}
+
+ValueId build_linear(const LayerCall& c) {
+  const LayerReader& a = c.attrs;
+  std::optional<int64_t> fallback;
+  if (c.last && c.options != nullptr) fallback = c.options->num_classes;
+  const int64_t out = a.integer("out_features", fallback, 1);
+  return c.b.linear(a.name(), c.inputs[0], c.width(out), a.boolean("bias", true));
+}
+
+PoolOptions pool_options(const LayerReader& a, int kernel) {
+  PoolOptions o;
+  o.stride = small(a, "stride", kernel, 1);
+  o.padding = small(a, "padding", 0, 0);
+  o.ceil_mode = a.boolean("ceil_mode", false);
+  return o;
+}
+
+ValueId build_maxpool2d(const LayerCall& c) {
+  const int kernel = small(c.attrs, "kernel", std::nullopt, 1);
+  return c.b.maxpool2d(c.attrs.name(), c.inputs[0], kernel, pool_options(c.attrs, kernel));
+}
+
+ValueId build_avgpool2d(const LayerCall& c) {
+  const int kernel = small(c.attrs, "kernel", std::nullopt, 1);
+  PoolOptions o = pool_options(c.attrs, kernel);
+  o.count_include_pad = c.attrs.boolean("count_include_pad", true);
+  return c.b.avgpool2d(c.attrs.name(), c.inputs[0], kernel, o);
+}
+
+ValueId build_batchnorm2d(const LayerCall& c) {
+  const double eps = c.attrs.real("eps", 1e-5, 0, 1);
+  const double momentum = c.attrs.real("momentum", 0.1, 0, 1);
+  return c.b.batchnorm2d(c.attrs.name(), c.inputs[0], eps, momentum);
+}
+
+ValueId build_channel_pad(const LayerCall& c) {
+  const LayerReader& a = c.attrs;
+  return c.b.channel_pad(a.name(), c.inputs[0], a.integer("pad_before", 0, 0),
+                         a.integer("pad_after", 0, 0), small(a, "stride", 1, 1));
+}
+
+ValueId build_dropout(const LayerCall& c) {
+  const double p = c.attrs.real("p", 0.5, 0, 1);
+  if (p >= 1) c.attrs.fail_at("p", "must be below 1 (p = 1 drops everything)");
+  return c.b.dropout(c.attrs.name(), c.inputs[0], p);
+}
+
+std::map<std::string, YamlOp> make_ops() {
+  using B = ModelBuilder;
+  const auto unary = [](ValueId (B::*f)(const std::string&, ValueId)) {
+    return YamlOp{{}, 1, 1, [f](const LayerCall& c) { return (c.b.*f)(c.attrs.name(), c.inputs[0]); }};
+  };
+  const auto binary = [](ValueId (B::*f)(const std::string&, ValueId, ValueId)) {
+    return YamlOp{{}, 2, 2, [f](const LayerCall& c) {
+                    return (c.b.*f)(c.attrs.name(), c.inputs[0], c.inputs[1]);
+                  }};
+  };
+  const std::vector<std::string> pool{"kernel", "stride", "padding", "ceil_mode"};
+  std::vector<std::string> avgpool = pool;
+  avgpool.push_back("count_include_pad");
+  return {
+      {"conv2d",
+       {{"out_channels", "kernel", "stride", "padding", "dilation", "groups", "bias"}, 1, 1,
+        build_conv2d}},
+      {"batchnorm2d", {{"eps", "momentum"}, 1, 1, build_batchnorm2d}},
+      {"linear", {{"out_features", "bias"}, 1, 1, build_linear}},
+      {"maxpool2d", {pool, 1, 1, build_maxpool2d}},
+      {"avgpool2d", {avgpool, 1, 1, build_avgpool2d}},
+      {"channel_pad", {{"pad_before", "pad_after", "stride"}, 1, 1, build_channel_pad}},
+      {"dropout", {{"p"}, 1, 1, build_dropout}},
+      {"relu", unary(&B::relu)},
+      {"sigmoid", unary(&B::sigmoid)},
+      {"global_avgpool2d", unary(&B::global_avgpool2d)},
+      {"flatten", unary(&B::flatten)},
+      {"add", binary(&B::add)},
+      {"mul", binary(&B::mul)},
+      {"concat", {{}, 2, -1, [](const LayerCall& c) { return c.b.concat(c.attrs.name(), c.inputs); }}},
+  };
+}
+}  // namespace
+
+const std::map<std::string, YamlOp>& yaml_ops() {
+  static const std::map<std::string, YamlOp> ops = make_ops();
+  return ops;
+}
+
+}  // namespace mt::layers

@@ -1,0 +1,58 @@
+#pragma once
+// The model zoo: every model is built into a Graph by name with one options struct, so that the
+// reshaper can rebuild any of them with other widths (`widths`: layer name -> output channels).
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <yaml-cpp/yaml.h>
+
+#include "core/graph.h"
+#include "layers/builder.h"
+
+namespace mt::layers {
+
+struct ModelOptions {
+  int64_t in_channels = 3;
+  int64_t num_classes = 10;
+  int64_t image_size = 32;          // square inputs: in_channels x image_size x image_size
+  double width_multiplier = 1.0;
+  std::map<std::string, int64_t> widths;  // per-layer override, e.g. {"layer1.0.conv1": 10}
+  uint64_t seed = 0;
+  DType dtype = DType::f32;
+  double label_smoothing = 0;
+  double dropout = 0;               // before the classifier, where the model has one
+  int depth = 20;                   // CIFAR ResNet: 6n + 2
+  std::string shortcut = "A";       // CIFAR ResNet: A (zero-pad) or B (1x1 conv + BN)
+  std::vector<int64_t> vgg_stages{32, 64, 128};  // VGG: channels per stage
+  int vgg_convs_per_stage = 2;
+  std::vector<int64_t> vgg_hidden{256};          // VGG: hidden classifier widths
+  // The "yaml" model (layers/yaml_graph.h): its layer list, and the file named in its error
+  // messages; with no graph_spec, graph_source is the path of a file to read it from.
+  YAML::Node graph_spec;
+  std::string graph_source;
+};
+
+// A built model: the graph and its boundary values.
+struct Model {
+  std::string name;
+  Graph graph;
+  ValueId images = -1, labels = -1, logits = -1, loss = -1;
+};
+
+// The output channels of a layer: the per-layer override if any, else base x multiplier (at
+// least 1).
+int64_t layer_width(const ModelOptions& o, const std::string& layer, int64_t base);
+
+// Builds a model of the zoo by name (resnet20/32/44/56/110, resnet_cifar, resnet18/34/50, vgg,
+// vgg_small, mobilenet_v1, mobilenet_v2, yaml). Throws ConfigError listing the known names.
+Model build_model(const std::string& name, const ModelOptions& options);
+std::vector<std::string> model_names();
+
+// Registration, one call per zoo file: the builder adds the layers between images and logits.
+using ModelFn = std::function<ValueId(ModelBuilder&, ValueId images, const ModelOptions&)>;
+void register_model(const std::string& name, ModelFn fn);
+
+}  // namespace mt::layers

@@ -1,0 +1,206 @@
+#include "tools/config.h"
+
+#include <algorithm>
+#include <sstream>
+
+#include "core/error.h"
+
+namespace mt::tools {
+
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1])});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
+}
+
+namespace {
+const KeySpec* find_spec(const std::string& path) {
+  for (const KeySpec& s : config_schema())
+    if (s.path == path) return &s;
+  return nullptr;
+}
+
+std::string where(const std::string& source, const YAML::Mark& m) {
+  if (m.line < 0) return source;
+  return source + ":" + std::to_string(m.line + 1) + ":" + std::to_string(m.column + 1);
+}
+
+std::string suggestion(const std::string& path) {
+  const KeySpec* best = nullptr;
+  size_t best_d = 3;  // only near misses
+  for (const KeySpec& s : config_schema()) {
+    const size_t d = edit_distance(path, s.path);
+    if (d < best_d) best_d = d, best = &s;
+  }
+  // A right leaf under a wrong section ("optimizer.lr") is a near miss too.
+  if (!best) {
+    const std::string leaf = path.substr(path.rfind('.') + 1);
+    for (const KeySpec& s : config_schema())
+      if (s.path.substr(s.path.rfind('.') + 1) == leaf) best = &s;
+  }
+  return best ? " (did you mean '" + best->path + "'?)" : "";
+}
+
+const char* type_name(KeyType t) {
+  switch (t) {
+    case KeyType::integer: return "an integer";
+    case KeyType::number: return "a number";
+    case KeyType::boolean: return "true or false";
+    case KeyType::string: return "a string";
+    case KeyType::number_list: return "a list of numbers";
+  }
+  return "?";
+}
+
+// Flattens nested maps into dotted paths, keeping each leaf's node (and so its mark).
+void flatten(const YAML::Node& node, const std::string& prefix, const std::string& source,
+             std::vector<std::pair<std::string, YAML::Node>>& out) {
+  for (const auto& kv : node) {
+    const std::string key = kv.first.as<std::string>();
+    const std::string path = prefix.empty() ? key : prefix + "." + key;
+    if (kv.second.IsMap() && !find_spec(path)) {
+      flatten(kv.second, path, source, out);
+      continue;
+    }
+    MT_CHECK(find_spec(path), ConfigError, where(source, kv.first.Mark()), ": unknown key '", path,
+             "'", suggestion(path));
+    out.emplace_back(path, kv.second);
+  }
+}
+}  // namespace
+
+void Config::set(const KeySpec& spec, const YAML::Node& value, const std::string& at) {
+  auto bad = [&](const std::string& why) {
+    std::ostringstream found;
+    found << value;
+    MT_FAIL(ConfigError, at, ": key '", spec.path, "' expects ", type_name(spec.type), why,
+            ", found '", found.str(), "'");
+  };
+  try {
+    switch (spec.type) {
+      case KeyType::integer: {
+        if (!value.IsScalar()) bad("");
+        const double v = value.as<int64_t>();
+        if (v < spec.min || v > spec.max)
+          bad(" in [" + std::to_string(static_cast<int64_t>(spec.min)) + ", " +
+              (spec.max > 1e18 ? std::string("inf") : std::to_string(static_cast<int64_t>(spec.max))) + "]");
+        break;
+      }
+      case KeyType::number: {
+        if (!value.IsScalar()) bad("");
+        const double v = value.as<double>();
+        if (v < spec.min || v > spec.max) {
+          std::ostringstream range;
+          range << " in [" << spec.min << ", " << spec.max << "]";
+          bad(range.str());
+        }
+        break;
+      }
+      case KeyType::boolean:
+        if (!value.IsScalar()) bad("");
+        value.as<bool>();
+        break;
+      case KeyType::string:
+        if (!value.IsScalar()) bad("");
+        if (!spec.choices.empty() &&
+            std::find(spec.choices.begin(), spec.choices.end(), value.Scalar()) == spec.choices.end()) {
+          std::string list;
+          for (const auto& c : spec.choices) list += (list.empty() ? "" : ", ") + c;
+          bad(" (one of: " + list + ")");
+        }
+        break;
+      case KeyType::number_list:
+        if (!value.IsSequence()) bad("");
+        for (const auto& item : value) item.as<double>();
+        break;
+    }
+  } catch (const YAML::BadConversion&) {
+    bad("");
+  }
+  values_[spec.path] = YAML::Clone(value);
+}
+
+Config Config::defaults() {
+  Config c;
+  c.source_ = "<defaults>";
+  for (const KeySpec& s : config_schema()) c.values_[s.path] = YAML::Load(s.fallback);
+  return c;
+}
+
+Config Config::load(const std::string& path, const std::vector<std::string>& overrides) {
+  Config c = defaults();
+  c.source_ = path;
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path);
+  } catch (const YAML::BadFile&) {
+    MT_FAIL(ConfigError, path, ": cannot read the config file");
+  } catch (const YAML::ParserException& e) {
+    MT_FAIL(ConfigError, where(path, e.mark), ": YAML syntax error: ", e.msg);
+  }
+  if (!root.IsNull()) {
+    MT_CHECK(root.IsMap(), ConfigError, path, ": the config must be a mapping of keys");
+    std::vector<std::pair<std::string, YAML::Node>> leaves;
+    flatten(root, "", path, leaves);
+    for (const auto& [key, node] : leaves) c.set(*find_spec(key), node, where(path, node.Mark()));
+  }
+  for (const std::string& o : overrides) {
+    const size_t eq = o.find('=');
+    MT_CHECK(eq != std::string::npos && eq > 0, ConfigError, "--set '", o,
+             "': expected key.path=value");
+    const std::string key = o.substr(0, eq);
+    const KeySpec* spec = find_spec(key);
+    MT_CHECK(spec, ConfigError, "--set: unknown key '", key, "'", suggestion(key));
+    YAML::Node value;
+    try {
+      value = YAML::Load(o.substr(eq + 1));
+    } catch (const YAML::ParserException& e) {
+      MT_FAIL(ConfigError, "--set ", key, ": value is not a YAML scalar or flow list: ", e.msg);
+    }
+    c.set(*spec, value, "--set " + key);
+  }
+  return c;
+}
+
+int64_t Config::integer(const std::string& key) const { return values_.at(key).as<int64_t>(); }
+double Config::number(const std::string& key) const { return values_.at(key).as<double>(); }
+bool Config::boolean(const std::string& key) const { return values_.at(key).as<bool>(); }
+const std::string& Config::string(const std::string& key) const { return values_.at(key).Scalar(); }
+std::vector<double> Config::numbers(const std::string& key) const {
+  std::vector<double> out;
+  for (const auto& v : values_.at(key)) out.push_back(v.as<double>());
+  return out;
+}
+
+std::string Config::dump() const {
+  YAML::Emitter out;
+  out << YAML::BeginMap;
+  std::string section;
+  for (const KeySpec& s : config_schema()) {
+    const size_t dot = s.path.find('.');
+    const std::string sec = dot == std::string::npos ? "" : s.path.substr(0, dot);
+    if (sec != section) {
+      if (!section.empty()) out << YAML::EndMap;
+      if (!sec.empty()) out << YAML::Key << sec << YAML::Value << YAML::BeginMap;
+      section = sec;
+    }
+    out << YAML::Key << s.path.substr(dot == std::string::npos ? 0 : dot + 1) << YAML::Value;
+    const YAML::Node& v = values_.at(s.path);
+    if (v.IsSequence()) out << YAML::Flow;
+    out << v;
+  }
+  if (!section.empty()) out << YAML::EndMap;
+  out << YAML::EndMap;
+  return std::string(out.c_str()) + "\n";
+}
+
+}  // namespace mt::tools

@@ -1,0 +1,44 @@
+// Every config key morphtrain knows, with its type, default and meaning. docs/config.md is
+// written from this table (`morphtrain --help-config`).
+#include "tools/config.h"
+
+namespace mt::tools {
+
+const std::vector<KeySpec>& config_schema() {
+  using K = KeyType;
+  static const std::vector<KeySpec> schema = {
+      {"name", K::string, "experiment", "run name: the run directory is runs/<name>/<timestamp>/", {}},
+      {"seed", K::integer, "0", "seeds initialisation and shuffling; a run is reproducible with it", {}, 0},
+      {"device", K::string, "cpu", "where to train", {"cpu"}},
+      {"model.name", K::string, "resnet20", "zoo model (resnet20/32/44/56/110, resnet18/34/50, vgg, vgg_small, mobilenet_v1, mobilenet_v2)", {}},
+      {"model.shortcut", K::string, "A", "CIFAR ResNet shortcut: A (zero-pad) or B (1x1 conv + BN)", {"A", "B"}},
+      {"model.width_multiplier", K::number, "1.0", "scales every layer's width", {}, 1e-3, 64},
+      {"model.dropout", K::number, "0.0", "dropout before the classifier", {}, 0, 0.99},
+      {"model.label_smoothing", K::number, "0.0", "label smoothing of the cross-entropy", {}, 0, 1},
+      {"data.dataset", K::string, "fashion_mnist", "fashion_mnist / mnist (IDX files in data.path) or synthetic", {"fashion_mnist", "mnist", "synthetic"}},
+      {"data.path", K::string, "/usr/share/datasets/fashion-mnist", "folder with train-images-idx3-ubyte[.gz] etc.", {}},
+      {"data.mean", K::number_list, "[0.2860]", "per-channel mean of pixels scaled to [0, 1]", {}},
+      {"data.std", K::number_list, "[0.3530]", "per-channel standard deviation", {}},
+      {"data.synthetic_size", K::integer, "1024", "samples of the synthetic data set", {}, 1},
+      {"train.epochs", K::integer, "1", "passes over the training set", {}, 1},
+      {"train.batch_size", K::integer, "128", "samples per step", {}, 1, 1 << 20},
+      {"train.max_steps", K::integer, "0", "stop after this many steps (0: no limit)", {}, 0},
+      {"train.log_every", K::integer, "50", "steps between progress lines", {}, 1},
+      {"eval.batch_size", K::integer, "500", "samples per evaluation step", {}, 1, 1 << 20},
+      {"optim.name", K::string, "sgd", "optimizer", {"sgd", "adamw"}},
+      {"optim.lr", K::number, "0.05", "peak learning rate", {}, 0, 1e3},
+      {"optim.momentum", K::number, "0.9", "SGD momentum", {}, 0, 0.999999},
+      {"optim.nesterov", K::boolean, "false", "Nesterov momentum", {}},
+      {"optim.weight_decay", K::number, "5e-4", "L2 weight decay (AdamW: decoupled)", {}, 0, 1},
+      {"optim.betas", K::number_list, "[0.9, 0.999]", "AdamW betas", {}},
+      {"schedule.name", K::string, "constant", "learning-rate schedule", {"constant", "step", "multi_step", "cosine"}},
+      {"schedule.warmup_steps", K::integer, "50", "linear warm-up steps", {}, 0},
+      {"schedule.step_size", K::integer, "1000", "step schedule: steps between decays", {}, 1},
+      {"schedule.milestones", K::number_list, "[]", "multi_step schedule: steps at which lr decays", {}},
+      {"schedule.gamma", K::number, "0.1", "decay factor of step and multi_step", {}, 0, 1},
+      {"schedule.eta_min", K::number, "0.0", "cosine schedule: final learning rate", {}, 0},
+  };
+  return schema;
+}
+
+}  // namespace mt::tools

@@ -1,0 +1,134 @@
+#include "tools/experiment.h"
+
+#include <filesystem>
+
+#include "trainers/adamw.h"
+#include "trainers/idx.h"
+#include "trainers/sgd.h"
+
+namespace mt::tools {
+
+namespace {
+// An IDX file, compressed or not, whichever is present.
+std::string idx_file(const std::string& dir, const std::string& stem) {
+  for (const char* suffix : {".gz", ""}) {
+    const std::string p = dir + "/" + stem + suffix;
+    if (std::filesystem::exists(p)) return p;
+  }
+  MT_FAIL(DataError, "data.path '", dir, "' has no ", stem, "[.gz]",
+          dir == "/usr/share/datasets/fashion-mnist" ? " (apt-get install dataset-fashion-mnist)" : "");
+}
+
+// Random pixels with a class-dependent mean, so that a model can learn something from them.
+Dataset synthetic(int64_t n, uint64_t seed) {
+  Dataset d;
+  d.name = "synthetic";
+  d.sample = Shape{1, 28, 28};
+  d.num_classes = 10;
+  Rng rng(seed);
+  d.labels.resize(n);
+  d.pixels.resize(n * 28 * 28);
+  for (int64_t i = 0; i < n; ++i) {
+    d.labels[i] = static_cast<int64_t>(rng.next() % 10);
+    for (int64_t p = 0; p < 28 * 28; ++p) {
+      const double v = 20.0 * d.labels[i] + rng.uniform(0, 60) + (p % 28 < 14 ? 40 : 0);
+      d.pixels[i * 28 * 28 + p] = static_cast<uint8_t>(std::min(255.0, v));
+    }
+  }
+  return d;
+}
+}  // namespace
+
+DataSplits load_data(const Config& c) {
+  const std::string& kind = c.string("data.dataset");
+  if (kind == "synthetic") {
+    const int64_t n = c.integer("data.synthetic_size");
+    return {synthetic(n, c.integer("seed")), synthetic(std::max<int64_t>(n / 4, 1), c.integer("seed") + 1)};
+  }
+  const std::string& dir = c.string("data.path");
+  DataSplits s{load_idx(idx_file(dir, "train-images-idx3-ubyte"), idx_file(dir, "train-labels-idx1-ubyte")),
+               load_idx(idx_file(dir, "t10k-images-idx3-ubyte"), idx_file(dir, "t10k-labels-idx1-ubyte"))};
+  return s;
+}
+
+layers::ModelOptions model_options(const Config& c, const Dataset& train) {
+  layers::ModelOptions o;
+  o.in_channels = train.sample[0];
+  MT_CHECK(train.sample[1] == train.sample[2], ConfigError, "data set '", train.name,
+           "' has non-square images ", train.sample.str(), "; the zoo models expect square inputs");
+  o.image_size = train.sample[1];
+  o.num_classes = train.num_classes;
+  o.seed = static_cast<uint64_t>(c.integer("seed"));
+  o.shortcut = c.string("model.shortcut");
+  o.width_multiplier = c.number("model.width_multiplier");
+  o.dropout = c.number("model.dropout");
+  o.label_smoothing = c.number("model.label_smoothing");
+  return o;
+}
+
+OptimizerFactory optimizer_factory(const Config& c, const Graph& graph) {
+  // PyTorch users' usual recipe: no weight decay on BN scales and shifts and on biases.
+  std::vector<ParamGroup> groups{no_weight_decay(bias_and_norm_params(graph))};
+  if (c.string("optim.name") == "adamw") {
+    AdamWOptions o;
+    o.lr = c.number("optim.lr");
+    o.weight_decay = c.number("optim.weight_decay");
+    const std::vector<double> betas = c.numbers("optim.betas");
+    MT_CHECK(betas.size() == 2, ConfigError, "optim.betas needs two numbers, got ", betas.size());
+    o.beta1 = betas[0];
+    o.beta2 = betas[1];
+    validate(o);
+    return [o, groups](std::vector<ParamRef> params) {
+      return std::make_unique<AdamW>(std::move(params), o, groups);
+    };
+  }
+  SgdOptions o;
+  o.lr = c.number("optim.lr");
+  o.momentum = c.number("optim.momentum");
+  o.nesterov = c.boolean("optim.nesterov");
+  o.weight_decay = c.number("optim.weight_decay");
+  validate(o);
+  return [o, groups](std::vector<ParamRef> params) {
+    return std::make_unique<Sgd>(std::move(params), o, groups);
+  };
+}
+
+LrSchedule lr_schedule(const Config& c, int64_t steps_per_epoch) {
+  nlohmann::json j{{"kind", c.string("schedule.name")}, {"warmup", c.integer("schedule.warmup_steps")}};
+  const std::string& kind = c.string("schedule.name");
+  if (kind == "step") j["step_size"] = c.integer("schedule.step_size");
+  if (kind == "step" || kind == "multi_step") j["gamma"] = c.number("schedule.gamma");
+  if (kind == "multi_step") {
+    std::vector<int64_t> m;
+    for (double v : c.numbers("schedule.milestones")) m.push_back(static_cast<int64_t>(v));
+    j["milestones"] = m;
+  }
+  if (kind == "cosine") {
+    int64_t total = c.integer("train.epochs") * steps_per_epoch;
+    if (c.integer("train.max_steps")) total = std::min(total, c.integer("train.max_steps"));
+    j["t_max"] = std::max<int64_t>(total, 1);
+    j["eta_min"] = c.number("schedule.eta_min");
+  }
+  return lr_schedule_from_json(j, c.number("optim.lr"), steps_per_epoch);
+}
+
+TrainOptions train_options(const Config& c) {
+  TrainOptions t;
+  t.epochs = c.integer("train.epochs");
+  t.batch_size = c.integer("train.batch_size");
+  t.max_steps = c.integer("train.max_steps");
+  t.log_every = c.integer("train.log_every");
+  t.eval_batch_size = c.integer("eval.batch_size");
+  t.seed = static_cast<uint64_t>(c.integer("seed"));
+  return t;
+}
+
+Normalization normalization(const Config& c, int64_t channels) {
+  Normalization n{c.numbers("data.mean"), c.numbers("data.std")};
+  MT_CHECK(static_cast<int64_t>(n.mean.size()) == channels && static_cast<int64_t>(n.std.size()) == channels,
+           ConfigError, "data.mean and data.std need one value per image channel (", channels, ")");
+  for (double s : n.std) MT_CHECK(s > 0, ConfigError, "data.std values must be > 0");
+  return n;
+}
+
+}  // namespace mt::tools

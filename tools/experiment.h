@@ -1,0 +1,27 @@
+#pragma once
+// Turns a validated config into the pieces of a run: the model, the data sets, the optimizer
+// factory and the learning-rate schedule.
+#include <memory>
+#include <optional>
+
+#include "layers/zoo/model.h"
+#include "tools/config.h"
+#include "trainers/dataset.h"
+#include "trainers/lr_schedule.h"
+#include "trainers/trainer.h"
+
+namespace mt::tools {
+
+struct DataSplits {
+  Dataset train;
+  std::optional<Dataset> test;
+};
+
+DataSplits load_data(const Config& c);
+layers::ModelOptions model_options(const Config& c, const Dataset& train);
+OptimizerFactory optimizer_factory(const Config& c, const Graph& graph);
+LrSchedule lr_schedule(const Config& c, int64_t steps_per_epoch);
+TrainOptions train_options(const Config& c);
+Normalization normalization(const Config& c, int64_t channels);
+
+}  // namespace mt::tools
