@@ -80,6 +80,7 @@ int main(int argc, char** argv) {
                 "\"img_per_s\": %.1f}\n",
                 backend_name.c_str(), mode.c_str(), static_cast<long long>(batch),
                 static_cast<double>(batch) / median(times));
+    std::fprintf(stderr, "%s", exec.profile_report().c_str());
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_step: %s\n", e.what());
     return 1;

@@ -1,5 +1,11 @@
 #include "core/executor.h"
 
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+
 namespace mt {
 
 Executor::Executor(Graph& graph, KernelBackend& backend, Options options)
@@ -18,6 +24,40 @@ Executor::Executor(Graph& graph, KernelBackend& backend, Options options)
     for (ValueId out : node.outputs) requires_grad_[out] = any;
   }
   node_state_.resize(graph_.nodes().size());
+  const char* env = std::getenv("MORPHTRAIN_PROFILE");
+  options_.profile |= env && std::string(env) == "1";
+  if (options_.profile) {
+    forward_seconds_.assign(graph_.nodes().size(), 0);
+    backward_seconds_.assign(graph_.nodes().size(), 0);
+  }
+}
+
+namespace {
+using Clock = std::chrono::steady_clock;
+}
+
+std::string Executor::profile_report() const {
+  if (!options_.profile) return "";
+  std::map<std::string, std::pair<double, double>> by_kind;
+  double total = 0;
+  for (size_t n = 0; n < forward_seconds_.size(); ++n) {
+    auto& k = by_kind[std::string(graph_.node(static_cast<int>(n)).op->kind())];
+    k.first += forward_seconds_[n];
+    k.second += backward_seconds_[n];
+    total += forward_seconds_[n] + backward_seconds_[n];
+  }
+  std::vector<std::pair<std::string, std::pair<double, double>>> rows(by_kind.begin(), by_kind.end());
+  std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) {
+    return a.second.first + a.second.second > b.second.first + b.second.second;
+  });
+  std::string out = "op kind                  forward s   backward s   share\n";
+  char line[160];
+  for (const auto& [kind, t] : rows) {
+    std::snprintf(line, sizeof line, "%-22s %11.3f %12.3f %6.1f%%\n", kind.c_str(), t.first, t.second,
+                  total > 0 ? 100 * (t.first + t.second) / total : 0.0);
+    out += line;
+  }
+  return out;
 }
 
 Tensor Executor::allocate_like_value(ValueId v, const Shape& shape) const {
@@ -119,7 +159,9 @@ void Executor::forward(const std::vector<Tensor>& feeds, Mode mode) {
   ++step_;
   for (int n = 0; n < static_cast<int>(graph_.nodes().size()); ++n) {
     OpContext ctx = context(n, mode);
+    const auto t0 = options_.profile ? Clock::now() : Clock::time_point{};
     graph_.node(n).op->forward(ctx);
+    if (options_.profile) forward_seconds_[n] += std::chrono::duration<double>(Clock::now() - t0).count();
   }
   last_mode_ = mode;
   forward_done_ = true;
@@ -160,10 +202,12 @@ void Executor::backward(ValueId loss) {
         accumulate.push_back(in);
       }
     }
+    const auto t0 = options_.profile ? Clock::now() : Clock::time_point{};
     node.op->backward(ctx);
     for (size_t i = 0; i < node.inputs.size(); ++i)
       if (ctx.dinputs[i]) grad_written_[node.inputs[i]] = true;
     for (ValueId in : accumulate) backend_.add_inplace(grads_[in], scratch_[in]);
+    if (options_.profile) backward_seconds_[n] += std::chrono::duration<double>(Clock::now() - t0).count();
   }
   // A parameter no path reached this time gets a zero gradient, not last step's.
   for (ValueId p : graph_.params())

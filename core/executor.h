@@ -3,6 +3,7 @@
 // op state are planned once per input shape and reused, so a steady-state training step asks the
 // allocator for nothing.
 #include <deque>
+#include <string>
 #include <vector>
 
 #include "core/graph.h"
@@ -13,6 +14,7 @@ class Executor {
  public:
   struct Options {
     bool input_grads = false;  // also compute gradients of the graph's float inputs (gradcheck)
+    bool profile = false;      // time every node (also on with MORPHTRAIN_PROFILE=1)
   };
 
   Executor(Graph& graph, KernelBackend& backend) : Executor(graph, backend, Options{}) {}
@@ -34,6 +36,9 @@ class Executor {
   void set_seed(uint64_t seed) { seed_ = seed; }
   // Shapes of every value for the current plan.
   const std::vector<Shape>& shapes() const { return shapes_; }
+  // Seconds spent per op kind, forward and backward, since profiling started: a table sorted by
+  // total time (empty unless profiling).
+  std::string profile_report() const;
 
  private:
   void plan(const std::vector<Tensor>& feeds);
@@ -53,6 +58,7 @@ class Executor {
   std::vector<bool> grad_written_;
   Mode last_mode_ = Mode::eval;
   bool forward_done_ = false;
+  std::vector<double> forward_seconds_, backward_seconds_;  // per node, when profiling
   uint64_t seed_ = 0;
   uint64_t step_ = 0;
 };

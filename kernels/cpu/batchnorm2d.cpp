@@ -1,26 +1,155 @@
-// Batch norm on oneDNN's batch_normalization primitives (jit nspc kernels for nhwc). oneDNN keeps
-// the biased batch variance; the interface wants 1/sqrt(var + eps) saved and the running variance
-// updated with the unbiased one, so the small [C] vectors are converted here.
+// Batch norm as OpenMP loops over nhwc rows (or nchw planes). oneDNN 2.6 has a fast jit only for
+// nhwc with C a multiple of 16; other widths fall to its generic nspc kernel, about 10x slower,
+// and pruned models have such widths everywhere. These loops run at memory speed for any C:
+// the forward reads x twice (statistics, normalise), the backward reads x and dy twice.
+//
+// Statistics accumulate in float over blocks of rows and then in double, from a per-channel shift
+// (the first row), so E[x^2] - E[x]^2 does not cancel catastrophically.
+#include <omp.h>
+
 #include <cmath>
 
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/cpu/cpu_util.h"
-#include "kernels/cpu/onednn_context.h"
 
 namespace mt {
 namespace {
 
-using dnnl::memory;
-using dnnl::normalization_flags;
-using dnnl::prop_kind;
-namespace dn = onednn;
-using Flags = normalization_flags;
+constexpr int64_t kBlockRows = 64;
 
-Flags affine_flags(const Tensor& gamma, const Tensor& beta) {
-  Flags f = Flags::none;
-  if (gamma.defined()) f |= Flags::use_scale;
-  if (beta.defined()) f |= Flags::use_shift;
-  return f;
+// x [N, C, H, W] seen as `outer` runs of `inner` contiguous elements: nhwc has N*H*W rows of C
+// channels, nchw has N*C planes of H*W positions.
+struct Geometry {
+  bool nhwc;
+  int64_t C, M;  // channels, positions per channel (N * H * W)
+  int64_t outer() const { return nhwc ? M : M / hw * C; }
+  int64_t hw;
+};
+
+Geometry geometry_of(const Tensor& x) {
+  const int64_t C = x.dim(1), hw = x.dim(2) * x.dim(3);
+  return {x.stride(1) == 1 && C > 1, C, x.dim(0) * hw, hw};
+}
+
+// The per-channel terms whose sums the statistics need: (x - k, (x - k)^2) from a shift k for the
+// forward, (dy, dy * (x - mean)) for the backward.
+struct ShiftTerm {
+  const float* k;
+  std::pair<float, float> operator()(int64_t c, float u, float) const {
+    const float t = u - k[c];
+    return {t, t * t};
+  }
+};
+struct GradTerm {
+  const float* mean;
+  std::pair<float, float> operator()(int64_t c, float g, float x) const {
+    return {g, g * (x - mean[c])};
+  }
+};
+
+// Adds the sums of term over rows [begin, end) of u (and v, same layout) to d1/d2 [C], in float
+// over blocks of rows (f1/f2 [C] scratch) and then in double.
+template <typename Term>
+[[gnu::always_inline]] inline void sum_rows(const Geometry& g, const float* u, const float* v,
+                                            Term term, int64_t begin, int64_t end, float* f1,
+                                            float* f2, double* d1, double* d2) {
+  const int64_t C = g.C;
+  if (!v) v = u;
+  if (g.nhwc) {
+    for (int64_t r0 = begin; r0 < end; r0 += kBlockRows) {
+      std::fill(f1, f1 + C, 0.0f);
+      std::fill(f2, f2 + C, 0.0f);
+      for (int64_t r = r0; r < std::min(end, r0 + kBlockRows); ++r)
+        for (int64_t c = 0; c < C; ++c) {
+          const auto [a, b] = term(c, u[r * C + c], v[r * C + c]);
+          f1[c] += a;
+          f2[c] += b;
+        }
+      for (int64_t c = 0; c < C; ++c) d1[c] += f1[c], d2[c] += f2[c];
+    }
+    return;
+  }
+  for (int64_t p = begin; p < end; ++p) {  // one (n, c) plane of hw positions
+    const int64_t c = p % C;
+    float a1 = 0, a2 = 0;
+#pragma omp simd reduction(+ : a1, a2)
+    for (int64_t i = 0; i < g.hw; ++i) {
+      const auto [a, b] = term(c, u[p * g.hw + i], v[p * g.hw + i]);
+      a1 += a;
+      a2 += b;
+    }
+    d1[c] += a1;
+    d2[c] += a2;
+  }
+}
+
+MT_CPU_CLONES void sum_rows_shift(const Geometry& g, const float* x, const float* k, int64_t begin,
+                                  int64_t end, float* f, double* d) {
+  sum_rows(g, x, nullptr, ShiftTerm{k}, begin, end, f, f + g.C, d, d + g.C);
+}
+
+MT_CPU_CLONES void sum_rows_grad(const Geometry& g, const float* dy, const float* x,
+                                 const float* mean, int64_t begin, int64_t end, float* f,
+                                 double* d) {
+  sum_rows(g, dy, x, GradTerm{mean}, begin, end, f, f + g.C, d, d + g.C);
+}
+
+// Per-channel sums s1, s2 [C]: each thread runs rows(begin, end, f, d) on its share of the rows
+// with its own slices f (float [2C]) and d (double [2C]); the slices are added at the end.
+template <typename Rows>
+void channel_sums(const Geometry& g, Rows rows_fn, double* s1, double* s2) {
+  const int64_t C = g.C;
+  const int nt = omp_get_max_threads();
+  Tensor partial = Tensor::empty({nt, 2 * C}, DType::f64);  // [T, 2C]
+  Tensor block = Tensor::empty({nt, 2 * C});                // [T, 2C]
+  double* part = partial.data<double>();
+  float* blk = block.data<float>();
+  std::fill(part, part + nt * 2 * C, 0.0);
+  const int64_t rows = g.outer();
+#pragma omp parallel num_threads(nt) if (g.M * C >= cpu::kSerialBelow)
+  {
+    const int t = omp_get_thread_num(), used = omp_get_num_threads();
+    const int64_t chunk = (rows + used - 1) / used;
+    const int64_t begin = std::min(rows, t * chunk), end = std::min(rows, begin + chunk);
+    if (begin < end) rows_fn(begin, end, blk + t * 2 * C, part + t * 2 * C);
+  }
+  for (int64_t c = 0; c < C; ++c) {
+    s1[c] = s2[c] = 0;
+    for (int t = 0; t < nt; ++t) s1[c] += part[t * 2 * C + c], s2[c] += part[t * 2 * C + C + c];
+  }
+}
+
+// out = p[c] * u + q[c] * v + r[c] over rows [begin, end) (v may be null: q unused).
+MT_CPU_CLONES void affine_rows(const Geometry& g, const float* u, const float* v, const float* p,
+                               const float* q, const float* r, float* out, int64_t begin,
+                               int64_t end) {
+  const int64_t C = g.C, hw = g.hw;
+  if (g.nhwc) {
+    for (int64_t row = begin; row < end; ++row) {
+      const float* ur = u + row * C;
+      float* o = out + row * C;
+      if (v) {
+        const float* vr = v + row * C;
+        for (int64_t c = 0; c < C; ++c) o[c] = p[c] * ur[c] + q[c] * vr[c] + r[c];
+      } else {
+        for (int64_t c = 0; c < C; ++c) o[c] = p[c] * ur[c] + r[c];
+      }
+    }
+    return;
+  }
+  for (int64_t plane = begin; plane < end; ++plane) {
+    const int64_t c = plane % C, off = plane * hw;
+    const float pc = p[c], qc = v ? q[c] : 0.0f, rc = r[c];
+    const float* vp = v ? v + off : u + off;
+    for (int64_t i = 0; i < hw; ++i) out[off + i] = pc * u[off + i] + qc * vp[i] + rc;
+  }
+}
+
+void channel_affine(const Geometry& g, const float* u, const float* v, const float* p,
+                    const float* q, const float* r, float* out) {
+  cpu::parallel_ranges(
+      g.outer(), [&](int64_t b, int64_t e) { affine_rows(g, u, v, p, q, r, out, b, e); },
+      g.nhwc ? g.C : g.hw);
 }
 
 void check_args(std::string_view op, const Tensor& x, std::initializer_list<const Tensor*> cs) {
@@ -34,56 +163,8 @@ void check_args(std::string_view op, const Tensor& x, std::initializer_list<cons
   }
 }
 
-dnnl::batch_normalization_forward::primitive_desc forward_pd(prop_kind prop, const memory::desc& x,
-                                                             double eps, Flags flags) {
-  auto& ctx = dn::Context::get();
-  dnnl::batch_normalization_forward::desc desc(prop, x, static_cast<float>(eps), flags);
-  return {desc, ctx.attr(), ctx.engine()};
-}
-
-// Memory objects for the [C] vectors, bound per call; `mean`/`var` also own buffers for the
-// training forward and backward (the caller keeps invstd, not the variance).
-struct Entry : dn::CacheEntry {
-  dnnl::primitive prim;
-  memory src, dst, scale, shift, mean, var, scratch;
-  memory diff_src, diff_scale, diff_shift;  // backward only
-  Tensor mean_buf, var_buf, dscale_buf, dshift_buf, zero_shift;
-  template <typename Pd>
-  Entry(const Pd& pd, const dnnl::primitive& p, int64_t c)
-      : prim(p), scratch(dn::unbound(pd.scratchpad_desc())) {
-    const memory::desc cmd = dn::plain_md({c});
-    scale = dn::unbound(cmd);
-    shift = dn::unbound(cmd);
-    mean = dn::owned(cmd, mean_buf);
-    var = dn::owned(cmd, var_buf);
-    diff_scale = dn::owned(cmd, dscale_buf);
-    diff_shift = dn::owned(cmd, dshift_buf);
-  }
-};
-
-void add_affine(Entry& e, const Tensor& gamma, const Tensor& beta,
-                std::unordered_map<int, memory>& args) {
-  if (gamma.defined()) {
-    dn::bind(e.scale, gamma);
-    args.emplace(DNNL_ARG_SCALE, e.scale);
-  }
-  if (beta.defined()) {
-    dn::bind(e.shift, beta);
-    args.emplace(DNNL_ARG_SHIFT, e.shift);
-  }
-}
-
-// running = (1 - m) * running + m * batch, with the unbiased batch variance (PyTorch).
-void update_running(const BatchNormDesc& d, int64_t count, const float* mean, const float* var,
-                    Tensor& running_mean, Tensor& running_var, int64_t c) {
-  const double m = d.momentum;
-  const double unbias = count > 1 ? static_cast<double>(count) / (count - 1) : 1.0;
-  float* rm = running_mean.defined() ? running_mean.data<float>() : nullptr;
-  float* rv = running_var.defined() ? running_var.data<float>() : nullptr;
-  for (int64_t i = 0; i < c; ++i) {
-    if (rm) rm[i] = static_cast<float>((1 - m) * rm[i] + m * mean[i]);
-    if (rv) rv[i] = static_cast<float>((1 - m) * rv[i] + m * var[i] * unbias);
-  }
+float value_or(const Tensor& t, int64_t c, float fallback) {
+  return t.defined() ? t.data<float>()[c] : fallback;
 }
 
 }  // namespace
@@ -94,41 +175,45 @@ void CpuBackend::batchnorm_fwd_train(const BatchNormDesc& d, const Tensor& x, co
                                      Tensor& save_invstd) {
   constexpr std::string_view op = "batchnorm_fwd_train";
   check_args(op, x, {&gamma, &beta, &running_mean, &running_var, &save_mean, &save_invstd});
+  cpu::check_f32(op, y);
   cpu::check_shape(op, x, y);
-  // oneDNN takes one descriptor for src and dst: produce y in x's layout when they differ.
-  Tensor out = cpu::same_order(x, y) ? y : Tensor::empty(x.shape(), DType::f32, x.layout());
-  const int64_t c = x.dim(1);
-  const Flags flags = affine_flags(gamma, beta);
-  auto& ctx = dn::Context::get();
-  dn::Key key(op);
-  key.add(x).add(static_cast<int64_t>(flags)).add_real(d.eps);
-  auto& e = ctx.lookup<Entry>(key, [&] {
-    auto pd = dn::checked(op, "batch norm for " + x.shape().str(), [&] {
-      return forward_pd(prop_kind::forward_training, dn::md_of(x), d.eps, flags);
-    });
-    auto ent = std::make_unique<Entry>(pd, dnnl::batch_normalization_forward(pd), c);
-    ent->src = dn::unbound(pd.src_desc());
-    ent->dst = dn::unbound(pd.dst_desc());
-    return ent;
-  });
-  dn::bind(e.src, x);
-  dn::bind(e.dst, out);
-  ctx.bind_scratchpad(e.scratch);
-  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, e.src},     {DNNL_ARG_DST, e.dst},
-                                       {DNNL_ARG_MEAN, e.mean},   {DNNL_ARG_VARIANCE, e.var},
-                                       {DNNL_ARG_SCRATCHPAD, e.scratch}};
-  add_affine(e, gamma, beta, args);
-  ctx.execute(e.prim, args);
-  if (!out.shares_memory(y)) copy(out, y);
-
-  const float* mean = e.mean_buf.data<float>();
-  const float* var = e.var_buf.data<float>();
-  for (int64_t i = 0; i < c; ++i) {
-    if (save_mean.defined()) save_mean.data<float>()[i] = mean[i];
-    if (save_invstd.defined())
-      save_invstd.data<float>()[i] = static_cast<float>(1.0 / std::sqrt(double(var[i]) + d.eps));
+  const Geometry g = geometry_of(x);
+  const int64_t C = g.C, M = g.M;
+  MT_CHECK(M > 0, ShapeError, "[", op, "] x ", x.shape().str(), " has no positions per channel");
+  Tensor sums = Tensor::empty({2, C}, DType::f64);  // [2, C]
+  Tensor coef = Tensor::empty({3, C});              // [3, C]: shift, scale, offset
+  double* s1 = sums.data<double>();
+  double* s2 = s1 + C;
+  float* k = coef.data<float>();
+  float* scale = k + C;
+  float* offset = scale + C;
+  const float* px = x.data<float>();
+  for (int64_t c = 0; c < C; ++c) k[c] = px[g.nhwc ? c : c * g.hw];
+  channel_sums(
+      g, [&](int64_t b, int64_t e, float* f, double* acc) { sum_rows_shift(g, px, k, b, e, f, acc); },
+      s1, s2);
+  const double unbias = M > 1 ? static_cast<double>(M) / (M - 1) : 1.0, m = d.momentum;
+  for (int64_t c = 0; c < C; ++c) {
+    const double dm = s1[c] / M, mean = k[c] + dm;
+    const double var = std::max(0.0, s2[c] / M - dm * dm);
+    const double invstd = 1 / std::sqrt(var + d.eps);
+    scale[c] = static_cast<float>(value_or(gamma, c, 1) * invstd);
+    offset[c] = static_cast<float>(value_or(beta, c, 0) - mean * scale[c]);
+    if (save_mean.defined()) save_mean.data<float>()[c] = static_cast<float>(mean);
+    if (save_invstd.defined()) save_invstd.data<float>()[c] = static_cast<float>(invstd);
+    // PyTorch: running = (1 - m) * running + m * batch, with the unbiased variance.
+    if (running_mean.defined()) {
+      float& rm = running_mean.data<float>()[c];
+      rm = static_cast<float>((1 - m) * rm + m * mean);
+    }
+    if (running_var.defined()) {
+      float& rv = running_var.data<float>()[c];
+      rv = static_cast<float>((1 - m) * rv + m * var * unbias);
+    }
   }
-  update_running(d, x.numel() / c, mean, var, running_mean, running_var, c);
+  Tensor out = cpu::output_in_layout(y, x.layout());
+  channel_affine(g, px, nullptr, scale, nullptr, offset, out.data<float>());
+  if (!out.shares_memory(y)) cpu::copy_into(out, y);
 }
 
 void CpuBackend::batchnorm_fwd_eval(const BatchNormDesc& d, const Tensor& x, const Tensor& gamma,
@@ -136,104 +221,72 @@ void CpuBackend::batchnorm_fwd_eval(const BatchNormDesc& d, const Tensor& x, con
                                     const Tensor& running_var, Tensor& y) {
   constexpr std::string_view op = "batchnorm_fwd_eval";
   check_args(op, x, {&gamma, &beta, &running_mean, &running_var});
+  cpu::check_f32(op, y);
   cpu::check_shape(op, x, y);
   MT_CHECK(running_mean.defined() && running_var.defined(), BackendError, "[", op,
            "] eval mode needs running statistics");
-  Tensor out = cpu::same_order(x, y) ? y : Tensor::empty(x.shape(), DType::f32, x.layout());
-  const Flags flags = affine_flags(gamma, beta) | Flags::use_global_stats;
-  auto& ctx = dn::Context::get();
-  dn::Key key(op);
-  key.add(x).add(static_cast<int64_t>(flags)).add_real(d.eps);
-  auto& e = ctx.lookup<Entry>(key, [&] {
-    auto pd = dn::checked(op, "batch norm for " + x.shape().str(), [&] {
-      return forward_pd(prop_kind::forward_inference, dn::md_of(x), d.eps, flags);
-    });
-    auto ent = std::make_unique<Entry>(pd, dnnl::batch_normalization_forward(pd), x.dim(1));
-    ent->src = dn::unbound(pd.src_desc());
-    ent->dst = dn::unbound(pd.dst_desc());
-    return ent;
-  });
-  dn::bind(e.src, x);
-  dn::bind(e.dst, out);
-  dn::bind(e.mean, running_mean);
-  dn::bind(e.var, running_var);
-  ctx.bind_scratchpad(e.scratch);
-  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, e.src},     {DNNL_ARG_DST, e.dst},
-                                       {DNNL_ARG_MEAN, e.mean},   {DNNL_ARG_VARIANCE, e.var},
-                                       {DNNL_ARG_SCRATCHPAD, e.scratch}};
-  add_affine(e, gamma, beta, args);
-  ctx.execute(e.prim, args);
-  if (!out.shares_memory(y)) copy(out, y);
+  const Geometry g = geometry_of(x);
+  Tensor coef = Tensor::empty({2, g.C});  // [2, C]: scale, offset
+  float* scale = coef.data<float>();
+  float* offset = scale + g.C;
+  for (int64_t c = 0; c < g.C; ++c) {
+    const double invstd = 1 / std::sqrt(double(running_var.data<float>()[c]) + d.eps);
+    scale[c] = static_cast<float>(value_or(gamma, c, 1) * invstd);
+    offset[c] = static_cast<float>(value_or(beta, c, 0) - running_mean.data<float>()[c] * double(scale[c]));
+  }
+  Tensor out = cpu::output_in_layout(y, x.layout());
+  channel_affine(g, x.data<float>(), nullptr, scale, nullptr, offset, out.data<float>());
+  if (!out.shares_memory(y)) cpu::copy_into(out, y);
 }
 
-void CpuBackend::batchnorm_bwd(const BatchNormDesc& d, const Tensor& x, const Tensor& dy,
+// With xhat = (x - mean) * invstd and sums over the M positions of a channel:
+//   dbeta = sum dy, dgamma = sum dy * xhat,
+//   dx = gamma * invstd * (dy - dbeta / M - xhat * dgamma / M),
+// which is k1 * dy + k2 * x + k3 per channel.
+void CpuBackend::batchnorm_bwd(const BatchNormDesc&, const Tensor& x, const Tensor& dy,
                                const Tensor& gamma, const Tensor& save_mean,
                                const Tensor& save_invstd, Tensor& dx, Tensor& dgamma,
                                Tensor& dbeta) {
   constexpr std::string_view op = "batchnorm_bwd";
   check_args(op, x, {&gamma, &save_mean, &save_invstd, &dgamma, &dbeta});
+  cpu::check_f32(op, {&dy, &dx});
   cpu::check_shape(op, x, dy);
-  cpu::check_f32(op, dy);
-  const int64_t c = x.dim(1);
-  // One diff descriptor serves dy and dx: work in dx's layout (or x's when dx is not wanted).
-  const Tensor& like = dx.defined() ? dx : x;
-  const Tensor g = cpu::in_order_of(dy, like);
-  Tensor gx = dx.defined() ? dx : Tensor::empty(x.shape(), DType::f32, x.layout());
-  // The shift enters no gradient but dbeta; asking for it costs one reduction oneDNN fuses.
-  const bool affine = gamma.defined() || dgamma.defined() || dbeta.defined();
-  const Flags flags = affine ? (Flags::use_scale | Flags::use_shift) : Flags::none;
-  auto& ctx = dn::Context::get();
-  dn::Key key(op);
-  key.add(x).add(g).add(static_cast<int64_t>(flags)).add_real(d.eps);
-  auto& e = ctx.lookup<Entry>(key, [&] {
-    auto pd = dn::checked(op, "batch norm backward for " + x.shape().str(), [&] {
-      auto hint = forward_pd(prop_kind::forward_training, dn::md_of(x), d.eps, flags);
-      dnnl::batch_normalization_backward::desc desc(
-          affine ? prop_kind::backward : prop_kind::backward_data, dn::md_of(g), dn::md_of(x),
-          static_cast<float>(d.eps), flags);
-      return dnnl::batch_normalization_backward::primitive_desc(desc, ctx.attr(), ctx.engine(), hint);
-    });
-    auto ent = std::make_unique<Entry>(pd, dnnl::batch_normalization_backward(pd), c);
-    ent->src = dn::unbound(pd.src_desc());
-    ent->dst = dn::unbound(pd.diff_dst_desc());
-    ent->diff_src = dn::unbound(pd.diff_src_desc());
-    return ent;
-  });
-  MT_CHECK(!affine || gamma.defined(), BackendError, "[", op,
-           "] dgamma/dbeta asked for without gamma");
-  // oneDNN wants the variance back; the caller saved 1/sqrt(var + eps).
-  float* mean = e.mean_buf.data<float>();
-  float* var = e.var_buf.data<float>();
-  for (int64_t i = 0; i < c; ++i) {
-    const double inv = save_invstd.data<float>()[i];
-    mean[i] = save_mean.data<float>()[i];
-    var[i] = static_cast<float>(1.0 / (inv * inv) - d.eps);
+  MT_CHECK(save_mean.defined() && save_invstd.defined(), BackendError, "[", op,
+           "] needs the mean and invstd saved by batchnorm_fwd_train");
+  const Geometry g = geometry_of(x);
+  const int64_t C = g.C;
+  const double M = static_cast<double>(g.M);
+  const Tensor grad = cpu::in_layout(dy, x.layout());
+  Tensor sums = Tensor::empty({2, C}, DType::f64);  // [2, C]
+  Tensor coef = Tensor::empty({3, C});              // [3, C]: k1, k2, k3
+  double* s1 = sums.data<double>();
+  double* s2 = s1 + C;
+  const float* mean = save_mean.data<float>();
+  const float* pg = grad.data<float>();
+  const float* px = x.data<float>();
+  channel_sums(
+      g,
+      [&](int64_t b, int64_t e, float* f, double* acc) {
+        sum_rows_grad(g, pg, px, mean, b, e, f, acc);
+      },
+      s1, s2);
+  float* k1 = coef.data<float>();
+  float* k2 = k1 + C;
+  float* k3 = k2 + C;
+  for (int64_t c = 0; c < C; ++c) {
+    const double invstd = save_invstd.data<float>()[c], gm = value_or(gamma, c, 1);
+    if (dgamma.defined()) dgamma.data<float>()[c] = static_cast<float>(s2[c] * invstd);
+    if (dbeta.defined()) dbeta.data<float>()[c] = static_cast<float>(s1[c]);
+    const double a = gm * invstd, b = -gm * invstd * invstd * invstd * s2[c] / M;
+    k1[c] = static_cast<float>(a);
+    k2[c] = static_cast<float>(b);
+    k3[c] = static_cast<float>(-a * s1[c] / M - b * mean[c]);
   }
-  dn::bind(e.src, x);
-  dn::bind(e.dst, g);
-  dn::bind(e.diff_src, gx);
-  ctx.bind_scratchpad(e.scratch);
-  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, e.src},
-                                       {DNNL_ARG_DIFF_DST, e.dst},
-                                       {DNNL_ARG_DIFF_SRC, e.diff_src},
-                                       {DNNL_ARG_MEAN, e.mean},
-                                       {DNNL_ARG_VARIANCE, e.var},
-                                       {DNNL_ARG_SCRATCHPAD, e.scratch}};
-  if (affine) {
-    dn::bind(e.scale, gamma);
-    args.emplace(DNNL_ARG_SCALE, e.scale);
-    // NB: oneDNN 2.6 insists on a shift input with use_shift, though no gradient reads it.
-    if (!e.zero_shift.defined()) {
-      e.zero_shift = Tensor::zeros({c});
-      dn::bind(e.shift, e.zero_shift);
-    }
-    args.emplace(DNNL_ARG_SHIFT, e.shift);
-    args.emplace(DNNL_ARG_DIFF_SCALE, e.diff_scale);
-    args.emplace(DNNL_ARG_DIFF_SHIFT, e.diff_shift);
-  }
-  ctx.execute(e.prim, args);
-  if (dgamma.defined()) std::copy_n(e.dscale_buf.data<float>(), c, dgamma.data<float>());
-  if (dbeta.defined()) std::copy_n(e.dshift_buf.data<float>(), c, dbeta.data<float>());
+  if (!dx.defined()) return;
+  cpu::check_shape(op, x, dx);
+  Tensor out = cpu::output_in_layout(dx, x.layout());
+  channel_affine(g, grad.data<float>(), x.data<float>(), k1, k2, k3, out.data<float>());
+  if (!out.shares_memory(dx)) cpu::copy_into(out, dx);
 }
 
 }  // namespace mt

@@ -52,6 +52,11 @@ Tensor output_in_layout(const Tensor& t, Layout layout);
 // The same as in_layout for `like`'s layout (like may have another shape).
 inline Tensor in_order_of(const Tensor& t, const Tensor& like) { return in_layout(t, like.layout()); }
 
+// Hot loops are compiled for several ISAs and the loader picks one for the CPU it runs on (GCC/Clang
+// function multiversioning): nothing is hard-coded, and AVX-512 machines get AVX-512 code while
+// the rest of the build stays portable. Put it on non-template functions that take a range.
+#define MT_CPU_CLONES __attribute__((target_clones("default", "arch=x86-64-v3", "arch=x86-64-v4")))
+
 // Elements per OpenMP chunk below which a loop stays single-threaded (thread wake-up costs more).
 constexpr int64_t kSerialBelow = 1 << 15;
 
@@ -61,11 +66,13 @@ void parallel_for(int64_t n, F&& body) {
   for (int64_t i = 0; i < n; ++i) body(i);
 }
 
-// Splits [0, n) into one contiguous range per thread and runs body(begin, end) on each; the
-// inner loop of `body` can then vectorise.
+// Splits [0, n) into one contiguous range per thread and runs body(begin, end) on each, so the
+// inner loop of `body` can vectorise. Items cost `item_cost` elements of work each (the serial
+// threshold counts elements).
 template <typename F>
-void parallel_ranges(int64_t n, F&& body) {
-  if (n < kSerialBelow) {
+void parallel_ranges(int64_t n, F&& body, int64_t item_cost = 1) {
+  if (n <= 0) return;
+  if (n * item_cost < kSerialBelow || n == 1) {
     body(int64_t{0}, n);
     return;
   }

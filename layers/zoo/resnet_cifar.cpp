@@ -28,7 +28,9 @@ ValueId shortcut(ModelBuilder& b, const std::string& p, ValueId x, int64_t out, 
 
 ValueId basic_block(ModelBuilder& b, const std::string& p, ValueId x, int64_t planes, int stride,
                     const ModelOptions& o) {
-  const int64_t mid = layer_width(o, p + "conv1", planes);
+  // `planes` already carries the width multiplier: only an explicit per-layer width changes it.
+  const auto it = o.widths.find(p + "conv1");
+  const int64_t mid = it == o.widths.end() ? planes : layer_width(o, p + "conv1", planes);
   // The block's output width is tied to its shortcut's, so conv2 follows the stage width.
   ValueId y = b.relu(p + "relu1", conv_bn(b, p + "conv1", p + "bn1", x, mid, 3, stride));
   y = conv_bn(b, p + "conv2", p + "bn2", y, planes, 3, 1);

@@ -274,10 +274,8 @@ TEST_CASE("width multiplier and per-layer widths change the right layers", "[zoo
   CHECK(param_shape(m, "layer2.1.conv3.weight") == Shape{512, 90, 1, 1});
 }
 
-// KNOWN BUG, reported, not in this helper's files: resnet_cifar.cpp passes the stage width, which
-// already carries the multiplier, as the base of layer_width(p + "conv1"), so at x0.5 the blocks'
-// first convs get 16 x 0.25 = 4 channels. Drop [!mayfail] once it is fixed.
-TEST_CASE("resnet_cifar applies the width multiplier to block-internal convs once", "[zoo][!mayfail]") {
+// The stage width already carries the multiplier; a block's first conv must not get it twice.
+TEST_CASE("resnet_cifar applies the width multiplier to block-internal convs once", "[zoo]") {
   ModelOptions o;
   o.width_multiplier = 0.5;
   const Model m = build_model("resnet20", o);

@@ -26,7 +26,7 @@ from torch_models import ResNetCifar
 def write_safetensors(path, tensors):
     header, blobs, offset = {}, [], 0
     for name, t in tensors.items():
-        a = np.ascontiguousarray(t.detach().cpu().numpy())
+        a = t.detach().cpu().numpy().copy(order="C")  # ascontiguousarray would make 0-d arrays 1-d
         dtype = {np.float32: "F32", np.int64: "I64", np.float64: "F64"}[a.dtype.type]
         blob = a.tobytes()
         header[name] = {"dtype": dtype, "shape": list(a.shape), "data_offsets": [offset, offset + len(blob)]}
