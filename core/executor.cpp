@@ -12,18 +12,25 @@ Executor::Executor(Graph& graph, KernelBackend& backend, Options options)
     : graph_(graph), backend_(backend), options_(options) {
   // A value needs a gradient when a parameter (or, for gradchecks, an input) flows into it
   // through differentiable edges.
-  requires_grad_.assign(graph_.num_values(), false);
+  const int nv = graph_.num_values();
+  requires_grad_.assign(nv, false);
   for (ValueId p : graph_.params()) requires_grad_[p] = true;
   if (options_.input_grads)
     for (ValueId in : graph_.inputs())
       requires_grad_[in] = graph_.value(in).dtype != DType::i64;
+  uses_.assign(nv, 0);
   for (const Node& node : graph_.nodes()) {
     bool any = false;
-    for (size_t i = 0; i < node.inputs.size(); ++i)
+    for (size_t i = 0; i < node.inputs.size(); ++i) {
       any |= requires_grad_[node.inputs[i]] && node.op->differentiable_input(static_cast<int>(i));
+      ++uses_[node.inputs[i]];
+    }
     for (ValueId out : node.outputs) requires_grad_[out] = any;
   }
-  node_state_.resize(graph_.nodes().size());
+  param_grads_.resize(nv);
+  for (ValueId p : graph_.params())
+    param_grads_[p] = Tensor::empty(graph_.value(p).shape, graph_.value(p).dtype, Layout::nchw, backend_.device());
+  grad_written_.assign(nv, false);
   const char* env = std::getenv("MORPHTRAIN_PROFILE");
   options_.profile |= env && std::string(env) == "1";
   if (options_.profile) {
@@ -69,94 +76,122 @@ Tensor Executor::allocate_like_value(ValueId v, const Shape& shape) const {
   return Tensor::empty(shape, val.dtype, layout, backend_.device());
 }
 
-void Executor::plan(const std::vector<Tensor>& feeds) {
-  const int nv = graph_.num_values();
-  shapes_.assign(nv, Shape{});
-  values_.assign(nv, Tensor{});
-  grads_.assign(nv, Tensor{});
-  scratch_.assign(nv, Tensor{});
-  grad_written_.assign(nv, false);
-  for (auto& s : node_state_) s.clear();
+void Executor::check_feeds(const std::vector<Tensor>& feeds) const {
+  const auto& inputs = graph_.inputs();
+  MT_CHECK(feeds.size() == inputs.size(), ShapeError, "forward: the graph has ", inputs.size(),
+           " inputs, ", feeds.size(), " tensors fed");
+  for (size_t i = 0; i < feeds.size(); ++i) {
+    const Value& in = graph_.value(inputs[i]);
+    bool fits = feeds[i].rank() == in.shape.rank() + 1 && feeds[i].dtype() == in.dtype;
+    for (int d = 0; fits && d < in.shape.rank(); ++d) fits = in.shape[d] < 0 || feeds[i].dim(d + 1) == in.shape[d];
+    MT_CHECK(fits, ShapeError, "input '", in.name, "' expects ", dtype_name(in.dtype), " [N] + ",
+             in.shape.str(), ", fed ", dtype_name(feeds[i].dtype()), " ", feeds[i].shape().str());
+    MT_CHECK(feeds[i].dim(0) == feeds[0].dim(0), ShapeError, "input '", in.name, "' has batch ",
+             feeds[i].dim(0), ", the first input ", feeds[0].dim(0));
+  }
+}
 
-  shapes_ = infer_value_shapes(graph_, feeds.empty() ? 0 : feeds[0].dim(0));
+std::unique_ptr<Executor::Plan> Executor::make_plan(const std::vector<Tensor>& feeds) {
+  check_feeds(feeds);
+  auto plan = std::make_unique<Plan>();
+  const int nv = graph_.num_values();
+  for (const Tensor& f : feeds) plan->feed_shapes.push_back(f.shape());
+  plan->shapes = infer_value_shapes(graph_, feeds.empty() ? 0 : feeds[0].dim(0));
   for (const Node& node : graph_.nodes()) {
     // Activations take the float type of the node's inputs (f32, or f64 in gradient checks).
     DType dtype = DType::f32;
     for (ValueId in : node.inputs)
-      if (graph_.value(in).dtype != DType::i64) { dtype = graph_.value(in).dtype; break; }
+      if (graph_.value(in).dtype != DType::i64) {
+        dtype = graph_.value(in).dtype;
+        break;
+      }
     for (ValueId out : node.outputs) graph_.value(out).dtype = dtype;
   }
+  plan->values.resize(nv);
   for (ValueId v = 0; v < nv; ++v) {
     const ValueKind kind = graph_.value(v).kind;
     if (kind == ValueKind::input || kind == ValueKind::activation)
-      values_[v] = allocate_like_value(v, shapes_[v]);
+      plan->values[v] = allocate_like_value(v, plan->shapes[v]);
   }
-  std::vector<int> uses(nv, 0);
-  for (const Node& node : graph_.nodes())
-    for (ValueId in : node.inputs) ++uses[in];
+  plan->node_state.resize(graph_.nodes().size());
+  return plan;
+}
+
+// Activation gradients are planned on the first backward only: evaluation batches never need them.
+void Executor::allocate_grads(Plan& plan) {
+  const int nv = graph_.num_values();
+  plan.grads.resize(nv);
+  plan.scratch.resize(nv);
   for (ValueId v = 0; v < nv; ++v) {
     if (!requires_grad_[v]) continue;
-    const bool is_state = graph_.value(v).kind == ValueKind::param;
-    grads_[v] = is_state ? Tensor::empty(shapes_[v], graph_.value(v).dtype, Layout::nchw, backend_.device())
-                         : allocate_like_value(v, shapes_[v]);
-    if (uses[v] > 1) scratch_[v] = Tensor::empty(shapes_[v], grads_[v].dtype(),
-                                                                    grads_[v].layout(), backend_.device());
+    if (graph_.value(v).kind != ValueKind::param) plan.grads[v] = allocate_like_value(v, plan.shapes[v]);
+    const Tensor& g = graph_.value(v).kind == ValueKind::param ? param_grads_[v] : plan.grads[v];
+    if (uses_[v] > 1) plan.scratch[v] = Tensor::empty(plan.shapes[v], g.dtype(), g.layout(), backend_.device());
   }
-  planned_feed_shapes_.clear();
-  for (const Tensor& f : feeds) planned_feed_shapes_.push_back(f.shape());
+}
+
+Executor::Plan& Executor::plan_for(const std::vector<Tensor>& feeds) {
+  auto matches = [&](const Plan& p) {
+    if (p.feed_shapes.size() != feeds.size()) return false;
+    for (size_t i = 0; i < feeds.size(); ++i)
+      if (p.feed_shapes[i] != feeds[i].shape()) return false;
+    return true;
+  };
+  if (current_ && matches(*current_)) return *current_;
+  for (auto& p : plans_)
+    if (matches(*p)) return *p;
+  if (static_cast<int>(plans_.size()) >= std::max(1, options_.max_plans)) {
+    auto oldest = std::min_element(plans_.begin(), plans_.end(),
+                                   [](const auto& a, const auto& b) { return a->last_used < b->last_used; });
+    plans_.erase(oldest);
+  }
+  plans_.push_back(make_plan(feeds));
+  return *plans_.back();
+}
+
+const std::vector<Shape>& Executor::shapes() const {
+  MT_CHECK(current_, ShapeError, "shapes(): run forward first");
+  return current_->shapes;
 }
 
 const Tensor& Executor::value(ValueId v) const {
   const Value& val = graph_.value(v);
   if (val.kind == ValueKind::param || val.kind == ValueKind::buffer) return val.data;
-  MT_CHECK(v < static_cast<ValueId>(values_.size()) && values_[v].defined(), ShapeError,
-           "value '", val.name, "' has not been computed: run forward first");
-  return values_[v];
+  MT_CHECK(current_ && current_->values[v].defined(), ShapeError, "value '", val.name,
+           "' has not been computed: run forward first");
+  return current_->values[v];
+}
+
+Tensor& Executor::grad_slot(ValueId v) {
+  return graph_.value(v).kind == ValueKind::param ? param_grads_[v] : current_->grads[v];
 }
 
 const Tensor& Executor::grad(ValueId v) const {
-  MT_CHECK(v < static_cast<ValueId>(grads_.size()) && grads_[v].defined(), ShapeError,
-           "value '", graph_.value(v).name, "' has no gradient: it does not require one, or ",
-           "backward has not run");
-  return grads_[v];
+  if (graph_.value(v).kind == ValueKind::param) return param_grads_[v];
+  MT_CHECK(current_ && v < static_cast<ValueId>(current_->grads.size()) && current_->grads[v].defined(),
+           ShapeError, "value '", graph_.value(v).name, "' has no gradient: it does not require one, ",
+           "or backward has not run");
+  return current_->grads[v];
 }
 
 OpContext Executor::context(int n, Mode mode) {
   const Node& node = graph_.node(n);
   const uint64_t node_seed = seed_ ^ (0x9E3779B97F4A7C15ull * (step_ + 1)) ^ (0xD1B54A32D192ED03ull * (n + 1));
-  OpContext ctx{backend_, mode, node_seed, {}, {}, node_state_[n], {}, {}};
+  OpContext ctx{backend_, mode, node_seed, {}, {}, current_->node_state[n], {}, {}};
   for (ValueId in : node.inputs) {
     const Value& val = graph_.value(in);
     ctx.inputs.push_back((val.kind == ValueKind::param || val.kind == ValueKind::buffer)
-                             ? &graph_.value(in).data : &values_[in]);
+                             ? &graph_.value(in).data : &current_->values[in]);
   }
-  for (ValueId out : node.outputs) ctx.outputs.push_back(&values_[out]);
+  for (ValueId out : node.outputs) ctx.outputs.push_back(&current_->values[out]);
   return ctx;
 }
 
 void Executor::forward(const std::vector<Tensor>& feeds, Mode mode) {
+  current_ = &plan_for(feeds);
+  current_->last_used = ++step_;
   const auto& inputs = graph_.inputs();
-  MT_CHECK(feeds.size() == inputs.size(), ShapeError, "forward: the graph has ", inputs.size(),
-           " inputs, ", feeds.size(), " tensors fed");
-  bool same = planned_feed_shapes_.size() == feeds.size();
-  for (size_t i = 0; same && i < feeds.size(); ++i) same = planned_feed_shapes_[i] == feeds[i].shape();
-  if (!same) {
-    for (size_t i = 0; i < feeds.size(); ++i) {
-      const Value& in = graph_.value(inputs[i]);
-      MT_CHECK(feeds[i].rank() == in.shape.rank() + 1, ShapeError, "input '", in.name,
-               "' expects [N] + ", in.shape.str(), ", fed ", feeds[i].shape().str());
-      for (int d = 0; d < in.shape.rank(); ++d)
-        MT_CHECK(in.shape[d] < 0 || feeds[i].dim(d + 1) == in.shape[d], ShapeError, "input '",
-                 in.name, "' expects [N] + ", in.shape.str(), ", fed ", feeds[i].shape().str());
-      MT_CHECK(feeds[i].dtype() == in.dtype, ShapeError, "input '", in.name, "' expects ",
-               dtype_name(in.dtype), ", fed ", dtype_name(feeds[i].dtype()));
-      MT_CHECK(feeds[i].dim(0) == feeds[0].dim(0), ShapeError, "input '", in.name, "' has batch ",
-               feeds[i].dim(0), ", the first input ", feeds[0].dim(0));
-    }
-    plan(feeds);
-  }
-  for (size_t i = 0; i < feeds.size(); ++i) backend_.copy(feeds[i], values_[inputs[i]]);
-  ++step_;
+  for (size_t i = 0; i < feeds.size(); ++i) backend_.copy(feeds[i], current_->values[inputs[i]]);
   for (int n = 0; n < static_cast<int>(graph_.nodes().size()); ++n) {
     OpContext ctx = context(n, mode);
     const auto t0 = options_.profile ? Clock::now() : Clock::time_point{};
@@ -169,12 +204,14 @@ void Executor::forward(const std::vector<Tensor>& feeds, Mode mode) {
 
 void Executor::backward(ValueId loss) {
   MT_CHECK(forward_done_, ShapeError, "backward before forward");
-  MT_CHECK(shapes_[loss].numel() == 1, ShapeError, "backward from '", graph_.value(loss).name,
-           "' of shape ", shapes_[loss].str(), ": the loss must be a scalar");
+  MT_CHECK(current_->shapes[loss].numel() == 1, ShapeError, "backward from '", graph_.value(loss).name,
+           "' of shape ", current_->shapes[loss].str(), ": the loss must be a scalar");
   MT_CHECK(requires_grad_[loss], ShapeError, "backward from '", graph_.value(loss).name,
            "': it does not depend on any parameter");
+  Plan& plan = *current_;
+  if (plan.grads.empty()) allocate_grads(plan);
   std::fill(grad_written_.begin(), grad_written_.end(), false);
-  backend_.fill(grads_[loss], 1.0);
+  backend_.fill(grad_slot(loss), 1.0);
   grad_written_[loss] = true;
 
   const auto& nodes = graph_.nodes();
@@ -185,10 +222,10 @@ void Executor::backward(ValueId loss) {
     if (!live) continue;
     OpContext ctx = context(n, last_mode_);
     for (ValueId out : node.outputs) {
-      if (!grad_written_[out]) backend_.fill(grads_[out], 0.0);  // an unused extra output
-      ctx.doutputs.push_back(&grads_[out]);
+      if (!grad_written_[out]) backend_.fill(grad_slot(out), 0.0);  // an unused extra output
+      ctx.doutputs.push_back(&grad_slot(out));
     }
-    // First writer of a gradient writes it; later writers write scratch, added below.
+    // The first writer of a gradient writes it; later writers write scratch, added below.
     std::vector<ValueId> accumulate;
     for (size_t i = 0; i < node.inputs.size(); ++i) {
       const ValueId in = node.inputs[i];
@@ -196,9 +233,9 @@ void Executor::backward(ValueId loss) {
       if (!wanted) {
         ctx.dinputs.push_back(nullptr);
       } else if (!grad_written_[in]) {
-        ctx.dinputs.push_back(&grads_[in]);
+        ctx.dinputs.push_back(&grad_slot(in));
       } else {
-        ctx.dinputs.push_back(&scratch_[in]);
+        ctx.dinputs.push_back(&plan.scratch[in]);
         accumulate.push_back(in);
       }
     }
@@ -206,12 +243,12 @@ void Executor::backward(ValueId loss) {
     node.op->backward(ctx);
     for (size_t i = 0; i < node.inputs.size(); ++i)
       if (ctx.dinputs[i]) grad_written_[node.inputs[i]] = true;
-    for (ValueId in : accumulate) backend_.add_inplace(grads_[in], scratch_[in]);
+    for (ValueId in : accumulate) backend_.add_inplace(grad_slot(in), plan.scratch[in]);
     if (options_.profile) backward_seconds_[n] += std::chrono::duration<double>(Clock::now() - t0).count();
   }
   // A parameter no path reached this time gets a zero gradient, not last step's.
   for (ValueId p : graph_.params())
-    if (!grad_written_[p]) backend_.fill(grads_[p], 0.0);
+    if (!grad_written_[p]) backend_.fill(param_grads_[p], 0.0);
 }
 
 }  // namespace mt

@@ -1,8 +1,9 @@
 #pragma once
 // Runs a graph forward and backward on one backend. Buffers for every activation, gradient and
-// op state are planned once per input shape and reused, so a steady-state training step asks the
-// allocator for nothing.
+// op state are planned once per input shape and kept (a few shapes at a time: training and
+// evaluation batches alternate), so a steady-state step asks the allocator for nothing.
 #include <deque>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,7 @@ class Executor {
   struct Options {
     bool input_grads = false;  // also compute gradients of the graph's float inputs (gradcheck)
     bool profile = false;      // time every node (also on with MORPHTRAIN_PROFILE=1)
+    int max_plans = 4;         // input shapes whose buffers are kept at once
   };
 
   Executor(Graph& graph, KernelBackend& backend) : Executor(graph, backend, Options{}) {}
@@ -27,38 +29,52 @@ class Executor {
   void backward(ValueId loss);
 
   const Tensor& value(ValueId v) const;
-  // Gradient of a value after backward(); params always have one.
+  // Gradient of a value after backward(). A parameter's gradient tensor is one object for the
+  // executor's lifetime, whatever the input shape, so an optimizer may keep a pointer to it.
   const Tensor& grad(ValueId v) const;
   bool requires_grad(ValueId v) const { return requires_grad_[v]; }
 
   Graph& graph() { return graph_; }
   KernelBackend& backend() { return backend_; }
   void set_seed(uint64_t seed) { seed_ = seed; }
-  // Shapes of every value for the current plan.
-  const std::vector<Shape>& shapes() const { return shapes_; }
+  // Shapes of every value for the current input shape.
+  const std::vector<Shape>& shapes() const;
   // Seconds spent per op kind, forward and backward, since profiling started: a table sorted by
   // total time (empty unless profiling).
   std::string profile_report() const;
 
  private:
-  void plan(const std::vector<Tensor>& feeds);
+  // The buffers of one input shape.
+  struct Plan {
+    std::vector<Shape> feed_shapes;
+    std::vector<Shape> shapes;
+    std::vector<Tensor> values;   // activations and fed inputs (params/buffers live in the graph)
+    std::vector<Tensor> grads;    // of activations and inputs; allocated on the first backward
+    std::vector<Tensor> scratch;  // second gradient buffer for values read more than once
+    std::vector<std::deque<Tensor>> node_state;
+    uint64_t last_used = 0;
+  };
+
+  Plan& plan_for(const std::vector<Tensor>& feeds);
+  void check_feeds(const std::vector<Tensor>& feeds) const;
+  std::unique_ptr<Plan> make_plan(const std::vector<Tensor>& feeds);
+  void allocate_grads(Plan& plan);
   Tensor allocate_like_value(ValueId v, const Shape& shape) const;
+  Tensor& grad_slot(ValueId v);
   OpContext context(int node, Mode mode);
 
   Graph& graph_;
   KernelBackend& backend_;
   Options options_;
   std::vector<bool> requires_grad_;
-  std::vector<Shape> planned_feed_shapes_;
-  std::vector<Shape> shapes_;
-  std::vector<Tensor> values_;      // activations and fed inputs (params/buffers live in the graph)
-  std::vector<Tensor> grads_;
-  std::vector<Tensor> scratch_;     // second gradient buffer for values read by several nodes
-  std::vector<std::deque<Tensor>> node_state_;
+  std::vector<int> uses_;                  // how many node inputs read each value
+  std::vector<Tensor> param_grads_;        // shape-independent, shared by all plans
+  std::vector<std::unique_ptr<Plan>> plans_;
+  Plan* current_ = nullptr;
   std::vector<bool> grad_written_;
+  std::vector<double> forward_seconds_, backward_seconds_;  // per node, when profiling
   Mode last_mode_ = Mode::eval;
   bool forward_done_ = false;
-  std::vector<double> forward_seconds_, backward_seconds_;  // per node, when profiling
   uint64_t seed_ = 0;
   uint64_t step_ = 0;
 };

@@ -19,7 +19,6 @@
 
 namespace mt {
 
-using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 
 struct SafetensorsContent {
   NamedTensors tensors;                         // in file (data offset) order

@@ -9,7 +9,6 @@
 
 namespace mt {
 
-using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 
 // Copies each tensor into the param or buffer of that name (converting layout and f32/f64).
 // strict: a graph entry without a tensor, or a tensor without a graph entry, is an error too.

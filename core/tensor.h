@@ -4,6 +4,8 @@
 // reference kernel serves NCHW and NHWC tensors alike, and the CPU backend keeps activations NHWC.
 #include <cstdint>
 #include <memory>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "core/allocator.h"
@@ -91,6 +93,9 @@ class Tensor {
   Layout layout_ = Layout::nchw;
   Device device_;
 };
+
+// Tensors by name, in order: a state_dict, a checkpoint, an optimizer's state.
+using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 
 std::vector<int64_t> strides_for(const Shape& shape, Layout layout);
 // max|a - b| / max|b| over all elements (the reference is b): the test suite's comparison. A

@@ -11,6 +11,7 @@ const std::vector<KeySpec>& config_schema() {
       {"seed", K::integer, "0", "seeds initialisation and shuffling; a run is reproducible with it", {}, 0},
       {"device", K::string, "cpu", "where to train", {"cpu"}},
       {"model.name", K::string, "resnet20", "zoo model (resnet20/32/44/56/110, resnet18/34/50, vgg, vgg_small, mobilenet_v1, mobilenet_v2)", {}},
+      {"model.depth", K::integer, "20", "depth of model.name resnet_cifar (6n + 2)", {}, 8, 1202},
       {"model.shortcut", K::string, "A", "CIFAR ResNet shortcut: A (zero-pad) or B (1x1 conv + BN)", {"A", "B"}},
       {"model.width_multiplier", K::number, "1.0", "scales every layer's width", {}, 1e-3, 64},
       {"model.dropout", K::number, "0.0", "dropout before the classifier", {}, 0, 0.99},

@@ -19,7 +19,6 @@
 
 namespace mt {
 
-using NamedTensors = std::vector<std::pair<std::string, Tensor>>;  // as in core/safetensors.h
 
 class Optimizer {
  public:

@@ -17,9 +17,8 @@ struct ParamRef {
   const Tensor* grad = nullptr;  // read each step; null = the param is skipped (no gradient)
 };
 
-// The graph's params, in graph order, bound to the executor's gradient buffers. The executor
-// plans those on its first forward, so call this after it: the pointers then stay valid across
-// re-plans for new input shapes (the executor refills its buffer slots in place).
+// The graph's params, in graph order, bound to the executor's gradient tensors (one per param for
+// the executor's lifetime, whatever the input shape).
 std::vector<ParamRef> graph_params(Graph& graph, const Executor& executor);
 
 using ParamPredicate = std::function<bool(const std::string& name)>;

@@ -24,6 +24,30 @@ void check_pad(std::string_view op, const ChannelPadDesc& d, const Tensor& x, co
            " do not match stride ", s, " and channel pads ", d.pad_before, "/", d.pad_after);
 }
 
+// One output row of an nhwc -> nhwc pad: per pixel, pb zeros, the C channels of every s-th input
+// pixel (in_step floats apart), zeros up to CY.
+MT_CPU_CLONES void pad_row_nhwc(float* out, const float* in, int64_t OW, int64_t in_step, int64_t C,
+                                int64_t pb, int64_t CY) {
+  for (int64_t ow = 0; ow < OW; ++ow, out += CY, in += in_step) {
+    for (int64_t c = 0; c < pb; ++c) out[c] = 0.0f;
+    for (int64_t c = 0; c < C; ++c) out[pb + c] = in[c];
+    for (int64_t c = pb + C; c < CY; ++c) out[c] = 0.0f;
+  }
+}
+
+// One dx row of the nhwc backward: sampled pixels take dy's channels [pb, pb + C), the rest 0.
+MT_CPU_CLONES void unpad_row_nhwc(float* out, const float* in, int64_t W, int64_t s,
+                                  bool sampled_row, int64_t C, int64_t CY) {
+  for (int64_t w = 0; w < W; ++w, out += C) {
+    const float* src = in + (w / s) * CY;
+    if (sampled_row && w % s == 0) {
+      for (int64_t c = 0; c < C; ++c) out[c] = src[c];
+    } else {
+      for (int64_t c = 0; c < C; ++c) out[c] = 0.0f;
+    }
+  }
+}
+
 }  // namespace
 
 void CpuBackend::channel_pad_fwd(const ChannelPadDesc& d, const Tensor& x, Tensor& y) {
@@ -33,28 +57,25 @@ void CpuBackend::channel_pad_fwd(const ChannelPadDesc& d, const Tensor& x, Tenso
   const float* px = x.data<float>();
   float* py = y.data<float>();
   const S4 xs = strides4(x), ys = strides4(y);
-  const bool channels_inner = ys.c == 1;  // nhwc output: write each pixel's channels in a row
-  cpu::parallel_for(y.dim(0) * OH, [&](int64_t r) {
-    const int64_t n = r / OH, oh = r % OH;
-    const float* xrow = px + n * xs.n + oh * s * xs.h;
-    float* yrow = py + n * ys.n + oh * ys.h;
-    auto value = [&](int64_t c, int64_t ow) {
-      const int64_t ci = c - pb;
-      return ci >= 0 && ci < C ? xrow[ci * xs.c + ow * s * xs.w] : 0.0f;
-    };
-    if (channels_inner) {  // zeros, the sampled pixel's channels, zeros
-      for (int64_t ow = 0; ow < OW; ++ow) {
-        float* out = yrow + ow * ys.w;
-        const float* in = xrow + ow * s * xs.w;
-        std::fill(out, out + pb, 0.0f);
-        for (int64_t c = 0; c < C; ++c) out[pb + c] = in[c * xs.c];
-        std::fill(out + pb + C, out + CY, 0.0f);
-      }
-    } else {
-      for (int64_t c = 0; c < CY; ++c)
-        for (int64_t ow = 0; ow < OW; ++ow) yrow[c * ys.c + ow * ys.w] = value(c, ow);
-    }
-  });
+  const bool both_nhwc = xs.c == 1 && ys.c == 1;
+  cpu::parallel_for(
+      y.dim(0) * OH,
+      [&](int64_t r) {
+        const int64_t n = r / OH, oh = r % OH;
+        const float* xrow = px + n * xs.n + oh * s * xs.h;
+        float* yrow = py + n * ys.n + oh * ys.h;
+        auto value = [&](int64_t c, int64_t ow) {
+          const int64_t ci = c - pb;
+          return ci >= 0 && ci < C ? xrow[ci * xs.c + ow * s * xs.w] : 0.0f;
+        };
+        if (both_nhwc) {
+          pad_row_nhwc(yrow, xrow, OW, s * xs.w, C, pb, CY);
+        } else {
+          for (int64_t c = 0; c < CY; ++c)
+            for (int64_t ow = 0; ow < OW; ++ow) yrow[c * ys.c + ow * ys.w] = value(c, ow);
+        }
+      },
+      OW * CY);
 }
 
 void CpuBackend::channel_pad_bwd(const ChannelPadDesc& d, const Tensor& dy, Tensor& dx) {
@@ -64,31 +85,26 @@ void CpuBackend::channel_pad_bwd(const ChannelPadDesc& d, const Tensor& dy, Tens
   const float* pg = dy.data<float>();
   float* px = dx.data<float>();
   const S4 xs = strides4(dx), gs = strides4(dy);
-  const bool channels_inner = xs.c == 1;
-  cpu::parallel_for(dx.dim(0) * H, [&](int64_t r) {
-    const int64_t n = r / H, h = r % H;
-    float* xrow = px + n * xs.n + h * xs.h;
-    const bool sampled_row = h % s == 0;
-    const float* grow = pg + n * gs.n + (h / s) * gs.h + pb * gs.c;
-    // Positions the forward skipped (between strides) get no gradient.
-    auto value = [&](int64_t c, int64_t w) {
-      return sampled_row && w % s == 0 ? grow[c * gs.c + (w / s) * gs.w] : 0.0f;
-    };
-    if (channels_inner) {
-      for (int64_t w = 0; w < W; ++w) {
-        float* out = xrow + w * xs.w;
-        if (!sampled_row || w % s != 0) {
-          std::fill(out, out + C, 0.0f);
-          continue;
+  const bool both_nhwc = xs.c == 1 && gs.c == 1;
+  cpu::parallel_for(
+      dx.dim(0) * H,
+      [&](int64_t r) {
+        const int64_t n = r / H, h = r % H;
+        float* xrow = px + n * xs.n + h * xs.h;
+        const bool sampled_row = h % s == 0;
+        const float* grow = pg + n * gs.n + (h / s) * gs.h + pb * gs.c;
+        // Positions the forward skipped (between strides) get no gradient.
+        auto value = [&](int64_t c, int64_t w) {
+          return sampled_row && w % s == 0 ? grow[c * gs.c + (w / s) * gs.w] : 0.0f;
+        };
+        if (both_nhwc) {
+          unpad_row_nhwc(xrow, grow, W, s, sampled_row, C, dy.dim(1));
+        } else {
+          for (int64_t c = 0; c < C; ++c)
+            for (int64_t w = 0; w < W; ++w) xrow[c * xs.c + w * xs.w] = value(c, w);
         }
-        const float* in = grow + (w / s) * gs.w;
-        for (int64_t c = 0; c < C; ++c) out[c] = in[c * gs.c];
-      }
-    } else {
-      for (int64_t c = 0; c < C; ++c)
-        for (int64_t w = 0; w < W; ++w) xrow[c * xs.c + w * xs.w] = value(c, w);
-    }
-  });
+      },
+      W * C);
 }
 
 }  // namespace mt

@@ -1,5 +1,7 @@
 // Channel concatenation (axis 1) and its backward as slab copies: per pixel in nhwc (each input
 // owns a contiguous run of the output's channels), per image in nchw (a contiguous block).
+#include <algorithm>
+
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/cpu/cpu_util.h"
 
@@ -24,18 +26,24 @@ void copy_channels(const Slab& from, int64_t from_c0, const Slab& to, int64_t to
   const float* src = from.p + from_c0 * from.sc;
   float* dst = to.p + to_c0 * to.sc;
   if (from.sc == 1 && to.sc == 1) {  // both nhwc: C contiguous floats per pixel
-    cpu::parallel_for(N * S, [&](int64_t r) {
-      const float* a = src + (r / S) * from.sn + (r % S) * from.ss;
-      float* b = dst + (r / S) * to.sn + (r % S) * to.ss;
-      for (int64_t c = 0; c < C; ++c) b[c] = a[c];
-    });
+    cpu::parallel_for(
+        N * S,
+        [&](int64_t r) {
+          const float* a = src + (r / S) * from.sn + (r % S) * from.ss;
+          float* b = dst + (r / S) * to.sn + (r % S) * to.ss;
+          for (int64_t c = 0; c < C; ++c) b[c] = a[c];
+        },
+        C);
     return;
   }
-  cpu::parallel_for(N * C, [&](int64_t r) {  // per plane; contiguous when both are nchw
-    const float* a = src + (r / C) * from.sn + (r % C) * from.sc;
-    float* b = dst + (r / C) * to.sn + (r % C) * to.sc;
-    for (int64_t s = 0; s < S; ++s) b[s * to.ss] = a[s * from.ss];
-  });
+  cpu::parallel_for(
+      N * C,
+      [&](int64_t r) {  // per plane; contiguous when both are nchw
+        const float* a = src + (r / C) * from.sn + (r % C) * from.sc;
+        float* b = dst + (r / C) * to.sn + (r % C) * to.sc;
+        for (int64_t s = 0; s < S; ++s) b[s * to.ss] = a[s * from.ss];
+      },
+      S);
 }
 
 void check_part(std::string_view op, const Tensor& part, const Tensor& whole, int64_t c0) {
@@ -44,8 +52,8 @@ void check_part(std::string_view op, const Tensor& part, const Tensor& whole, in
                c0 + part.dim(1) <= whole.dim(1) &&
                part.numel() / std::max<int64_t>(1, part.dim(1)) ==
                    whole.numel() / std::max<int64_t>(1, whole.dim(1)),
-           ShapeError, "[", op, "] part ", part.shape().str(), " at channel ", c0,
-           " does not fit ", whole.shape().str());
+           ShapeError, "[", op, "] part ", part.shape().str(), " at channel ", c0, " does not fit ",
+           whole.shape().str());
 }
 
 }  // namespace

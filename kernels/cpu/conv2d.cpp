@@ -36,8 +36,15 @@ memory::desc any_md(const memory::dims& dims) {
   return memory::desc(dims, memory::data_type::f32, memory::format_tag::any);
 }
 
-dn::Key conv_key(std::string_view op, const Conv2dDesc& d) {
+// Activations of one call share a layout, nhwc when any of them is (else oneDNN falls back to
+// its reference kernel for mixed layouts); the others are converted.
+Layout work_layout(const Tensor& a, const Tensor& b) {
+  return a.layout() == Layout::nhwc || b.layout() == Layout::nhwc ? Layout::nhwc : Layout::nchw;
+}
+
+dn::Key conv_key(std::string_view op, const Conv2dDesc& d, Layout layout) {
   dn::Key k(op);
+  k.add(static_cast<int64_t>(layout));
   k.add(d.stride_h).add(d.stride_w).add(d.pad_h).add(d.pad_w);
   k.add(d.dilation_h).add(d.dilation_w).add(d.groups);
   return k;
@@ -51,8 +58,8 @@ dnnl::convolution_forward::primitive_desc forward_pd(const Conv2dDesc& d, const 
   const memory::desc w = any_md(w_dims);
   auto desc = bias ? dnnl::convolution_forward::desc(
                          prop_kind::forward_training, algorithm::convolution_direct, x, w,
-                         dn::plain_md({w_dims[0] * (d.groups == 1 ? 1 : w_dims[1])}), y,
-                         g.strides, g.dilates, g.pad_l, g.pad_r)
+                         dn::plain_md({w_dims[0] * (d.groups == 1 ? 1 : w_dims[1])}), y, g.strides,
+                         g.dilates, g.pad_l, g.pad_r)
                    : dnnl::convolution_forward::desc(prop_kind::forward_training,
                                                      algorithm::convolution_direct, x, w, y,
                                                      g.strides, g.dilates, g.pad_l, g.pad_r);
@@ -111,16 +118,19 @@ void CpuBackend::conv2d_fwd(const Conv2dDesc& d, const Tensor& x, const Tensor& 
                             Tensor& y) {
   constexpr std::string_view op = "conv2d_fwd";
   cpu::check_f32(op, {&x, &w, &b, &y});
+  const Layout L = work_layout(x, y);
+  const Tensor src = cpu::in_layout(x, L);
+  Tensor dst = cpu::output_in_layout(y, L);
   auto& ctx = dn::Context::get();
-  auto& e = ctx.lookup<FwdEntry>(conv_key(op, d).add(x).add(w).add(b).add(y), [&] {
+  auto& e = ctx.lookup<FwdEntry>(conv_key(op, d, L).add(x).add(w).add(b).add(y), [&] {
     const memory::dims wd = weight_dims(d, w);
     auto pd = dn::checked(op, shapes(x, w, y), [&] {
-      return forward_pd(d, dn::md_of(x), wd, b.defined(), dn::md_of(y), true);
+      return forward_pd(d, dn::md_as(src, L), wd, b.defined(), dn::md_as(dst, L), true);
     });
     return std::make_unique<FwdEntry>(pd, dn::plain_md(wd));
   });
-  dn::bind(e.src, x);
-  dn::bind(e.dst, y);
+  dn::bind(e.src, src);
+  dn::bind(e.dst, dst);
   ctx.bind_scratchpad(e.scratch);
   std::unordered_map<int, memory> args{{DNNL_ARG_SRC, e.src},
                                        {DNNL_ARG_WEIGHTS, e.weights.prepare(w)},
@@ -131,59 +141,67 @@ void CpuBackend::conv2d_fwd(const Conv2dDesc& d, const Tensor& x, const Tensor& 
     args.emplace(DNNL_ARG_BIAS, e.bias);
   }
   ctx.execute(e.prim, args);
+  if (!dst.shares_memory(y)) cpu::copy_into(dst, y);
 }
 
 void CpuBackend::conv2d_bwd_data(const Conv2dDesc& d, const Tensor& dy, const Tensor& w,
                                  Tensor& dx) {
   constexpr std::string_view op = "conv2d_bwd_data";
   cpu::check_f32(op, {&dy, &w, &dx});
+  const Layout L = work_layout(dy, dx);
+  const Tensor g = cpu::in_layout(dy, L);
+  Tensor gx = cpu::output_in_layout(dx, L);
   auto& ctx = dn::Context::get();
-  auto& e = ctx.lookup<BwdDataEntry>(conv_key(op, d).add(dy).add(w).add(dx), [&] {
+  auto& e = ctx.lookup<BwdDataEntry>(conv_key(op, d, L).add(dy).add(w).add(dx), [&] {
     const memory::dims wd = weight_dims(d, w);
     auto pd = dn::checked(op, shapes(dx, w, dy), [&] {
-      const Geometry g = geometry(d);
-      auto hint = forward_pd(d, dn::md_of(dx), wd, false, dn::md_of(dy), false);
-      dnnl::convolution_backward_data::desc desc(algorithm::convolution_direct, dn::md_of(dx),
-                                                 any_md(wd), dn::md_of(dy), g.strides, g.dilates,
-                                                 g.pad_l, g.pad_r);
+      const Geometry geo = geometry(d);
+      const memory::desc src = dn::md_as(gx, L), dst = dn::md_as(g, L);
+      auto hint = forward_pd(d, src, wd, false, dst, false);
+      dnnl::convolution_backward_data::desc desc(algorithm::convolution_direct, src, any_md(wd),
+                                                 dst, geo.strides, geo.dilates, geo.pad_l,
+                                                 geo.pad_r);
       return dnnl::convolution_backward_data::primitive_desc(desc, ctx.attr(), ctx.engine(), hint);
     });
     return std::make_unique<BwdDataEntry>(pd, dn::plain_md(wd));
   });
-  dn::bind(e.diff_dst, dy);
-  dn::bind(e.diff_src, dx);
+  dn::bind(e.diff_dst, g);
+  dn::bind(e.diff_src, gx);
   ctx.bind_scratchpad(e.scratch);
   ctx.execute(e.prim, {{DNNL_ARG_DIFF_DST, e.diff_dst},
                        {DNNL_ARG_WEIGHTS, e.weights.prepare(w)},
                        {DNNL_ARG_DIFF_SRC, e.diff_src},
                        {DNNL_ARG_SCRATCHPAD, e.scratch}});
+  if (!gx.shares_memory(dx)) cpu::copy_into(gx, dx);
 }
 
 void CpuBackend::conv2d_bwd_weights(const Conv2dDesc& d, const Tensor& x, const Tensor& dy,
                                     Tensor& dw, Tensor& db) {
   constexpr std::string_view op = "conv2d_bwd_weights";
   cpu::check_f32(op, {&x, &dy, &dw, &db});
+  const Layout L = work_layout(x, dy);
+  const Tensor src = cpu::in_layout(x, L), g = cpu::in_layout(dy, L);
   auto& ctx = dn::Context::get();
-  auto& e = ctx.lookup<BwdWeightsEntry>(conv_key(op, d).add(x).add(dy).add(dw).add(db), [&] {
+  auto& e = ctx.lookup<BwdWeightsEntry>(conv_key(op, d, L).add(x).add(dy).add(dw).add(db), [&] {
     const memory::dims wd = weight_dims(d, dw);
     auto pd = dn::checked(op, shapes(x, dw, dy), [&] {
-      const Geometry g = geometry(d);
+      const Geometry geo = geometry(d);
       const bool bias = db.defined();
-      auto hint = forward_pd(d, dn::md_of(x), wd, bias, dn::md_of(dy), false);
-      const memory::desc wmd = any_md(wd);
+      const memory::desc smd = dn::md_as(src, L), dmd = dn::md_as(g, L), wmd = any_md(wd);
+      auto hint = forward_pd(d, smd, wd, bias, dmd, false);
       auto desc = bias ? dnnl::convolution_backward_weights::desc(
-                             algorithm::convolution_direct, dn::md_of(x), wmd, dn::md_of(db),
-                             dn::md_of(dy), g.strides, g.dilates, g.pad_l, g.pad_r)
+                             algorithm::convolution_direct, smd, wmd, dn::md_of(db), dmd,
+                             geo.strides, geo.dilates, geo.pad_l, geo.pad_r)
                        : dnnl::convolution_backward_weights::desc(
-                             algorithm::convolution_direct, dn::md_of(x), wmd, dn::md_of(dy),
-                             g.strides, g.dilates, g.pad_l, g.pad_r);
+                             algorithm::convolution_direct, smd, wmd, dmd, geo.strides, geo.dilates,
+                             geo.pad_l, geo.pad_r);
       return dnnl::convolution_backward_weights::primitive_desc(desc, ctx.attr(), ctx.engine(),
                                                                 hint);
     });
     return std::make_unique<BwdWeightsEntry>(pd, dn::plain_md(wd));
   });
-  dn::bind(e.src, x);
-  dn::bind(e.diff_dst, dy);
+  dn::bind(e.src, src);
+  dn::bind(e.diff_dst, g);
   ctx.bind_scratchpad(e.scratch);
   std::unordered_map<int, memory> args{{DNNL_ARG_SRC, e.src},
                                        {DNNL_ARG_DIFF_DST, e.diff_dst},

@@ -14,9 +14,9 @@ namespace mt::cpu {
 
 // The CPU backend computes in f32 only (oneDNN has no f64 on CPU).
 inline void check_f32(std::string_view op, const Tensor& t) {
-  MT_CHECK(t.dtype() == DType::f32, BackendError, "[", op, "] the cpu backend supports f32 only, got ",
-           dtype_name(t.dtype()), " for a tensor of shape ", t.shape().str(),
-           "; use the reference backend for f64");
+  MT_CHECK(t.dtype() == DType::f32, BackendError, "[", op,
+           "] the cpu backend supports f32 only, got ", dtype_name(t.dtype()),
+           " for a tensor of shape ", t.shape().str(), "; use the reference backend for f64");
 }
 
 // check_f32 for each defined tensor of the list.
@@ -50,19 +50,23 @@ Tensor in_layout(const Tensor& t, Layout layout);
 // that layout, to be copied into t afterwards.
 Tensor output_in_layout(const Tensor& t, Layout layout);
 // The same as in_layout for `like`'s layout (like may have another shape).
-inline Tensor in_order_of(const Tensor& t, const Tensor& like) { return in_layout(t, like.layout()); }
+inline Tensor in_order_of(const Tensor& t, const Tensor& like) {
+  return in_layout(t, like.layout());
+}
 
-// Hot loops are compiled for several ISAs and the loader picks one for the CPU it runs on (GCC/Clang
-// function multiversioning): nothing is hard-coded, and AVX-512 machines get AVX-512 code while
-// the rest of the build stays portable. Put it on non-template functions that take a range.
+// Hot loops are compiled for several ISAs and the loader picks one for the CPU it runs on
+// (GCC/Clang function multiversioning): nothing is hard-coded, and AVX-512 machines get AVX-512
+// code while the rest of the build stays portable. Put it on non-template functions that take a
+// range.
 #define MT_CPU_CLONES __attribute__((target_clones("default", "arch=x86-64-v3", "arch=x86-64-v4")))
 
 // Elements per OpenMP chunk below which a loop stays single-threaded (thread wake-up costs more).
 constexpr int64_t kSerialBelow = 1 << 15;
 
+// body(i) for i in [0, n), threaded when the work (n items of `item_cost` elements) is enough.
 template <typename F>
-void parallel_for(int64_t n, F&& body) {
-#pragma omp parallel for schedule(static) if (n >= kSerialBelow)
+void parallel_for(int64_t n, F&& body, int64_t item_cost = 1) {
+#pragma omp parallel for schedule(static) if (n > 1 && n * item_cost >= kSerialBelow)
   for (int64_t i = 0; i < n; ++i) body(i);
 }
 

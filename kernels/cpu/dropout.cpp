@@ -1,6 +1,8 @@
 // Inverted dropout with the mask every backend shares (dropout_uniform of the logical row-major
 // position). The workspace holds the mask as values, 0 or 1 / (1 - p), in x's shape and layout,
 // so the backward is one multiply.
+#include <algorithm>
+
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/cpu/cpu_util.h"
 
@@ -23,20 +25,23 @@ void CpuBackend::dropout_fwd(double p, uint64_t seed, const Tensor& x, Tensor& y
   // Walk the logical index (row-major over the shape) and place each element by y's strides.
   const int r = y.rank();
   const int64_t inner = r > 0 ? y.dim(r - 1) : 1, rows = inner > 0 ? y.numel() / inner : 0;
-  cpu::parallel_for(rows, [&](int64_t row) {
-    int64_t off = 0, rest = row;
-    for (int d = r - 2; d >= 0; --d) {
-      off += (rest % y.dim(d)) * y.stride(d);
-      rest /= y.dim(d);
-    }
-    const int64_t step = r > 0 ? y.stride(r - 1) : 1;
-    for (int64_t j = 0; j < inner; ++j) {
-      const uint64_t i = static_cast<uint64_t>(row * inner + j);
-      const float m = dropout_uniform(seed, i) >= p ? keep : 0.0f;
-      pm[off + j * step] = m;
-      py[off + j * step] = px[off + j * step] * m;
-    }
-  });
+  cpu::parallel_for(
+      rows,
+      [&](int64_t row) {
+        int64_t off = 0, rest = row;
+        for (int d = r - 2; d >= 0; --d) {
+          off += (rest % y.dim(d)) * y.stride(d);
+          rest /= y.dim(d);
+        }
+        const int64_t step = r > 0 ? y.stride(r - 1) : 1;
+        for (int64_t j = 0; j < inner; ++j) {
+          const uint64_t i = static_cast<uint64_t>(row * inner + j);
+          const float m = dropout_uniform(seed, i) >= p ? keep : 0.0f;
+          pm[off + j * step] = m;
+          py[off + j * step] = px[off + j * step] * m;
+        }
+      },
+      inner);
   if (!mask.shares_memory(workspace)) cpu::copy_into(mask, workspace);
 }
 

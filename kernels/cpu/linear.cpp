@@ -1,5 +1,7 @@
 // Fully connected layers as oneDNN matmuls. PyTorch's w [M, K] is read in place as the transposed
 // [K, M] operand (strides {1, K}), so no weight reorder is needed in any direction.
+#include <algorithm>
+
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/cpu/cpu_util.h"
 #include "kernels/cpu/onednn_context.h"
@@ -63,16 +65,16 @@ void matmul(std::string_view op, int64_t m, int64_t k, int64_t n, const Tensor& 
 void check_matrix(std::string_view op, const char* name, const Tensor& t, int64_t rows,
                   int64_t cols) {
   cpu::check_f32(op, t);
-  MT_CHECK(t.shape() == Shape({rows, cols}), ShapeError, "[", op, "] ", name, " ",
-           t.shape().str(), " must be [", rows, ", ", cols, "]");
+  MT_CHECK(t.shape() == Shape({rows, cols}), ShapeError, "[", op, "] ", name, " ", t.shape().str(),
+           " must be [", rows, ", ", cols, "]");
 }
 
 }  // namespace
 
 void CpuBackend::linear_fwd(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y) {
   constexpr std::string_view op = "linear_fwd";
-  MT_CHECK(x.rank() == 2 && w.rank() == 2, ShapeError, "[", op, "] x ", x.shape().str(),
-           " and w ", w.shape().str(), " must be [N, K] and [M, K]");
+  MT_CHECK(x.rank() == 2 && w.rank() == 2, ShapeError, "[", op, "] x ", x.shape().str(), " and w ",
+           w.shape().str(), " must be [N, K] and [M, K]");
   const int64_t N = x.dim(0), K = x.dim(1), M = w.dim(0);
   check_matrix(op, "x", x, N, K);
   check_matrix(op, "w", w, M, K);
@@ -105,11 +107,14 @@ void CpuBackend::linear_bwd_weights(const Tensor& x, const Tensor& dy, Tensor& d
   check_matrix(op, "db", db.reshape({1, M}), 1, M);
   const float* g = dy.data<float>();
   float* out = db.data<float>();
-  cpu::parallel_for(M, [&](int64_t m) {
-    double s = 0;
-    for (int64_t n = 0; n < N; ++n) s += g[n * M + m];
-    out[m] = static_cast<float>(s);
-  });
+  cpu::parallel_for(
+      M,
+      [&](int64_t m) {
+        double s = 0;
+        for (int64_t n = 0; n < N; ++n) s += g[n * M + m];
+        out[m] = static_cast<float>(s);
+      },
+      N);
 }
 
 }  // namespace mt

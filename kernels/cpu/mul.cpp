@@ -1,5 +1,7 @@
 // Elementwise product, with b either of a's shape or per channel ([C] or [N, C]) broadcast over a
 // [N, C, H, W] (gates, compactor masks). OpenMP loops in the output's layout.
+#include <algorithm>
+
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/cpu/cpu_util.h"
 
@@ -22,7 +24,9 @@ bool per_channel(const Tensor& a, const Tensor& b) {
   return true;
 }
 
-ChannelScale channel_scale(const Tensor& b) { return {b.data<float>(), b.rank() == 2 ? b.dim(1) : 0}; }
+ChannelScale channel_scale(const Tensor& b) {
+  return {b.data<float>(), b.rank() == 2 ? b.dim(1) : 0};
+}
 
 // y[n, c, h, w] = a[n, c, h, w] * s(n, c); a and y lie alike.
 void scale_channels(const Tensor& a, ChannelScale s, Tensor& y) {
@@ -30,17 +34,20 @@ void scale_channels(const Tensor& a, ChannelScale s, Tensor& y) {
   const float* pa = a.data<float>();
   float* py = y.data<float>();
   const bool nhwc = a.stride(1) == 1 && C > 1;
-  cpu::parallel_for(N * (nhwc ? HW : C), [&](int64_t r) {
-    if (nhwc) {  // row r is one pixel: C contiguous channels
-      const int64_t n = r / HW;
-      const float* row = pa + r * C;
-      float* out = py + r * C;
-      for (int64_t c = 0; c < C; ++c) out[c] = row[c] * s.at(n, c);
-    } else {  // row r is one (n, c) plane
-      const float v = s.at(r / C, r % C);
-      for (int64_t i = 0; i < HW; ++i) py[r * HW + i] = pa[r * HW + i] * v;
-    }
-  });
+  cpu::parallel_for(
+      N * (nhwc ? HW : C),
+      [&](int64_t r) {
+        if (nhwc) {  // row r is one pixel: C contiguous channels
+          const int64_t n = r / HW;
+          const float* row = pa + r * C;
+          float* out = py + r * C;
+          for (int64_t c = 0; c < C; ++c) out[c] = row[c] * s.at(n, c);
+        } else {  // row r is one (n, c) plane
+          const float v = s.at(r / C, r % C);
+          for (int64_t i = 0; i < HW; ++i) py[r * HW + i] = pa[r * HW + i] * v;
+        }
+      },
+      nhwc ? C : HW);
 }
 
 // db(n, c) = sum over h, w of dy * a (then over n for a [C] b); dy and a lie alike.
@@ -51,15 +58,18 @@ void reduce_channels(const Tensor& dy, const Tensor& a, Tensor& db) {
   const bool nhwc = a.stride(1) == 1 && C > 1;
   Tensor partial = Tensor::empty({N, C}, DType::f64);  // [N, C]
   double* part = partial.data<double>();
-  cpu::parallel_for(N, [&](int64_t n) {
-    double* acc = part + n * C;
-    std::fill(acc, acc + C, 0.0);
-    for (int64_t i = 0; i < HW; ++i)
-      for (int64_t c = 0; c < C; ++c) {
-        const int64_t off = nhwc ? (n * HW + i) * C + c : (n * C + c) * HW + i;
-        acc[c] += static_cast<double>(pg[off]) * pa[off];
-      }
-  });
+  cpu::parallel_for(
+      N,
+      [&](int64_t n) {
+        double* acc = part + n * C;
+        std::fill(acc, acc + C, 0.0);
+        for (int64_t i = 0; i < HW; ++i)
+          for (int64_t c = 0; c < C; ++c) {
+            const int64_t off = nhwc ? (n * HW + i) * C + c : (n * C + c) * HW + i;
+            acc[c] += static_cast<double>(pg[off]) * pa[off];
+          }
+      },
+      C * HW);
   float* out = db.data<float>();
   if (db.rank() == 2) {
     for (int64_t i = 0; i < N * C; ++i) out[i] = static_cast<float>(part[i]);

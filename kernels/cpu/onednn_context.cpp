@@ -74,8 +74,7 @@ void Context::bind_scratchpad(dnnl::memory& mem) {
   mem.set_data_handle(scratchpad_.raw());
 }
 
-void Context::execute(const dnnl::primitive& p,
-                      const std::unordered_map<int, dnnl::memory>& args) {
+void Context::execute(const dnnl::primitive& p, const std::unordered_map<int, dnnl::memory>& args) {
   p.execute(stream_, args);
   stream_.wait();
 }
@@ -84,6 +83,11 @@ dnnl::memory::dims dims_of(const Tensor& t) { return t.shape().dims(); }
 
 dnnl::memory::desc md_of(const Tensor& t) {
   return dnnl::memory::desc(dims_of(t), dnnl::memory::data_type::f32, t.strides());
+}
+
+dnnl::memory::desc md_as(const Tensor& t, Layout layout) {
+  return dnnl::memory::desc(dims_of(t), dnnl::memory::data_type::f32,
+                            strides_for(t.shape(), layout));
 }
 
 dnnl::memory::desc plain_md(const dnnl::memory::dims& dims) {

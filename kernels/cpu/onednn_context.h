@@ -8,11 +8,10 @@
 #include <cstdint>
 #include <list>
 #include <memory>
+#include <oneapi/dnnl/dnnl.hpp>
 #include <string>
 #include <string_view>
 #include <unordered_map>
-
-#include <oneapi/dnnl/dnnl.hpp>
 
 #include "core/tensor.h"
 
@@ -29,7 +28,7 @@ class Key {
  public:
   explicit Key(std::string_view op) : s_(op) { s_ += '|'; }
   Key& add(int64_t v);
-  Key& add_real(double v);  // exact bits, so 1e-5 and 1.0000001e-5 differ
+  Key& add_real(double v);    // exact bits, so 1e-5 and 1.0000001e-5 differ
   Key& add(const Tensor& t);  // rank, dims, strides and dtype; "undefined" is a key of its own
   const std::string& str() const { return s_; }
 
@@ -83,6 +82,9 @@ class Context {
 dnnl::memory::dims dims_of(const Tensor& t);
 // Logical dims with the tensor's own strides: nchw and nhwc (and any view) alike.
 dnnl::memory::desc md_of(const Tensor& t);
+// The same memory described with `layout`'s strides; t must lie alike (cpu::in_layout), which
+// size-1 dims allow across layouts (an [N, 1, H, W] nchw tensor is also nhwc).
+dnnl::memory::desc md_as(const Tensor& t, Layout layout);
 dnnl::memory::desc plain_md(const dnnl::memory::dims& dims);  // row-major f32
 // A memory object without a handle yet; set it with bind() per call.
 dnnl::memory unbound(const dnnl::memory::desc& md);
@@ -97,8 +99,8 @@ auto checked(std::string_view op, std::string_view what, F&& make) -> decltype(m
   try {
     return make();
   } catch (const dnnl::error& e) {
-    MT_FAIL(BackendError, "[", op, "] oneDNN could not create ", what, ": ", e.what(),
-            " (status ", static_cast<int>(e.status), ")");
+    MT_FAIL(BackendError, "[", op, "] oneDNN could not create ", what, ": ", e.what(), " (status ",
+            static_cast<int>(e.status), ")");
   }
 }
 

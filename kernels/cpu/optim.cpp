@@ -48,8 +48,8 @@ void CpuBackend::sgd_step(const SgdDesc& d, Tensor& param, const Tensor& grad,
   });
 }
 
-void CpuBackend::adamw_step(const AdamWDesc& d, Tensor& param, const Tensor& grad,
-                            Tensor& exp_avg, Tensor& exp_avg_sq) {
+void CpuBackend::adamw_step(const AdamWDesc& d, Tensor& param, const Tensor& grad, Tensor& exp_avg,
+                            Tensor& exp_avg_sq) {
   constexpr std::string_view op = "adamw_step";
   cpu::check_f32(op, {&param, &grad});
   cpu::check_shape(op, param, grad);
@@ -71,7 +71,8 @@ void CpuBackend::adamw_step(const AdamWDesc& d, Tensor& param, const Tensor& gra
       const double vi = d.beta2 * v[i] + (1 - d.beta2) * gi * gi;
       m[i] = static_cast<float>(mi);
       v[i] = static_cast<float>(vi);
-      p[i] = static_cast<float>(p[i] * decay - d.lr * (mi / bias1) / (std::sqrt(vi / bias2) + d.eps));
+      p[i] =
+          static_cast<float>(p[i] * decay - d.lr * (mi / bias1) / (std::sqrt(vi / bias2) + d.eps));
     }
   });
 }

@@ -1,5 +1,7 @@
 // Max and average pooling on oneDNN's pooling primitives (max keeps oneDNN's workspace in the
 // caller's slot), global average pooling as OpenMP loops.
+#include <algorithm>
+
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/cpu/cpu_util.h"
 #include "kernels/cpu/onednn_context.h"
@@ -33,12 +35,13 @@ algorithm avg_algorithm(const Pool2dDesc& d) {
                              : algorithm::pooling_avg_exclude_padding;
 }
 
+// x and y lie in `layout` (size-1 dims may make their own layouts differ): describe both so.
 dnnl::pooling_forward::primitive_desc forward_pd(algorithm alg, const Pool2dDesc& d,
-                                                 const Tensor& x, const Tensor& y) {
+                                                 const Tensor& x, const Tensor& y, Layout layout) {
   auto& ctx = dn::Context::get();
   const Window w = window(d, x, y);
-  dnnl::pooling_forward::desc desc(dnnl::prop_kind::forward_training, alg, dn::md_of(x),
-                                   dn::md_of(y), w.strides, w.kernel, w.pad_l, w.pad_r);
+  dnnl::pooling_forward::desc desc(dnnl::prop_kind::forward_training, alg, dn::md_as(x, layout),
+                                   dn::md_as(y, layout), w.strides, w.kernel, w.pad_l, w.pad_r);
   return {desc, ctx.attr(), ctx.engine()};
 }
 
@@ -121,9 +124,9 @@ void pool_forward(std::string_view op, algorithm alg, const Pool2dDesc& d, const
   check_pool(op, x, y);
   Tensor out = cpu::output_in_layout(y, x.layout());
   auto& ctx = dn::Context::get();
-  auto& e = ctx.lookup<Entry>(pool_key(op, d, x, out), [&] {
+  auto& e = ctx.lookup<Entry>(pool_key(op, d, x, out).add(static_cast<int64_t>(x.layout())), [&] {
     auto pd = dn::checked(op, "pooling for " + x.shape().str() + " -> " + y.shape().str(),
-                          [&] { return forward_pd(alg, d, x, out); });
+                          [&] { return forward_pd(alg, d, x, out, x.layout()); });
     return std::make_unique<Entry>(pd, dnnl::pooling_forward(pd), pd.src_desc(), pd.dst_desc());
   });
   dn::bind(e.in, x);
@@ -144,19 +147,22 @@ void pool_backward(std::string_view op, algorithm alg, const Pool2dDesc& d, Layo
   Tensor g = cpu::in_layout(dy, layout);
   Tensor gx = cpu::output_in_layout(dx, layout);
   if (alg != algorithm::pooling_max && needs_border_fix(d, gx, g)) {
-    if (g.shares_memory(dy)) g = g.to(layout);  // never scale the caller's dy
+    if (g.shares_memory(dy)) {  // never scale the caller's dy
+      g = Tensor::empty(dy.shape(), DType::f32, layout);
+      cpu::copy_into(dy, g);
+    }
     fix_border(d, gx, g);
   }
   auto& ctx = dn::Context::get();
-  auto& e = ctx.lookup<Entry>(pool_key(op, d, gx, g), [&] {
-    auto pd = dn::checked(op, "pooling backward for " + g.shape().str() + " -> " +
-                                  gx.shape().str(), [&] {
-      const Window w = window(d, gx, g);
-      dnnl::pooling_backward::desc desc(alg, dn::md_of(gx), dn::md_of(g), w.strides, w.kernel,
-                                        w.pad_l, w.pad_r);
-      return dnnl::pooling_backward::primitive_desc(desc, ctx.attr(), ctx.engine(),
-                                                    forward_pd(alg, d, gx, g));
-    });
+  auto& e = ctx.lookup<Entry>(pool_key(op, d, gx, g).add(static_cast<int64_t>(layout)), [&] {
+    auto pd =
+        dn::checked(op, "pooling backward for " + g.shape().str() + " -> " + gx.shape().str(), [&] {
+          const Window w = window(d, gx, g);
+          dnnl::pooling_backward::desc desc(alg, dn::md_as(gx, layout), dn::md_as(g, layout),
+                                            w.strides, w.kernel, w.pad_l, w.pad_r);
+          return dnnl::pooling_backward::primitive_desc(desc, ctx.attr(), ctx.engine(),
+                                                        forward_pd(alg, d, gx, g, layout));
+        });
     return std::make_unique<Entry>(pd, dnnl::pooling_backward(pd), pd.diff_dst_desc(),
                                    pd.diff_src_desc());
   });
@@ -166,9 +172,9 @@ void pool_backward(std::string_view op, algorithm alg, const Pool2dDesc& d, Layo
   std::unordered_map<int, memory> args{
       {DNNL_ARG_DIFF_DST, e.in}, {DNNL_ARG_DIFF_SRC, e.out}, {DNNL_ARG_SCRATCHPAD, e.scratch}};
   if (workspace) {
-    MT_CHECK(workspace->defined() && workspace->nbytes() >= e.workspace_md.get_size(),
-             BackendError, "[", op, "] the workspace does not come from maxpool_fwd on ",
-             dx.shape().str(), " (run the forward first)");
+    MT_CHECK(workspace->defined() && workspace->nbytes() >= e.workspace_md.get_size(), BackendError,
+             "[", op, "] the workspace does not come from maxpool_fwd on ", dx.shape().str(),
+             " (run the forward first)");
     e.workspace.set_data_handle(workspace->raw());
     args.emplace(DNNL_ARG_WORKSPACE, e.workspace);
   }
@@ -200,8 +206,8 @@ namespace {
 void check_global(std::string_view op, const Tensor& x, const Tensor& y) {
   cpu::check_f32(op, x);
   cpu::check_f32(op, y);
-  MT_CHECK(x.rank() == 4 && y.shape() == Shape({x.dim(0), x.dim(1)}), ShapeError, "[", op,
-           "] x ", x.shape().str(), " and y ", y.shape().str(), " must be [N, C, H, W] and [N, C]");
+  MT_CHECK(x.rank() == 4 && y.shape() == Shape({x.dim(0), x.dim(1)}), ShapeError, "[", op, "] x ",
+           x.shape().str(), " and y ", y.shape().str(), " must be [N, C, H, W] and [N, C]");
 }
 
 bool is_nhwc(const Tensor& x) { return x.stride(1) == 1 && x.dim(1) > 1; }
@@ -214,20 +220,26 @@ void CpuBackend::global_avgpool_fwd(const Tensor& x, Tensor& y) {
   float* py = y.data<float>();
   const float inv = 1.0f / static_cast<float>(HW);
   if (is_nhwc(x)) {
-    cpu::parallel_for(N, [&](int64_t n) {  // sum the HW rows of C channels: vectorises over c
-      float* out = py + n * C;
-      std::fill(out, out + C, 0.0f);
-      for (int64_t i = 0; i < HW; ++i)
-        for (int64_t c = 0; c < C; ++c) out[c] += px[(n * HW + i) * C + c];
-      for (int64_t c = 0; c < C; ++c) out[c] *= inv;
-    });
+    cpu::parallel_for(
+        N,
+        [&](int64_t n) {  // sum the HW rows of C channels: vectorises over c
+          float* out = py + n * C;
+          std::fill(out, out + C, 0.0f);
+          for (int64_t i = 0; i < HW; ++i)
+            for (int64_t c = 0; c < C; ++c) out[c] += px[(n * HW + i) * C + c];
+          for (int64_t c = 0; c < C; ++c) out[c] *= inv;
+        },
+        HW * C);
     return;
   }
-  cpu::parallel_for(N * C, [&](int64_t r) {
-    float s = 0;
-    for (int64_t i = 0; i < HW; ++i) s += px[r * HW + i];
-    py[r] = s * inv;
-  });
+  cpu::parallel_for(
+      N * C,
+      [&](int64_t r) {
+        float s = 0;
+        for (int64_t i = 0; i < HW; ++i) s += px[r * HW + i];
+        py[r] = s * inv;
+      },
+      HW);
 }
 
 void CpuBackend::global_avgpool_bwd(const Tensor& dy, Tensor& dx) {
@@ -237,13 +249,17 @@ void CpuBackend::global_avgpool_bwd(const Tensor& dy, Tensor& dx) {
   float* px = dx.data<float>();
   const float inv = 1.0f / static_cast<float>(HW);
   if (is_nhwc(dx)) {
-    cpu::parallel_for(N * HW, [&](int64_t r) {
-      const float* g = pg + (r / HW) * C;
-      for (int64_t c = 0; c < C; ++c) px[r * C + c] = g[c] * inv;
-    });
+    cpu::parallel_for(
+        N * HW,
+        [&](int64_t r) {
+          const float* g = pg + (r / HW) * C;
+          for (int64_t c = 0; c < C; ++c) px[r * C + c] = g[c] * inv;
+        },
+        C);
     return;
   }
-  cpu::parallel_for(N * C, [&](int64_t r) { std::fill(px + r * HW, px + (r + 1) * HW, pg[r] * inv); });
+  cpu::parallel_for(
+      N * C, [&](int64_t r) { std::fill(px + r * HW, px + (r + 1) * HW, pg[r] * inv); }, HW);
 }
 
 }  // namespace mt

@@ -72,10 +72,13 @@ void CpuBackend::softmax_xent_bwd(double s, const Tensor& probs, const Tensor& l
   float* D = dlogits.data<float>();
   const int64_t* l = labels.data<int64_t>();
   const double scale = static_cast<double>(dloss.data<float>()[0]) / static_cast<double>(N);
-  cpu::parallel_for(N, [&](int64_t n) {
-    for (int64_t k = 0; k < K; ++k)
-      D[n * K + k] = static_cast<float>((P[n * K + k] - target(s, K, l[n], k)) * scale);
-  });
+  cpu::parallel_for(
+      N,
+      [&](int64_t n) {
+        for (int64_t k = 0; k < K; ++k)
+          D[n * K + k] = static_cast<float>((P[n * K + k] - target(s, K, l[n], k)) * scale);
+      },
+      K);
 }
 
 }  // namespace mt

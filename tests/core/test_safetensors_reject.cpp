@@ -173,3 +173,38 @@ TEST_CASE("errors reading a file name the file", "[io][safetensors]") {
                     Catch::Contains(path.string()) && Catch::Contains("MetadataIncompleteBuffer"));
   fs::remove(path);
 }
+
+TEST_CASE("random corruptions are either parsed or rejected with IoError", "[io][safetensors]") {
+  // A cheap stand-in for the libFuzzer harness: byte flips, truncations and insertions of a valid
+  // file must never crash or escape as another exception type.
+  const std::vector<uint8_t> valid = valid_file();
+  uint64_t state = 0x9E3779B97F4A7C15ull;
+  auto next = [&](uint64_t bound) {
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    return state % bound;
+  };
+  int accepted = 0, rejected = 0;
+  for (int iter = 0; iter < 3000; ++iter) {
+    std::vector<uint8_t> bytes = valid;
+    const int edits = 1 + static_cast<int>(next(3));
+    for (int e = 0; e < edits; ++e) {
+      const uint64_t pos = next(bytes.size());
+      switch (next(3)) {
+        case 0: bytes[pos] = static_cast<uint8_t>(next(256)); break;
+        case 1: bytes.resize(pos); break;
+        default: bytes.insert(bytes.begin() + static_cast<int64_t>(pos), static_cast<uint8_t>(next(256)));
+      }
+      if (bytes.empty()) bytes.push_back(0);
+    }
+    try {
+      parse_safetensors(bytes.data(), bytes.size(), "fuzz");
+      ++accepted;
+    } catch (const IoError&) {
+      ++rejected;
+    }
+  }
+  CHECK(rejected > 2000);  // most corruptions break the structure
+  CHECK(accepted > 0);     // flips inside the tensor data are still valid files
+}

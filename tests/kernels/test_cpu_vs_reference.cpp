@@ -3,7 +3,6 @@
 // and every output, forward and backward, must agree within 1e-4 (norm-relative). Activations
 // run in both nhwc (oneDNN's fast path) and nchw.
 #include <catch2/catch.hpp>
-
 #include <functional>
 #include <string>
 #include <utility>
@@ -26,9 +25,9 @@ constexpr double kTol = 1e-4;
 
 struct Case {
   std::string name;
-  bool both_layouts;  // rank-4 activations: run nhwc and nchw
-  std::function<Inputs(test::Rng&, Layout)> inputs;           // f64 (labels i64)
-  std::function<Outputs(KernelBackend&, Inputs&)> run;        // inputs already in the dtype
+  bool both_layouts;                                    // rank-4 activations: run nhwc and nchw
+  std::function<Inputs(test::Rng&, Layout)> inputs;     // f64 (labels i64)
+  std::function<Outputs(KernelBackend&, Inputs&)> run;  // inputs already in the dtype
 };
 
 // An output tensor of `shape` in x's dtype, in x's layout when it is rank 4.
@@ -69,8 +68,10 @@ Case batchnorm_case(std::string name, Shape x, bool affine) {
     const Shape c{x[1]};
     return Inputs{uniform(x, rng, l, 1, 3),  // off-centre, so the mean matters
                   affine ? uniform(c, rng, Layout::nchw, 0.5, 1.5) : Tensor(),
-                  affine ? uniform(c, rng) : Tensor(), uniform(c, rng),
-                  uniform(c, rng, Layout::nchw, 0.5, 2), uniform(x, rng, l)};
+                  affine ? uniform(c, rng) : Tensor(),
+                  uniform(c, rng),
+                  uniform(c, rng, Layout::nchw, 0.5, 2),
+                  uniform(x, rng, l)};
   };
   auto run = [=](KernelBackend& be, Inputs& in) {
     const Tensor &xx = in[0], &gamma = in[1], &beta = in[2], &dy = in[5];
@@ -83,8 +84,13 @@ Case batchnorm_case(std::string name, Shape x, bool affine) {
     be.batchnorm_fwd_eval(d, xx, gamma, beta, rm, rv, y_eval);
     be.batchnorm_fwd_train(d, xx, gamma, beta, rm, rv, y, mean, invstd);
     be.batchnorm_bwd(d, xx, dy, gamma, mean, invstd, dx, dgamma, dbeta);
-    Outputs out{{"y_eval", y_eval}, {"y", y},         {"save_mean", mean}, {"save_invstd", invstd},
-                {"running_mean", rm}, {"running_var", rv}, {"dx", dx}};
+    Outputs out{{"y_eval", y_eval},
+                {"y", y},
+                {"save_mean", mean},
+                {"save_invstd", invstd},
+                {"running_mean", rm},
+                {"running_var", rv},
+                {"dx", dx}};
     if (affine) out.insert(out.end(), {{"dgamma", dgamma}, {"dbeta", dbeta}});
     return out;
   };
@@ -123,33 +129,47 @@ Pool2dDesc pool(int k, int s, int p, bool ceil, bool include_pad = true) {
 
 std::vector<Case> conv_and_norm_cases() {
   std::vector<Case> cases;
-  cases.push_back(conv_case("conv 3->5 7x7 k3 p1 bias", {2, 3, 7, 7}, {5, 3, 3, 3}, {1, 1, 1, 1, 1, 1, 1}, true));
-  cases.push_back(conv_case("conv 17->16 9x9 k3 s2 p1", {2, 17, 9, 9}, {16, 17, 3, 3}, {2, 2, 1, 1, 1, 1, 1}, false));
-  cases.push_back(conv_case("conv groups 3, dilation 2", {2, 6, 9, 8}, {9, 2, 3, 3}, {1, 1, 2, 2, 2, 2, 3}, true));
-  cases.push_back(conv_case("conv depthwise 17 s2 7x7", {3, 17, 7, 7}, {17, 1, 3, 3}, {2, 2, 1, 1, 1, 1, 17}, false));
-  cases.push_back(conv_case("conv 5->3 on 1x1", {4, 5, 1, 1}, {3, 5, 1, 1}, {1, 1, 0, 0, 1, 1, 1}, true));
-  cases.push_back(conv_case("conv 1x1 s2 16->32 on 7x7", {2, 16, 7, 7}, {32, 16, 1, 1}, {2, 2, 0, 0, 1, 1, 1}, false));
-  cases.push_back(conv_case("conv 5x5 p2 on 8x6, 3->4", {2, 3, 8, 6}, {4, 3, 5, 5}, {1, 1, 2, 2, 1, 1, 1}, true));
-  cases.push_back(conv_case("conv 16->16 16x16 k3 p1 batch 4", {4, 16, 16, 16}, {16, 16, 3, 3}, {1, 1, 1, 1, 1, 1, 1}, false));
+  cases.push_back(conv_case("conv 3->5 7x7 k3 p1 bias", {2, 3, 7, 7}, {5, 3, 3, 3},
+                            {1, 1, 1, 1, 1, 1, 1}, true));
+  cases.push_back(conv_case("conv 17->16 9x9 k3 s2 p1", {2, 17, 9, 9}, {16, 17, 3, 3},
+                            {2, 2, 1, 1, 1, 1, 1}, false));
+  cases.push_back(conv_case("conv groups 3, dilation 2", {2, 6, 9, 8}, {9, 2, 3, 3},
+                            {1, 1, 2, 2, 2, 2, 3}, true));
+  cases.push_back(conv_case("conv depthwise 17 s2 7x7", {3, 17, 7, 7}, {17, 1, 3, 3},
+                            {2, 2, 1, 1, 1, 1, 17}, false));
+  cases.push_back(
+      conv_case("conv 5->3 on 1x1", {4, 5, 1, 1}, {3, 5, 1, 1}, {1, 1, 0, 0, 1, 1, 1}, true));
+  cases.push_back(conv_case("conv 1x1 s2 16->32 on 7x7", {2, 16, 7, 7}, {32, 16, 1, 1},
+                            {2, 2, 0, 0, 1, 1, 1}, false));
+  cases.push_back(conv_case("conv 5x5 p2 on 8x6, 3->4", {2, 3, 8, 6}, {4, 3, 5, 5},
+                            {1, 1, 2, 2, 1, 1, 1}, true));
+  cases.push_back(conv_case("conv 16->16 16x16 k3 p1 batch 4", {4, 16, 16, 16}, {16, 16, 3, 3},
+                            {1, 1, 1, 1, 1, 1, 1}, false));
   cases.push_back(batchnorm_case("batchnorm C=3 7x7", {4, 3, 7, 7}, true));
   cases.push_back(batchnorm_case("batchnorm C=17 1x1", {8, 17, 1, 1}, true));
   cases.push_back(batchnorm_case("batchnorm C=16 5x5", {2, 16, 5, 5}, true));
   cases.push_back(batchnorm_case("batchnorm C=5 no affine", {3, 5, 4, 3}, false));
+  cases.push_back(batchnorm_case("batchnorm C=17 16x16 batch 8 (threads)", {8, 17, 16, 16}, true));
   cases.push_back(pool_case("maxpool k3 s2 p1 on 7x7", {2, 5, 7, 7}, pool(3, 2, 1, false), true));
   cases.push_back(pool_case("maxpool k2 s2 ceil on 7x7", {2, 17, 7, 7}, pool(2, 2, 0, true), true));
-  cases.push_back(pool_case("maxpool k3 s2 p1 ceil on 8x8", {1, 3, 8, 8}, pool(3, 2, 1, true), true));
-  cases.push_back(pool_case("avgpool k3 s2 p1 incl pad on 7x7", {2, 5, 7, 7}, pool(3, 2, 1, false), false));
-  cases.push_back(pool_case("avgpool k3 s2 p1 excl pad on 7x7", {2, 5, 7, 7}, pool(3, 2, 1, false, false), false));
-  cases.push_back(pool_case("avgpool k3 s2 p1 ceil incl pad on 6x6", {2, 3, 6, 6}, pool(3, 2, 1, true), false));
-  cases.push_back(pool_case("avgpool k2 s2 ceil excl pad on 7x7", {2, 17, 7, 7}, pool(2, 2, 0, true, false), false));
+  cases.push_back(
+      pool_case("maxpool k3 s2 p1 ceil on 8x8", {1, 3, 8, 8}, pool(3, 2, 1, true), true));
+  cases.push_back(
+      pool_case("avgpool k3 s2 p1 incl pad on 7x7", {2, 5, 7, 7}, pool(3, 2, 1, false), false));
+  cases.push_back(pool_case("avgpool k3 s2 p1 excl pad on 7x7", {2, 5, 7, 7},
+                            pool(3, 2, 1, false, false), false));
+  cases.push_back(
+      pool_case("avgpool k3 s2 p1 ceil incl pad on 6x6", {2, 3, 6, 6}, pool(3, 2, 1, true), false));
+  cases.push_back(pool_case("avgpool k2 s2 ceil excl pad on 7x7", {2, 17, 7, 7},
+                            pool(2, 2, 0, true, false), false));
   return cases;
 }
 
 Case elementwise_case() {
   const Shape x{2, 17, 5, 3};
   auto inputs = [=](test::Rng& rng, Layout l) {
-    return Inputs{off_zero(x, rng, l), uniform(x, rng, l), uniform(x, rng, l),
-                  uniform({17}, rng), uniform({2, 17}, rng)};
+    return Inputs{off_zero(x, rng, l), uniform(x, rng, l),    uniform(x, rng, l),
+                  uniform({17}, rng),  uniform({2, 17}, rng), uniform({4, 16, 32, 32}, rng, l)};
   };
   auto run = [=](KernelBackend& be, Inputs& in) {
     const Tensor &a = in[0], &b = in[1], &dy = in[2], &c = in[3], &nc = in[4];
@@ -169,9 +189,21 @@ Case elementwise_case() {
     be.mul_bwd(a, c, dy, dpc, dc);
     be.mul_fwd(a, nc, pnc);
     be.mul_bwd(a, nc, dy, dpnc, dnc);
-    return Outputs{{"relu", relu}, {"drelu", drelu}, {"sigmoid", sig},  {"dsigmoid", dsig},
-                   {"add+inplace", sum}, {"mul", prod}, {"mul da", da},    {"mul db", db},
-                   {"mul [C]", pc},  {"mul [C] da", dpc}, {"mul [C] db", dc}, {"mul [N,C]", pnc},
+    // Large enough for the threaded paths.
+    Tensor big = like(in[5], in[5].shape()), big_sum = like(in[5], in[5].shape());
+    be.relu_fwd(in[5], big);
+    be.add_fwd(in[5], big, big_sum);
+    be.add_inplace(big_sum, in[5]);
+    Tensor norm = Tensor::zeros({}, a.dtype());
+    if (norm.dtype() == DType::f32)
+      norm.data<float>()[0] = static_cast<float>(be.sum_squares(big_sum));
+    else
+      norm.data<double>()[0] = be.sum_squares(big_sum);
+    return Outputs{{"relu big", big},      {"add big", big_sum}, {"sum_squares big", norm},
+                   {"relu", relu},         {"drelu", drelu},     {"sigmoid", sig},
+                   {"dsigmoid", dsig},     {"add+inplace", sum}, {"mul", prod},
+                   {"mul da", da},         {"mul db", db},       {"mul [C]", pc},
+                   {"mul [C] da", dpc},    {"mul [C] db", dc},   {"mul [N,C]", pnc},
                    {"mul [N,C] da", dpnc}, {"mul [N,C] db", dnc}};
   };
   return {"elementwise relu sigmoid add mul", true, inputs, run};
@@ -181,9 +213,13 @@ Case shape_ops_case() {
   const Shape a{2, 3, 7, 7}, b{2, 17, 7, 7}, cat{2, 20, 7, 7};
   const ChannelPadDesc pad2{3, 4, 2}, pad1{1, 0, 1};
   auto inputs = [=](test::Rng& rng, Layout l) {
-    return Inputs{uniform(a, rng, l), uniform(b, rng, l), uniform(cat, rng, l),
-                  uniform({2, 10, 4, 4}, rng, l), uniform({2, 4, 7, 7}, rng, l),
-                  uniform({2, 17, 1, 1}, rng, l), uniform({2, 17}, rng)};
+    return Inputs{uniform(a, rng, l),
+                  uniform(b, rng, l),
+                  uniform(cat, rng, l),
+                  uniform({2, 10, 4, 4}, rng, l),
+                  uniform({2, 4, 7, 7}, rng, l),
+                  uniform({2, 17, 1, 1}, rng, l),
+                  uniform({2, 17}, rng)};
   };
   auto run = [=](KernelBackend& be, Inputs& in) {
     Tensor y = like(in[0], cat), dxa = like(in[0], a), dxb = like(in[0], b);
@@ -208,9 +244,10 @@ Case shape_ops_case() {
     Tensor nhwc = Tensor::zeros(b, in[1].dtype(), Layout::nhwc);
     be.copy(in[1], nchw);
     be.copy(nchw, nhwc);
-    return Outputs{{"concat", y},     {"concat da", dxa}, {"concat db", dxb}, {"pad s2", p2},
-                   {"pad s2 bwd", dp2}, {"pad s1", p1},  {"pad s1 bwd", dp1}, {"gap 1x1", g1},
-                   {"gap 1x1 bwd", dg1}, {"gap 7x7", g7}, {"gap 7x7 bwd", dg7}, {"dropout", drop},
+    return Outputs{{"concat", y},          {"concat da", dxa},     {"concat db", dxb},
+                   {"pad s2", p2},         {"pad s2 bwd", dp2},    {"pad s1", p1},
+                   {"pad s1 bwd", dp1},    {"gap 1x1", g1},        {"gap 1x1 bwd", dg1},
+                   {"gap 7x7", g7},        {"gap 7x7 bwd", dg7},   {"dropout", drop},
                    {"dropout bwd", ddrop}, {"copy to nchw", nchw}, {"copy to nhwc", nhwc}};
   };
   return {"concat channel_pad global_avgpool dropout copy", true, inputs, run};
@@ -218,9 +255,12 @@ Case shape_ops_case() {
 
 Case dense_case(double smoothing) {
   auto inputs = [](test::Rng& rng, Layout) {
-    return Inputs{uniform({5, 17}, rng),  uniform({3, 17}, rng),
-                  uniform({3}, rng),      uniform({5, 3}, rng),
-                  uniform({6, 10}, rng, Layout::nchw, -4, 4), labels({0, 9, 3, 3, 7, 1}),
+    return Inputs{uniform({5, 17}, rng),
+                  uniform({3, 17}, rng),
+                  uniform({3}, rng),
+                  uniform({5, 3}, rng),
+                  uniform({6, 10}, rng, Layout::nchw, -4, 4),
+                  labels({0, 9, 3, 3, 7, 1}),
                   uniform({}, rng, Layout::nchw, 0.5, 1)};
   };
   auto run = [=](KernelBackend& be, Inputs& in) {
@@ -232,8 +272,9 @@ Case dense_case(double smoothing) {
     Tensor loss = like(x, {}), probs = like(x, {6, 10}), dlogits = like(x, {6, 10});
     be.softmax_xent_fwd(smoothing, in[4], in[5], loss, probs);
     be.softmax_xent_bwd(smoothing, probs, in[5], in[6], dlogits);
-    return Outputs{{"linear y", y}, {"linear dx", dx}, {"linear dw", dw},  {"linear db", db},
-                   {"xent loss", loss}, {"xent probs", probs}, {"xent dlogits", dlogits}};
+    return Outputs{{"linear y", y},          {"linear dx", dx},   {"linear dw", dw},
+                   {"linear db", db},        {"xent loss", loss}, {"xent probs", probs},
+                   {"xent dlogits", dlogits}};
   };
   return {"linear and softmax xent, smoothing " + std::to_string(smoothing), false, inputs, run};
 }
@@ -254,13 +295,59 @@ Case optimizer_case() {
     be.scale_inplace(scaled, -0.25);
     be.fill(filled, 0.5);
     Tensor norm = Tensor::zeros({}, in[0].dtype());
-    if (norm.dtype() == DType::f32) norm.data<float>()[0] = static_cast<float>(be.sum_squares(in[1]));
-    else norm.data<double>()[0] = be.sum_squares(in[1]);
-    return Outputs{{"sgd nesterov", sgd}, {"sgd momentum", buf}, {"sgdw first step", sgdw},
-                   {"sgdw momentum", buf0}, {"adamw p", adam}, {"adamw m", m}, {"adamw v", v},
-                   {"scale", scaled}, {"fill", filled}, {"sum_squares", norm}};
+    if (norm.dtype() == DType::f32)
+      norm.data<float>()[0] = static_cast<float>(be.sum_squares(in[1]));
+    else
+      norm.data<double>()[0] = be.sum_squares(in[1]);
+    return Outputs{{"sgd nesterov", sgd},   {"sgd momentum", buf}, {"sgdw first step", sgdw},
+                   {"sgdw momentum", buf0}, {"adamw p", adam},     {"adamw m", m},
+                   {"adamw v", v},          {"scale", scaled},     {"fill", filled},
+                   {"sum_squares", norm}};
   };
   return {"sgd adamw and helpers", false, inputs, run};
+}
+
+// Outputs in the other layout than the inputs (and one input of each): every op must still agree.
+Case mixed_layout_case() {
+  const Shape x{2, 16, 9, 9}, w{8, 16, 3, 3}, y{2, 8, 9, 9}, p{2, 8, 5, 5};
+  const Conv2dDesc conv{1, 1, 1, 1, 1, 1, 1};
+  const Pool2dDesc pool2{3, 3, 2, 2, 1, 1, false, true};
+  auto inputs = [=](test::Rng& rng, Layout l) {
+    const Layout other = l == Layout::nhwc ? Layout::nchw : Layout::nhwc;
+    return Inputs{uniform(x, rng, l),  uniform(w, rng),        uniform(y, rng, other),
+                  distinct(y, rng, l), uniform(p, rng, other), uniform({8}, rng),
+                  uniform(y, rng, l)};
+  };
+  auto run = [=](KernelBackend& be, Inputs& in) {
+    auto other = [](const Tensor& t, const Shape& s) {
+      return Tensor::zeros(s, t.dtype(), t.layout() == Layout::nhwc ? Layout::nchw : Layout::nhwc);
+    };
+    const Tensor &xx = in[0], &ww = in[1], &dy = in[2], &v = in[3], &dp = in[4], &gm = in[5];
+    Tensor yy = other(xx, y), dx = other(xx, x), dw = like(ww, w), none;
+    be.conv2d_fwd(conv, xx, ww, none, yy);
+    be.conv2d_bwd_data(conv, dy, ww, dx);
+    be.conv2d_bwd_weights(conv, xx, dy, dw, none);
+    Tensor pooled = other(v, p), dpool = other(v, y), ws, avg = other(v, p), davg = other(v, y);
+    be.maxpool_fwd(pool2, v, pooled, ws);
+    be.maxpool_bwd(pool2, v, dp, ws, dpool);
+    be.avgpool_fwd(pool2, v, avg);
+    be.avgpool_bwd(pool2, dp, davg);
+    Tensor rm = Tensor::zeros({8}, gm.dtype()), rv = rm.clone(), mean = rm.clone();
+    Tensor invstd = rm.clone(), dg = rm.clone(), db = rm.clone(), bn = other(v, y),
+           dbn = other(v, y);
+    be.batchnorm_fwd_train({}, v, gm, gm, rm, rv, bn, mean, invstd);
+    be.batchnorm_bwd({}, v, dy, gm, mean, invstd, dbn, dg, db);
+    Tensor sum = other(v, y), relu = other(v, y), drelu = other(v, y);
+    be.add_fwd(v, dy, sum);
+    be.relu_fwd(v, relu);
+    be.relu_bwd(relu, in[6], drelu);
+    return Outputs{{"conv y", yy},       {"conv dx", dx},       {"conv dw", dw},
+                   {"maxpool", pooled},  {"maxpool dx", dpool}, {"avgpool", avg},
+                   {"avgpool dx", davg}, {"bn y", bn},          {"bn dx", dbn},
+                   {"bn dgamma", dg},    {"add", sum},          {"relu", relu},
+                   {"relu dx", drelu}};
+  };
+  return {"mixed layouts", true, inputs, run};
 }
 
 std::vector<Case> all_cases() {
@@ -270,6 +357,7 @@ std::vector<Case> all_cases() {
   cases.push_back(dense_case(0));
   cases.push_back(dense_case(0.1));
   cases.push_back(optimizer_case());
+  cases.push_back(mixed_layout_case());
   return cases;
 }
 

@@ -1,0 +1,185 @@
+#include "kernels/cpu/batchnorm_loops.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <utility>
+
+#include "kernels/cpu/cpu_util.h"
+
+namespace mt::cpu {
+namespace {
+
+constexpr int64_t kGroup = 16;       // nhwc rows per replicated pattern
+constexpr int64_t kBlockRows = 512;  // rows summed in float before going to double
+
+// The terms to sum, given the channel's parameter a: (x - a, (x - a)^2) or (dy, dy * (x - a)).
+struct ShiftTerm {
+  std::pair<float, float> operator()(float a, float u, float) const {
+    const float t = u - a;
+    return {t, t * t};
+  }
+};
+struct GradTerm {
+  std::pair<float, float> operator()(float a, float g, float x) const { return {g, g * (x - a)}; }
+};
+
+// Adds the sums of term over rows [begin, end) to d [2C] (s1 then s2). f [2 * kGroup * C] is float
+// scratch; rep [kGroup * C] holds the channel parameter replicated over kGroup rows.
+template <typename Term>
+[[gnu::always_inline]] inline void sum_rows(const ChannelGeometry& g, const float* u,
+                                            const float* v, const float* rep, int64_t begin,
+                                            int64_t end, float* f, double* d) {
+  const int64_t C = g.C, L = kGroup * C;
+  const Term term;
+  if (!g.nhwc) {
+    for (int64_t p = begin; p < end; ++p) {  // one (n, c) plane
+      const float a = rep[p % C];
+      const float* up = u + p * g.hw;
+      const float* vp = v + p * g.hw;
+      float a1 = 0, a2 = 0;
+#pragma omp simd reduction(+ : a1, a2)
+      for (int64_t i = 0; i < g.hw; ++i) {
+        const auto [x1, x2] = term(a, up[i], vp[i]);
+        a1 += x1;
+        a2 += x2;
+      }
+      d[p % C] += a1;
+      d[C + p % C] += a2;
+    }
+    return;
+  }
+  float* f1 = f;
+  float* f2 = f + L;
+  for (int64_t r0 = begin; r0 < end; r0 += kBlockRows) {
+    const int64_t rend = std::min(end, r0 + kBlockRows);
+    std::fill(f, f + 2 * L, 0.0f);
+    int64_t r = r0;
+    for (; r + kGroup <= rend; r += kGroup) {
+      const float* ub = u + r * C;
+      const float* vb = v + r * C;
+      for (int64_t j = 0; j < L; ++j) {
+        const auto [x1, x2] = term(rep[j], ub[j], vb[j]);
+        f1[j] += x1;
+        f2[j] += x2;
+      }
+    }
+    for (; r < rend; ++r)
+      for (int64_t c = 0; c < C; ++c) {
+        const auto [x1, x2] = term(rep[c], u[r * C + c], v[r * C + c]);
+        f1[c] += x1;
+        f2[c] += x2;
+      }
+    for (int64_t j = 0; j < L; j += C)  // fold the kGroup row slots into their channels
+      for (int64_t c = 0; c < C; ++c) d[c] += f1[j + c], d[C + c] += f2[j + c];
+  }
+}
+
+MT_CPU_CLONES void shifted_rows(const ChannelGeometry& g, const float* x, const float* rep,
+                                int64_t begin, int64_t end, float* f, double* d) {
+  sum_rows<ShiftTerm>(g, x, x, rep, begin, end, f, d);
+}
+
+MT_CPU_CLONES void grad_rows(const ChannelGeometry& g, const float* dy, const float* x,
+                             const float* rep, int64_t begin, int64_t end, float* f, double* d) {
+  sum_rows<GradTerm>(g, dy, x, rep, begin, end, f, d);
+}
+
+// Replicates a per-channel vector over kGroup rows into `out` [kGroup * C].
+void replicate(const float* a, int64_t C, float* out) {
+  for (int64_t j = 0; j < kGroup * C; ++j) out[j] = a ? a[j % C] : 0.0f;
+}
+
+// Runs rows_fn(begin, end, f, d) per thread with its own scratch, then adds the per-thread sums.
+template <typename Rows>
+void reduce_rows(const ChannelGeometry& g, Rows rows_fn, double* s1, double* s2) {
+  const int64_t C = g.C, L = kGroup * C;
+  const int nt = omp_get_max_threads();
+  Tensor partial = Tensor::empty({nt, 2 * C}, DType::f64);  // [T, 2C]
+  Tensor scratch = Tensor::empty({nt, 2 * L});              // [T, 2L]
+  double* part = partial.data<double>();
+  std::fill(part, part + nt * 2 * C, 0.0);
+  const int64_t rows = g.rows();
+#pragma omp parallel num_threads(nt) if (g.M * C >= kSerialBelow)
+  {
+    const int64_t t = omp_get_thread_num(), used = omp_get_num_threads();
+    const int64_t chunk = (rows + used - 1) / used;
+    const int64_t begin = std::min(rows, t * chunk), end = std::min(rows, begin + chunk);
+    if (begin < end) rows_fn(begin, end, scratch.data<float>() + t * 2 * L, part + t * 2 * C);
+  }
+  for (int64_t c = 0; c < C; ++c) {
+    s1[c] = s2[c] = 0;
+    for (int t = 0; t < nt; ++t) s1[c] += part[t * 2 * C + c], s2[c] += part[t * 2 * C + C + c];
+  }
+}
+
+MT_CPU_CLONES void affine_rows(const ChannelGeometry& g, const float* u, const float* v,
+                               const float* P, const float* Q, const float* R, float* out,
+                               int64_t begin, int64_t end) {
+  const int64_t C = g.C, L = kGroup * C, hw = g.hw;
+  if (!g.nhwc) {
+    for (int64_t p = begin; p < end; ++p) {
+      const int64_t c = p % C, off = p * hw;
+      const float pc = P[c], qc = Q[c], rc = R[c];
+      const float* vp = v ? v + off : u + off;
+      for (int64_t i = 0; i < hw; ++i) out[off + i] = pc * u[off + i] + qc * vp[i] + rc;
+    }
+    return;
+  }
+  int64_t r = begin;
+  for (; r + kGroup <= end; r += kGroup) {
+    const int64_t off = r * C;
+    if (v) {
+      for (int64_t j = 0; j < L; ++j) out[off + j] = P[j] * u[off + j] + Q[j] * v[off + j] + R[j];
+    } else {
+      for (int64_t j = 0; j < L; ++j) out[off + j] = P[j] * u[off + j] + R[j];
+    }
+  }
+  for (; r < end; ++r)
+    for (int64_t c = 0; c < C; ++c) {
+      const int64_t i = r * C + c;
+      out[i] = P[c] * u[i] + (v ? Q[c] * v[i] : 0.0f) + R[c];
+    }
+}
+
+}  // namespace
+
+ChannelGeometry channel_geometry(const Tensor& x) {
+  const int64_t C = x.dim(1), hw = x.dim(2) * x.dim(3);
+  return {x.stride(1) == 1 && C > 1, C, hw, x.dim(0) * hw};
+}
+
+void shifted_sums(const ChannelGeometry& g, const float* x, const float* k, double* s1,
+                  double* s2) {
+  Tensor rep = Tensor::empty({kGroup * g.C});  // [16 * C]
+  replicate(k, g.C, rep.data<float>());
+  const float* pr = rep.data<float>();
+  reduce_rows(
+      g, [&](int64_t b, int64_t e, float* f, double* d) { shifted_rows(g, x, pr, b, e, f, d); }, s1,
+      s2);
+}
+
+void grad_sums(const ChannelGeometry& g, const float* dy, const float* x, const float* mean,
+               double* s1, double* s2) {
+  Tensor rep = Tensor::empty({kGroup * g.C});  // [16 * C]
+  replicate(mean, g.C, rep.data<float>());
+  const float* pr = rep.data<float>();
+  reduce_rows(
+      g, [&](int64_t b, int64_t e, float* f, double* d) { grad_rows(g, dy, x, pr, b, e, f, d); },
+      s1, s2);
+}
+
+void channel_affine(const ChannelGeometry& g, const float* u, const float* v, const float* p,
+                    const float* q, const float* r, float* out) {
+  const int64_t L = kGroup * g.C;
+  Tensor rep = Tensor::empty({3, L});  // [3, 16 * C]: p, q, r replicated
+  float* P = rep.data<float>();
+  replicate(p, g.C, P);
+  replicate(v ? q : nullptr, g.C, P + L);
+  replicate(r, g.C, P + 2 * L);
+  cpu::parallel_ranges(
+      g.rows(), [&](int64_t b, int64_t e) { affine_rows(g, u, v, P, P + L, P + 2 * L, out, b, e); },
+      g.row_len());
+}
+
+}  // namespace mt::cpu
