@@ -56,10 +56,10 @@ dnnl::convolution_forward::primitive_desc forward_pd(const Conv2dDesc& d, const 
                                                      const memory::desc& y, bool with_attr) {
   const Geometry g = geometry(d);
   const memory::desc w = any_md(w_dims);
+  const int64_t out_channels = y.dims()[1];
   auto desc = bias ? dnnl::convolution_forward::desc(
                          prop_kind::forward_training, algorithm::convolution_direct, x, w,
-                         dn::plain_md({w_dims[0] * (d.groups == 1 ? 1 : w_dims[1])}), y, g.strides,
-                         g.dilates, g.pad_l, g.pad_r)
+                         dn::plain_md({out_channels}), y, g.strides, g.dilates, g.pad_l, g.pad_r)
                    : dnnl::convolution_forward::desc(prop_kind::forward_training,
                                                      algorithm::convolution_direct, x, w, y,
                                                      g.strides, g.dilates, g.pad_l, g.pad_r);
