@@ -149,6 +149,39 @@ class KernelBackend {
   virtual void softmax_xent_bwd(double label_smoothing, const Tensor& probs, const Tensor& labels,
                                 const Tensor& dloss, Tensor& dlogits) = 0;
 
+  // ---- fused epilogues: an op followed by a ReLU in one call. The executor uses them where a
+  // ReLU is the only reader of a batch norm's or an add's output; y then holds relu(op(...)). The
+  // defaults compose the plain kernels; a backend overrides them to save a pass over memory.
+  virtual void batchnorm_relu_fwd_train(const BatchNormDesc& d, const Tensor& x, const Tensor& gamma,
+                                        const Tensor& beta, Tensor& running_mean, Tensor& running_var,
+                                        Tensor& y, Tensor& save_mean, Tensor& save_invstd) {
+    batchnorm_fwd_train(d, x, gamma, beta, running_mean, running_var, y, save_mean, save_invstd);
+    relu_fwd(y, y);
+  }
+  virtual void batchnorm_relu_fwd_eval(const BatchNormDesc& d, const Tensor& x, const Tensor& gamma,
+                                       const Tensor& beta, const Tensor& running_mean,
+                                       const Tensor& running_var, Tensor& y) {
+    batchnorm_fwd_eval(d, x, gamma, beta, running_mean, running_var, y);
+    relu_fwd(y, y);
+  }
+  // y is the fused output relu(bn(x)); dy (the gradient of y) may be overwritten.
+  virtual void batchnorm_relu_bwd(const BatchNormDesc& d, const Tensor& x, const Tensor& y,
+                                  Tensor& dy, const Tensor& gamma, const Tensor& save_mean,
+                                  const Tensor& save_invstd, Tensor& dx, Tensor& dgamma,
+                                  Tensor& dbeta) {
+    relu_bwd(y, dy, dy);
+    batchnorm_bwd(d, x, dy, gamma, save_mean, save_invstd, dx, dgamma, dbeta);
+  }
+  virtual void add_relu_fwd(const Tensor& a, const Tensor& b, Tensor& y) {
+    add_fwd(a, b, y);
+    relu_fwd(y, y);
+  }
+  // da/db may be undefined.
+  virtual void add_relu_bwd(const Tensor& y, const Tensor& dy, Tensor& da, Tensor& db) {
+    if (da.defined()) relu_bwd(y, dy, da);
+    if (db.defined()) relu_bwd(y, dy, db);
+  }
+
   // ---- optimizer updates, in place on param (and the state tensors)
   virtual void sgd_step(const SgdDesc& d, Tensor& param, const Tensor& grad,
                         Tensor& momentum_buf) = 0;

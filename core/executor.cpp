@@ -27,6 +27,7 @@ Executor::Executor(Graph& graph, KernelBackend& backend, Options options)
     }
     for (ValueId out : node.outputs) requires_grad_[out] = any;
   }
+  plan_relu_fusion();
   param_grads_.resize(nv);
   for (ValueId p : graph_.params())
     param_grads_[p] = Tensor::empty(graph_.value(p).shape, graph_.value(p).dtype, Layout::nchw, backend_.device());
@@ -41,6 +42,28 @@ Executor::Executor(Graph& graph, KernelBackend& backend, Options options)
 
 namespace {
 using Clock = std::chrono::steady_clock;
+}
+
+void Executor::plan_relu_fusion() {
+  const int nn = static_cast<int>(graph_.nodes().size());
+  fused_relu_.assign(nn, false);
+  absorbed_into_.assign(nn, -1);
+  alias_of_.assign(graph_.num_values(), -1);
+  if (!options_.fuse_relu) return;
+  const auto& outputs = graph_.outputs();
+  for (int r = 0; r < nn; ++r) {
+    const Node& relu = graph_.node(r);
+    if (relu.op->kind() != "relu") continue;
+    const ValueId x = relu.inputs[0];
+    const int p = graph_.producer(x);
+    // Only where nothing else reads the pre-activation value: it is never materialised.
+    if (p < 0 || !graph_.node(p).op->fuses_relu() || graph_.node(p).outputs.size() != 1 || uses_[x] != 1 ||
+        fused_relu_[p] || std::find(outputs.begin(), outputs.end(), x) != outputs.end())
+      continue;
+    fused_relu_[p] = true;
+    absorbed_into_[r] = p;
+    alias_of_[relu.outputs[0]] = x;
+  }
 }
 
 std::string Executor::profile_report() const {
@@ -110,9 +133,11 @@ std::unique_ptr<Executor::Plan> Executor::make_plan(const std::vector<Tensor>& f
   plan->values.resize(nv);
   for (ValueId v = 0; v < nv; ++v) {
     const ValueKind kind = graph_.value(v).kind;
-    if (kind == ValueKind::input || kind == ValueKind::activation)
+    if ((kind == ValueKind::input || kind == ValueKind::activation) && alias_of_[v] < 0)
       plan->values[v] = allocate_like_value(v, plan->shapes[v]);
   }
+  for (ValueId v = 0; v < nv; ++v)
+    if (alias_of_[v] >= 0) plan->values[v] = plan->values[alias_of_[v]];
   plan->node_state.resize(graph_.nodes().size());
   return plan;
 }
@@ -128,6 +153,9 @@ void Executor::allocate_grads(Plan& plan) {
     const Tensor& g = graph_.value(v).kind == ValueKind::param ? param_grads_[v] : plan.grads[v];
     if (uses_[v] > 1) plan.scratch[v] = Tensor::empty(plan.shapes[v], g.dtype(), g.layout(), backend_.device());
   }
+  // A fused ReLU's input and output share one gradient, as they share one value.
+  for (ValueId v = 0; v < nv; ++v)
+    if (alias_of_[v] >= 0 && requires_grad_[v]) plan.grads[alias_of_[v]] = plan.grads[v];
 }
 
 Executor::Plan& Executor::plan_for(const std::vector<Tensor>& feeds) {
@@ -177,7 +205,7 @@ const Tensor& Executor::grad(ValueId v) const {
 OpContext Executor::context(int n, Mode mode) {
   const Node& node = graph_.node(n);
   const uint64_t node_seed = seed_ ^ (0x9E3779B97F4A7C15ull * (step_ + 1)) ^ (0xD1B54A32D192ED03ull * (n + 1));
-  OpContext ctx{backend_, mode, node_seed, {}, {}, current_->node_state[n], {}, {}};
+  OpContext ctx{backend_, mode, node_seed, fused_relu_[n], {}, {}, current_->node_state[n], {}, {}};
   for (ValueId in : node.inputs) {
     const Value& val = graph_.value(in);
     ctx.inputs.push_back((val.kind == ValueKind::param || val.kind == ValueKind::buffer)
@@ -193,6 +221,7 @@ void Executor::forward(const std::vector<Tensor>& feeds, Mode mode) {
   const auto& inputs = graph_.inputs();
   for (size_t i = 0; i < feeds.size(); ++i) backend_.copy(feeds[i], current_->values[inputs[i]]);
   for (int n = 0; n < static_cast<int>(graph_.nodes().size()); ++n) {
+    if (absorbed_into_[n] >= 0) continue;  // its producer ran it
     OpContext ctx = context(n, mode);
     const auto t0 = options_.profile ? Clock::now() : Clock::time_point{};
     graph_.node(n).op->forward(ctx);
@@ -217,6 +246,10 @@ void Executor::backward(ValueId loss) {
   const auto& nodes = graph_.nodes();
   for (int n = static_cast<int>(nodes.size()) - 1; n >= 0; --n) {
     const Node& node = nodes[n];
+    if (absorbed_into_[n] >= 0) {  // the producer's backward handles the ReLU too
+      grad_written_[node.inputs[0]] = grad_written_[node.outputs[0]];
+      continue;
+    }
     bool live = false;
     for (ValueId out : node.outputs) live |= grad_written_[out];
     if (!live) continue;

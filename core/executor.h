@@ -17,6 +17,10 @@ class Executor {
     bool input_grads = false;  // also compute gradients of the graph's float inputs (gradcheck)
     bool profile = false;      // time every node (also on with MORPHTRAIN_PROFILE=1)
     int max_plans = 4;         // input shapes whose buffers are kept at once
+    // Run a ReLU that is the only reader of a batch norm's or an add's output inside that op
+    // (one pass over memory fewer). The graph is unchanged; value() of the fused op's output
+    // then returns the ReLU's output, which shares its buffer.
+    bool fuse_relu = true;
   };
 
   Executor(Graph& graph, KernelBackend& backend) : Executor(graph, backend, Options{}) {}
@@ -55,6 +59,7 @@ class Executor {
     uint64_t last_used = 0;
   };
 
+  void plan_relu_fusion();
   Plan& plan_for(const std::vector<Tensor>& feeds);
   void check_feeds(const std::vector<Tensor>& feeds) const;
   std::unique_ptr<Plan> make_plan(const std::vector<Tensor>& feeds);
@@ -68,6 +73,9 @@ class Executor {
   Options options_;
   std::vector<bool> requires_grad_;
   std::vector<int> uses_;                  // how many node inputs read each value
+  std::vector<bool> fused_relu_;           // per node: runs the ReLU that follows it
+  std::vector<int> absorbed_into_;         // per node: the node that runs this ReLU, or -1
+  std::vector<ValueId> alias_of_;          // per value: the value whose buffers it shares, or -1
   std::vector<Tensor> param_grads_;        // shape-independent, shared by all plans
   std::vector<std::unique_ptr<Plan>> plans_;
   Plan* current_ = nullptr;

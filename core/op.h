@@ -22,6 +22,7 @@ struct OpContext {
   KernelBackend& backend;
   Mode mode;
   uint64_t seed;                        // fresh per step (dropout, gates)
+  bool fused_relu = false;              // the op's output is relu(op(...)): see Op::fuses_relu
   std::vector<const Tensor*> inputs;    // values in input order
   std::vector<Tensor*> outputs;
   // Per-node tensors that persist between calls. A deque, so that growing it (state_at) never
@@ -52,6 +53,8 @@ class Op {
   virtual std::vector<Shape> infer_shapes(const std::vector<Shape>& inputs) const = 0;
   virtual void forward(OpContext& ctx) const = 0;
   virtual void backward(OpContext& ctx) const = 0;
+  // Whether the op can apply a following ReLU itself (ctx.fused_relu), saving a pass over memory.
+  virtual bool fuses_relu() const { return false; }
   // Inputs through which no gradient flows (labels, running statistics).
   virtual bool differentiable_input(int /*index*/) const { return true; }
   // Whether outputs keep the 4-D activation layout of the backend (false: row-major, e.g. [N, K]).

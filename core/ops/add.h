@@ -10,6 +10,7 @@ class AddOp : public Op {
   std::vector<Shape> infer_shapes(const std::vector<Shape>& in) const override;
   void forward(OpContext& ctx) const override;
   void backward(OpContext& ctx) const override;
+  bool fuses_relu() const override { return true; }
 };
 
 }  // namespace mt

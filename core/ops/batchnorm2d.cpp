@@ -20,8 +20,12 @@ void BatchNorm2dOp::forward(OpContext& ctx) const {
   auto& running_mean = const_cast<Tensor&>(ctx.in(3));
   auto& running_var = const_cast<Tensor&>(ctx.in(4));
   if (ctx.mode == Mode::eval) {
-    ctx.backend.batchnorm_fwd_eval(desc_, ctx.in(0), ctx.in(1), ctx.in(2), running_mean, running_var,
-                                   ctx.out(0));
+    if (ctx.fused_relu)
+      ctx.backend.batchnorm_relu_fwd_eval(desc_, ctx.in(0), ctx.in(1), ctx.in(2), running_mean,
+                                          running_var, ctx.out(0));
+    else
+      ctx.backend.batchnorm_fwd_eval(desc_, ctx.in(0), ctx.in(1), ctx.in(2), running_mean, running_var,
+                                     ctx.out(0));
     return;
   }
   const Shape c{ctx.in(0).dim(1)};
@@ -31,8 +35,12 @@ void BatchNorm2dOp::forward(OpContext& ctx) const {
     mean = Tensor::empty(c, ctx.in(0).dtype(), Layout::nchw, ctx.backend.device());
     invstd = Tensor::empty(c, ctx.in(0).dtype(), Layout::nchw, ctx.backend.device());
   }
-  ctx.backend.batchnorm_fwd_train(desc_, ctx.in(0), ctx.in(1), ctx.in(2), running_mean, running_var,
-                                  ctx.out(0), mean, invstd);
+  if (ctx.fused_relu)
+    ctx.backend.batchnorm_relu_fwd_train(desc_, ctx.in(0), ctx.in(1), ctx.in(2), running_mean,
+                                         running_var, ctx.out(0), mean, invstd);
+  else
+    ctx.backend.batchnorm_fwd_train(desc_, ctx.in(0), ctx.in(1), ctx.in(2), running_mean, running_var,
+                                    ctx.out(0), mean, invstd);
   // The counter is a host-side bookkeeping value (PyTorch's num_batches_tracked).
   const Tensor& tracked = ctx.in(5);
   if (tracked.device().kind == DeviceKind::cpu) ++*tracked.data<int64_t>();
@@ -42,11 +50,19 @@ void BatchNorm2dOp::backward(OpContext& ctx) const {
   MT_CHECK(ctx.mode == Mode::train, BackendError,
            "[batchnorm2d] backward through an eval-mode forward is not supported; run the ",
            "forward in train mode");
-  Tensor none;
+  Tensor none0, none1, none2;
+  Tensor& dx = ctx.wants_dinput(0) ? ctx.din(0) : none0;
+  Tensor& dgamma = ctx.wants_dinput(1) ? ctx.din(1) : none1;
+  Tensor& dbeta = ctx.wants_dinput(2) ? ctx.din(2) : none2;
+  if (ctx.fused_relu) {
+    // The executor owns the fused output's gradient and lets the backend mask it in place.
+    ctx.backend.batchnorm_relu_bwd(desc_, ctx.in(0), ctx.out(0), const_cast<Tensor&>(ctx.dout(0)),
+                                   ctx.in(1), ctx.state_at(kSaveMean), ctx.state_at(kSaveInvstd), dx,
+                                   dgamma, dbeta);
+    return;
+  }
   ctx.backend.batchnorm_bwd(desc_, ctx.in(0), ctx.dout(0), ctx.in(1), ctx.state_at(kSaveMean),
-                            ctx.state_at(kSaveInvstd), ctx.wants_dinput(0) ? ctx.din(0) : none,
-                            ctx.wants_dinput(1) ? ctx.din(1) : none,
-                            ctx.wants_dinput(2) ? ctx.din(2) : none);
+                            ctx.state_at(kSaveInvstd), dx, dgamma, dbeta);
 }
 
 }  // namespace mt

@@ -14,6 +14,7 @@ class BatchNorm2dOp : public Op {
   void forward(OpContext& ctx) const override;
   void backward(OpContext& ctx) const override;
   bool differentiable_input(int i) const override { return i <= 2; }
+  bool fuses_relu() const override { return true; }
   nlohmann::json attributes() const override { return {{"eps", desc_.eps}, {"momentum", desc_.momentum}}; }
   const BatchNormDesc& desc() const { return desc_; }
 

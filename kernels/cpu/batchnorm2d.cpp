@@ -31,6 +31,30 @@ float value_or(const Tensor& t, int64_t c, float fallback) {
 void CpuBackend::batchnorm_fwd_train(const BatchNormDesc& d, const Tensor& x, const Tensor& gamma,
                                      const Tensor& beta, Tensor& running_mean, Tensor& running_var,
                                      Tensor& y, Tensor& save_mean, Tensor& save_invstd) {
+  batchnorm_train(d, x, gamma, beta, running_mean, running_var, y, save_mean, save_invstd, false);
+}
+
+void CpuBackend::batchnorm_relu_fwd_train(const BatchNormDesc& d, const Tensor& x, const Tensor& gamma,
+                                          const Tensor& beta, Tensor& running_mean, Tensor& running_var,
+                                          Tensor& y, Tensor& save_mean, Tensor& save_invstd) {
+  batchnorm_train(d, x, gamma, beta, running_mean, running_var, y, save_mean, save_invstd, true);
+}
+
+void CpuBackend::batchnorm_fwd_eval(const BatchNormDesc& d, const Tensor& x, const Tensor& gamma,
+                                    const Tensor& beta, const Tensor& running_mean,
+                                    const Tensor& running_var, Tensor& y) {
+  batchnorm_eval(d, x, gamma, beta, running_mean, running_var, y, false);
+}
+
+void CpuBackend::batchnorm_relu_fwd_eval(const BatchNormDesc& d, const Tensor& x, const Tensor& gamma,
+                                         const Tensor& beta, const Tensor& running_mean,
+                                         const Tensor& running_var, Tensor& y) {
+  batchnorm_eval(d, x, gamma, beta, running_mean, running_var, y, true);
+}
+
+void CpuBackend::batchnorm_train(const BatchNormDesc& d, const Tensor& x, const Tensor& gamma,
+                                 const Tensor& beta, Tensor& running_mean, Tensor& running_var,
+                                 Tensor& y, Tensor& save_mean, Tensor& save_invstd, bool relu) {
   constexpr std::string_view op = "batchnorm_fwd_train";
   check_args(op, x, {&gamma, &beta, &running_mean, &running_var, &save_mean, &save_invstd});
   cpu::check_f32(op, y);
@@ -68,13 +92,13 @@ void CpuBackend::batchnorm_fwd_train(const BatchNormDesc& d, const Tensor& x, co
     }
   }
   Tensor out = cpu::output_in_layout(y, x.layout());
-  cpu::channel_affine(g, px, nullptr, scale, nullptr, offset, out.data<float>());
+  cpu::channel_affine(g, px, nullptr, scale, nullptr, offset, out.data<float>(), relu);
   if (!out.shares_memory(y)) cpu::copy_into(out, y);
 }
 
-void CpuBackend::batchnorm_fwd_eval(const BatchNormDesc& d, const Tensor& x, const Tensor& gamma,
-                                    const Tensor& beta, const Tensor& running_mean,
-                                    const Tensor& running_var, Tensor& y) {
+void CpuBackend::batchnorm_eval(const BatchNormDesc& d, const Tensor& x, const Tensor& gamma,
+                                const Tensor& beta, const Tensor& running_mean,
+                                const Tensor& running_var, Tensor& y, bool relu) {
   constexpr std::string_view op = "batchnorm_fwd_eval";
   check_args(op, x, {&gamma, &beta, &running_mean, &running_var});
   cpu::check_f32(op, y);
@@ -92,7 +116,7 @@ void CpuBackend::batchnorm_fwd_eval(const BatchNormDesc& d, const Tensor& x, con
         static_cast<float>(value_or(beta, c, 0) - running_mean.data<float>()[c] * double(scale[c]));
   }
   Tensor out = cpu::output_in_layout(y, x.layout());
-  cpu::channel_affine(g, x.data<float>(), nullptr, scale, nullptr, offset, out.data<float>());
+  cpu::channel_affine(g, x.data<float>(), nullptr, scale, nullptr, offset, out.data<float>(), relu);
   if (!out.shares_memory(y)) cpu::copy_into(out, y);
 }
 

@@ -3,6 +3,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <limits>
 #include <utility>
 
 #include "kernels/cpu/cpu_util.h"
@@ -113,16 +114,17 @@ void reduce_rows(const ChannelGeometry& g, Rows rows_fn, double* s1, double* s2)
   }
 }
 
+// floor = 0 clamps (fused ReLU); -inf leaves values alone. One code path, no per-element branch.
 MT_CPU_CLONES void affine_rows(const ChannelGeometry& g, const float* u, const float* v,
                                const float* P, const float* Q, const float* R, float* out,
-                               int64_t begin, int64_t end) {
+                               int64_t begin, int64_t end, float floor) {
   const int64_t C = g.C, L = kGroup * C, hw = g.hw;
   if (!g.nhwc) {
     for (int64_t p = begin; p < end; ++p) {
       const int64_t c = p % C, off = p * hw;
       const float pc = P[c], qc = Q[c], rc = R[c];
       const float* vp = v ? v + off : u + off;
-      for (int64_t i = 0; i < hw; ++i) out[off + i] = pc * u[off + i] + qc * vp[i] + rc;
+      for (int64_t i = 0; i < hw; ++i) out[off + i] = std::max(floor, pc * u[off + i] + qc * vp[i] + rc);
     }
     return;
   }
@@ -130,15 +132,15 @@ MT_CPU_CLONES void affine_rows(const ChannelGeometry& g, const float* u, const f
   for (; r + kGroup <= end; r += kGroup) {
     const int64_t off = r * C;
     if (v) {
-      for (int64_t j = 0; j < L; ++j) out[off + j] = P[j] * u[off + j] + Q[j] * v[off + j] + R[j];
+      for (int64_t j = 0; j < L; ++j) out[off + j] = std::max(floor, P[j] * u[off + j] + Q[j] * v[off + j] + R[j]);
     } else {
-      for (int64_t j = 0; j < L; ++j) out[off + j] = P[j] * u[off + j] + R[j];
+      for (int64_t j = 0; j < L; ++j) out[off + j] = std::max(floor, P[j] * u[off + j] + R[j]);
     }
   }
   for (; r < end; ++r)
     for (int64_t c = 0; c < C; ++c) {
       const int64_t i = r * C + c;
-      out[i] = P[c] * u[i] + (v ? Q[c] * v[i] : 0.0f) + R[c];
+      out[i] = std::max(floor, P[c] * u[i] + (v ? Q[c] * v[i] : 0.0f) + R[c]);
     }
 }
 
@@ -170,7 +172,8 @@ void grad_sums(const ChannelGeometry& g, const float* dy, const float* x, const 
 }
 
 void channel_affine(const ChannelGeometry& g, const float* u, const float* v, const float* p,
-                    const float* q, const float* r, float* out) {
+                    const float* q, const float* r, float* out, bool relu) {
+  const float floor = relu ? 0.0f : -std::numeric_limits<float>::infinity();
   const int64_t L = kGroup * g.C;
   Tensor rep = Tensor::empty({3, L});  // [3, 16 * C]: p, q, r replicated
   float* P = rep.data<float>();
@@ -178,7 +181,7 @@ void channel_affine(const ChannelGeometry& g, const float* u, const float* v, co
   replicate(v ? q : nullptr, g.C, P + L);
   replicate(r, g.C, P + 2 * L);
   cpu::parallel_ranges(
-      g.rows(), [&](int64_t b, int64_t e) { affine_rows(g, u, v, P, P + L, P + 2 * L, out, b, e); },
+      g.rows(), [&](int64_t b, int64_t e) { affine_rows(g, u, v, P, P + L, P + 2 * L, out, b, e, floor); },
       g.row_len());
 }
 

@@ -29,7 +29,8 @@ void grad_sums(const ChannelGeometry& g, const float* dy, const float* x, const 
                double* s1, double* s2);
 
 // out = p[c] * u + q[c] * v + r[c]; v may be null (then q is unused). u, v and out lie alike.
+// relu: clamp the result at 0 (a fused batch norm + ReLU).
 void channel_affine(const ChannelGeometry& g, const float* u, const float* v, const float* p,
-                    const float* q, const float* r, float* out);
+                    const float* q, const float* r, float* out, bool relu = false);
 
 }  // namespace mt::cpu

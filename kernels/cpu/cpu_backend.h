@@ -28,6 +28,14 @@ class CpuBackend : public KernelBackend {
   void batchnorm_bwd(const BatchNormDesc& d, const Tensor& x, const Tensor& dy, const Tensor& gamma,
                      const Tensor& save_mean, const Tensor& save_invstd, Tensor& dx, Tensor& dgamma,
                      Tensor& dbeta) override;
+  // Fused epilogues: the ReLU is a clamp inside the normalising (or adding) pass.
+  void batchnorm_relu_fwd_train(const BatchNormDesc& d, const Tensor& x, const Tensor& gamma,
+                                const Tensor& beta, Tensor& running_mean, Tensor& running_var,
+                                Tensor& y, Tensor& save_mean, Tensor& save_invstd) override;
+  void batchnorm_relu_fwd_eval(const BatchNormDesc& d, const Tensor& x, const Tensor& gamma,
+                               const Tensor& beta, const Tensor& running_mean,
+                               const Tensor& running_var, Tensor& y) override;
+  void add_relu_fwd(const Tensor& a, const Tensor& b, Tensor& y) override;
 
   void relu_fwd(const Tensor& x, Tensor& y) override;
   void relu_bwd(const Tensor& y, const Tensor& dy, Tensor& dx) override;
@@ -70,6 +78,14 @@ class CpuBackend : public KernelBackend {
                   Tensor& exp_avg_sq) override;
   double sum_squares(const Tensor& t) override;
   void scale_inplace(Tensor& t, double factor) override;
+
+ private:
+  void batchnorm_train(const BatchNormDesc& d, const Tensor& x, const Tensor& gamma,
+                       const Tensor& beta, Tensor& running_mean, Tensor& running_var, Tensor& y,
+                       Tensor& save_mean, Tensor& save_invstd, bool relu);
+  void batchnorm_eval(const BatchNormDesc& d, const Tensor& x, const Tensor& gamma,
+                      const Tensor& beta, const Tensor& running_mean, const Tensor& running_var,
+                      Tensor& y, bool relu);
 };
 
 }  // namespace mt

@@ -106,6 +106,11 @@ MT_CPU_CLONES void add_range(float* y, const float* a, const float* b, int64_t b
   for (int64_t i = begin; i < end; ++i) y[i] = a[i] + b[i];
 }
 
+MT_CPU_CLONES void add_relu_range(float* y, const float* a, const float* b, int64_t begin,
+                                  int64_t end) {
+  for (int64_t i = begin; i < end; ++i) y[i] = std::max(0.0f, a[i] + b[i]);
+}
+
 MT_CPU_CLONES void accumulate_range(float* y, const float* a, int64_t begin, int64_t end) {
   for (int64_t i = begin; i < end; ++i) y[i] += a[i];
 }
@@ -166,6 +171,17 @@ void CpuBackend::add_fwd(const Tensor& a, const Tensor& b, Tensor& y) {
   const float* pb = bb.data<float>();
   float* py = y.data<float>();
   cpu::parallel_ranges(y.numel(), [&](int64_t b, int64_t e) { add_range(py, pa, pb, b, e); });
+}
+
+void CpuBackend::add_relu_fwd(const Tensor& a, const Tensor& b, Tensor& y) {
+  cpu::check_f32("add_relu_fwd", {&a, &b, &y});
+  cpu::check_shape("add_relu_fwd", a, y);
+  cpu::check_shape("add_relu_fwd", b, y);
+  const Tensor aa = cpu::in_order_of(a, y), bb = cpu::in_order_of(b, y);
+  const float* pa = aa.data<float>();
+  const float* pb = bb.data<float>();
+  float* py = y.data<float>();
+  cpu::parallel_ranges(y.numel(), [&](int64_t b, int64_t e) { add_relu_range(py, pa, pb, b, e); });
 }
 
 void CpuBackend::add_inplace(Tensor& dst, const Tensor& src) {
