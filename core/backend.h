@@ -172,6 +172,19 @@ class KernelBackend {
     relu_bwd(y, dy, dy);
     batchnorm_bwd(d, x, dy, gamma, save_mean, save_invstd, dx, dgamma, dbeta);
   }
+  // Inference: y = bn_eval(conv(x, w, b)), then a ReLU if `relu`, in one call. A backend folds
+  // the batch norm into the convolution's weights and bias, so the conv's own output is never
+  // written. The default composes (the batch norm runs in place on y).
+  virtual void conv2d_bn_fwd_eval(const Conv2dDesc& cd, const Tensor& x, const Tensor& w,
+                                  const Tensor& b, const BatchNormDesc& bd, const Tensor& gamma,
+                                  const Tensor& beta, const Tensor& running_mean,
+                                  const Tensor& running_var, bool relu, Tensor& y) {
+    conv2d_fwd(cd, x, w, b, y);
+    if (relu)
+      batchnorm_relu_fwd_eval(bd, y, gamma, beta, running_mean, running_var, y);
+    else
+      batchnorm_fwd_eval(bd, y, gamma, beta, running_mean, running_var, y);
+  }
   virtual void add_relu_fwd(const Tensor& a, const Tensor& b, Tensor& y) {
     add_fwd(a, b, y);
     relu_fwd(y, y);

@@ -1,5 +1,7 @@
 #include "core/executor.h"
 
+#include "core/ops/conv_bn_eval.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -28,6 +30,7 @@ Executor::Executor(Graph& graph, KernelBackend& backend, Options options)
     for (ValueId out : node.outputs) requires_grad_[out] = any;
   }
   plan_relu_fusion();
+  plan_batchnorm_folding();
   param_grads_.resize(nv);
   for (ValueId p : graph_.params())
     param_grads_[p] = Tensor::empty(graph_.value(p).shape, graph_.value(p).dtype, Layout::nchw, backend_.device());
@@ -158,6 +161,26 @@ void Executor::allocate_grads(Plan& plan) {
     if (alias_of_[v] >= 0 && requires_grad_[v]) plan.grads[alias_of_[v]] = plan.grads[v];
 }
 
+void Executor::plan_batchnorm_folding() {
+  const int nn = static_cast<int>(graph_.nodes().size());
+  bn_after_conv_.assign(nn, -1);
+  folded_in_eval_.assign(nn, false);
+  if (!options_.fold_batchnorm) return;
+  const auto& outputs = graph_.outputs();
+  for (int c = 0; c < nn; ++c) {
+    const Node& conv = graph_.node(c);
+    if (conv.outputs.size() != 1) continue;
+    const ValueId y = conv.outputs[0];
+    const auto& readers = graph_.consumers(y);
+    if (uses_[y] != 1 || readers.size() != 1 || std::find(outputs.begin(), outputs.end(), y) != outputs.end())
+      continue;
+    const Node& bn = graph_.node(readers[0]);
+    if (bn.inputs[0] != y || !is_conv_bn_pair(*conv.op, *bn.op)) continue;
+    bn_after_conv_[c] = readers[0];
+    folded_in_eval_[readers[0]] = true;
+  }
+}
+
 Executor::Plan& Executor::plan_for(const std::vector<Tensor>& feeds) {
   auto matches = [&](const Plan& p) {
     if (p.feed_shapes.size() != feeds.size()) return false;
@@ -220,11 +243,18 @@ void Executor::forward(const std::vector<Tensor>& feeds, Mode mode) {
   current_->last_used = ++step_;
   const auto& inputs = graph_.inputs();
   for (size_t i = 0; i < feeds.size(); ++i) backend_.copy(feeds[i], current_->values[inputs[i]]);
+  const bool eval = mode == Mode::eval;
   for (int n = 0; n < static_cast<int>(graph_.nodes().size()); ++n) {
-    if (absorbed_into_[n] >= 0) continue;  // its producer ran it
+    if (absorbed_into_[n] >= 0) continue;       // its producer ran it
+    if (eval && folded_in_eval_[n]) continue;  // its conv ran it
     OpContext ctx = context(n, mode);
     const auto t0 = options_.profile ? Clock::now() : Clock::time_point{};
-    graph_.node(n).op->forward(ctx);
+    if (eval && bn_after_conv_[n] >= 0) {
+      OpContext bn_ctx = context(bn_after_conv_[n], mode);
+      conv_bn_forward_eval(*graph_.node(n).op, *graph_.node(bn_after_conv_[n]).op, ctx, bn_ctx);
+    } else {
+      graph_.node(n).op->forward(ctx);
+    }
     if (options_.profile) forward_seconds_[n] += std::chrono::duration<double>(Clock::now() - t0).count();
   }
   last_mode_ = mode;

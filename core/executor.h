@@ -21,6 +21,9 @@ class Executor {
     // (one pass over memory fewer). The graph is unchanged; value() of the fused op's output
     // then returns the ReLU's output, which shares its buffer.
     bool fuse_relu = true;
+    // In eval mode, run a convolution whose only reader is a batch norm as one call with the
+    // batch norm folded in. The conv's own output is then not written in eval mode.
+    bool fold_batchnorm = true;
   };
 
   Executor(Graph& graph, KernelBackend& backend) : Executor(graph, backend, Options{}) {}
@@ -60,6 +63,7 @@ class Executor {
   };
 
   void plan_relu_fusion();
+  void plan_batchnorm_folding();
   Plan& plan_for(const std::vector<Tensor>& feeds);
   void check_feeds(const std::vector<Tensor>& feeds) const;
   std::unique_ptr<Plan> make_plan(const std::vector<Tensor>& feeds);
@@ -76,6 +80,8 @@ class Executor {
   std::vector<bool> fused_relu_;           // per node: runs the ReLU that follows it
   std::vector<int> absorbed_into_;         // per node: the node that runs this ReLU, or -1
   std::vector<ValueId> alias_of_;          // per value: the value whose buffers it shares, or -1
+  std::vector<int> bn_after_conv_;         // per conv node: the batch norm folded into it, or -1
+  std::vector<bool> folded_in_eval_;       // per node: a batch norm its conv runs in eval mode
   std::vector<Tensor> param_grads_;        // shape-independent, shared by all plans
   std::vector<std::unique_ptr<Plan>> plans_;
   Plan* current_ = nullptr;

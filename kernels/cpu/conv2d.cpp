@@ -51,9 +51,11 @@ dn::Key conv_key(std::string_view op, const Conv2dDesc& d, Layout layout) {
 }
 
 // The forward descriptor; bwd primitives need it as a hint, built on the same shapes.
+// relu: a ReLU post-op on the output (the folded conv + batch norm + ReLU of inference).
 dnnl::convolution_forward::primitive_desc forward_pd(const Conv2dDesc& d, const memory::desc& x,
                                                      const memory::dims& w_dims, bool bias,
-                                                     const memory::desc& y, bool with_attr) {
+                                                     const memory::desc& y, bool with_attr,
+                                                     bool relu = false) {
   const Geometry g = geometry(d);
   const memory::desc w = any_md(w_dims);
   const int64_t out_channels = y.dims()[1];
@@ -64,6 +66,16 @@ dnnl::convolution_forward::primitive_desc forward_pd(const Conv2dDesc& d, const 
                                                      algorithm::convolution_direct, x, w, y,
                                                      g.strides, g.dilates, g.pad_l, g.pad_r);
   const auto& eng = dn::Context::get().engine();
+  if (relu) {
+    // NB: oneDNN's C++ objects are handles; copying Context::attr() would share (and so change)
+    // the attribute every primitive is built with. Build a fresh one.
+    dnnl::primitive_attr attr;
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    dnnl::post_ops ops;
+    ops.append_eltwise(1.0f, algorithm::eltwise_relu, 0.0f, 0.0f);
+    attr.set_post_ops(ops);
+    return dnnl::convolution_forward::primitive_desc(desc, attr, eng);
+  }
   return with_attr ? dnnl::convolution_forward::primitive_desc(desc, dn::Context::get().attr(), eng)
                    : dnnl::convolution_forward::primitive_desc(desc, eng);
 }
@@ -116,16 +128,21 @@ struct BwdWeightsEntry : dn::CacheEntry {
 
 void CpuBackend::conv2d_fwd(const Conv2dDesc& d, const Tensor& x, const Tensor& w, const Tensor& b,
                             Tensor& y) {
+  conv_forward(d, x, w, b, y, false);
+}
+
+void CpuBackend::conv_forward(const Conv2dDesc& d, const Tensor& x, const Tensor& w, const Tensor& b,
+                              Tensor& y, bool relu) {
   constexpr std::string_view op = "conv2d_fwd";
   cpu::check_f32(op, {&x, &w, &b, &y});
   const Layout L = work_layout(x, y);
   const Tensor src = cpu::in_layout(x, L);
   Tensor dst = cpu::output_in_layout(y, L);
   auto& ctx = dn::Context::get();
-  auto& e = ctx.lookup<FwdEntry>(conv_key(op, d, L).add(x).add(w).add(b).add(y), [&] {
+  auto& e = ctx.lookup<FwdEntry>(conv_key(op, d, L).add(int64_t{relu}).add(x).add(w).add(b).add(y), [&] {
     const memory::dims wd = weight_dims(d, w);
     auto pd = dn::checked(op, shapes(x, w, y), [&] {
-      return forward_pd(d, dn::md_as(src, L), wd, b.defined(), dn::md_as(dst, L), true);
+      return forward_pd(d, dn::md_as(src, L), wd, b.defined(), dn::md_as(dst, L), true, relu);
     });
     return std::make_unique<FwdEntry>(pd, dn::plain_md(wd));
   });

@@ -36,6 +36,10 @@ class CpuBackend : public KernelBackend {
                                const Tensor& beta, const Tensor& running_mean,
                                const Tensor& running_var, Tensor& y) override;
   void add_relu_fwd(const Tensor& a, const Tensor& b, Tensor& y) override;
+  void conv2d_bn_fwd_eval(const Conv2dDesc& cd, const Tensor& x, const Tensor& w, const Tensor& b,
+                          const BatchNormDesc& bd, const Tensor& gamma, const Tensor& beta,
+                          const Tensor& running_mean, const Tensor& running_var, bool relu,
+                          Tensor& y) override;
 
   void relu_fwd(const Tensor& x, Tensor& y) override;
   void relu_bwd(const Tensor& y, const Tensor& dy, Tensor& dx) override;
@@ -80,6 +84,8 @@ class CpuBackend : public KernelBackend {
   void scale_inplace(Tensor& t, double factor) override;
 
  private:
+  void conv_forward(const Conv2dDesc& d, const Tensor& x, const Tensor& w, const Tensor& b,
+                    Tensor& y, bool relu);
   void batchnorm_train(const BatchNormDesc& d, const Tensor& x, const Tensor& gamma,
                        const Tensor& beta, Tensor& running_mean, Tensor& running_var, Tensor& y,
                        Tensor& save_mean, Tensor& save_invstd, bool relu);
