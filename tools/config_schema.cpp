@@ -9,6 +9,7 @@ const std::vector<KeySpec>& config_schema() {
   static const std::vector<KeySpec> schema = {
       {"name", K::string, "experiment", "run name: the run directory is runs/<name>/<timestamp>/", {}},
       {"seed", K::integer, "0", "seeds initialisation and shuffling; a run is reproducible with it", {}, 0},
+      {"output.root", K::string, "runs", "where run directories are created: <root>/<name>/<timestamp>/", {}},
       {"device", K::string, "cpu", "where to train", {"cpu"}},
       {"model.name", K::string, "resnet20", "zoo model (resnet20/32/44/56/110, resnet18/34/50, vgg, vgg_small, mobilenet_v1, mobilenet_v2)", {}},
       {"model.depth", K::integer, "20", "depth of model.name resnet_cifar (6n + 2)", {}, 8, 1202},

@@ -1,13 +1,16 @@
 // morphtrain: train a network described by a YAML config.
 //   morphtrain --config configs/resnet20_fmnist.yaml [--set optim.lr=0.1 ...]
 // Exit codes: 0 done, 1 a run-time failure (data, numerics, I/O), 2 a bad config or command line.
+#include <fstream>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
 
 #include "kernels/backends.h"
 #include "layers/summary.h"
+#include "tools/config_docs.h"
 #include "tools/experiment.h"
+#include "tools/run_dir.h"
 
 namespace {
 
@@ -20,12 +23,18 @@ int run(const mt::tools::Config& config, bool summary_only) {
     return 0;
   }
   const TrainOptions options = tools::train_options(config);
+  const auto run_dir = tools::create_run_dir(config.string("output.root"), config.string("name"));
+  {
+    std::ofstream resolved(run_dir / "config.yaml");
+    resolved << config.dump();
+    MT_CHECK(resolved.good(), IoError, "cannot write ", (run_dir / "config.yaml").string());
+  }
   const LrSchedule schedule = tools::lr_schedule(config, data.train.size() / options.batch_size);
   KernelBackend& backend = backend_for(Device::cpu());
   std::cout << "morphtrain: " << config.string("model.name") << " (" << model.graph.num_parameters()
             << " parameters) on " << data.train.name << " (" << data.train.size() << " train, "
             << (data.test ? data.test->size() : 0) << " test), backend " << backend.name()
-            << ", seed " << config.integer("seed") << std::endl;
+            << ", seed " << config.integer("seed") << "\nrun directory " << run_dir.string() << std::endl;
   Trainer trainer(model, backend, tools::optimizer_factory(config, model.graph), schedule, options,
                   tools::normalization(config, data.train.sample[0]));
   const auto epochs = trainer.fit(data.train, data.test ? &*data.test : nullptr, std::cout);
@@ -53,16 +62,20 @@ int main(int argc, char** argv) {
   CLI::App app{"morphtrain: train convolutional networks (structure learning lands next)"};
   std::string config_path;
   std::vector<std::string> overrides;
-  bool print_config = false, summary = false, keys = false;
+  bool print_config = false, summary = false, keys = false, markdown = false;
   app.add_option("--config,-c", config_path, "experiment YAML file")->check(CLI::ExistingFile);
   app.add_option("--set", overrides, "override a config key: --set optim.lr=0.1 (repeatable)");
   app.add_flag("--print-config", print_config, "print the resolved config and exit");
   app.add_flag("--summary", summary, "print the model's per-layer summary and exit");
   app.add_flag("--help-config", keys, "list every config key with its default and meaning");
+  app.add_flag("--markdown", markdown, "with --help-config: print the docs/config.md reference");
   CLI11_PARSE(app, argc, argv);
 
   if (keys) {
-    print_config_keys();
+    if (markdown)
+      std::cout << mt::tools::config_reference_markdown();
+    else
+      print_config_keys();
     return 0;
   }
   try {

@@ -31,26 +31,35 @@ Result run(const std::string& args) {
 
 }  // namespace
 
+std::filesystem::path temp_root(const std::string& tag) {
+  return std::filesystem::temp_directory_path() / ("mt_cli_" + tag + "_" + std::to_string(::getpid()));
+}
+
 TEST_CASE("a bad config exits 2 with the file, line and key", "[cli]") {
   const auto path = std::filesystem::temp_directory_path() / ("mt_cli_" + std::to_string(::getpid()) + ".yaml");
-  std::ofstream(path) << "train:\n  epochs: 1\n  batchsize: 64\n";
+  const auto root = temp_root("bad");
+  std::ofstream(path) << "output:\n  root: " << root.string() << "\ntrain:\n  epochs: 1\n  batchsize: 64\n";
   const Result r = run("--config " + path.string());
   std::filesystem::remove(path);
+  CHECK_FALSE(std::filesystem::exists(root));  // nothing is created for a run that never starts
   CHECK(r.exit_code == 2);
-  CHECK_THAT(r.output, Catch::Contains(":3:3: unknown key 'train.batchsize'") &&
+  CHECK_THAT(r.output, Catch::Contains(":5:3: unknown key 'train.batchsize'") &&
                            Catch::Contains("did you mean 'train.batch_size'"));
   CHECK(run("--config configs/resnet20_fmnist.yaml --set optim.lr=-1").exit_code == 2);
 }
 
 TEST_CASE("a missing data folder exits 1 naming it", "[cli]") {
-  const Result r = run("--config configs/resnet20_fmnist.yaml --set data.path=/nonexistent");
+  const auto root = temp_root("nodata");
+  const Result r = run("--config configs/resnet20_fmnist.yaml --set data.path=/nonexistent --set output.root=" + root.string());
+  CHECK_FALSE(std::filesystem::exists(root));
   CHECK(r.exit_code == 1);
   CHECK_THAT(r.output, Catch::Contains("/nonexistent") && Catch::Contains("train-images-idx3-ubyte"));
 }
 
 TEST_CASE("morphtrain trains ResNet-8 on learnable synthetic data", "[cli][train]") {
+  const auto root = temp_root("train");
   const Result r = run(
-      "--config configs/resnet20_fmnist.yaml --set model.name=resnet_cifar --set model.depth=8 --set data.dataset=synthetic "
+      "--config configs/resnet20_fmnist.yaml --set output.root=" + root.string() + " --set model.name=resnet_cifar --set model.depth=8 --set data.dataset=synthetic "
       "--set data.synthetic_size=512 --set data.mean=[0.5] --set data.std=[0.25] --set train.batch_size=32 "
       "--set train.epochs=3 --set train.log_every=10 --set schedule.warmup_steps=5 --set optim.lr=0.05");
   INFO(r.output);
@@ -59,6 +68,12 @@ TEST_CASE("morphtrain trains ResNet-8 on learnable synthetic data", "[cli][train
   const auto at = r.output.find("final test accuracy ");
   REQUIRE(at != std::string::npos);
   CHECK(std::stod(r.output.substr(at + 20)) > 50.0);
+  // One run directory, holding the resolved config.
+  const auto runs = root / "resnet20_fmnist";
+  REQUIRE(std::filesystem::is_directory(runs));
+  const auto dir = *std::filesystem::directory_iterator(runs);
+  CHECK(std::filesystem::exists(dir.path() / "config.yaml"));
+  std::filesystem::remove_all(root);
 }
 
 TEST_CASE("the summary and help-config flags print without training", "[cli]") {

@@ -72,3 +72,16 @@ TEST_CASE("edit distance", "[cli][config]") {
   CHECK(mt::tools::edit_distance("", "abc") == 3);
   CHECK(mt::tools::edit_distance("lr", "lr") == 0);
 }
+
+#include <sstream>
+
+#include "tools/config_docs.h"
+
+TEST_CASE("docs/config.md is the schema's reference", "[cli][config][docs]") {
+  std::ifstream in("docs/config.md");
+  REQUIRE(in);
+  std::stringstream text;
+  text << in.rdbuf();
+  INFO("regenerate with: build/tools/morphtrain --help-config --markdown > docs/config.md");
+  CHECK(text.str() == mt::tools::config_reference_markdown());
+}
