@@ -126,6 +126,8 @@ TrainOptions train_options(const Config& c) {
   t.log_every = c.integer("train.log_every");
   t.eval_batch_size = c.integer("eval.batch_size");
   t.seed = static_cast<uint64_t>(c.integer("seed"));
+  t.skip_nonfinite_steps = c.string("train.on_nonfinite") == "skip_step";
+  t.inject_nonfinite_at_step = c.integer("debug.inject_nonfinite_at_step");
   return t;
 }
 

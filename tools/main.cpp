@@ -38,6 +38,8 @@ int run(const mt::tools::Config& config, bool summary_only) {
   Trainer trainer(model, backend, tools::optimizer_factory(config, model.graph), schedule, options,
                   tools::normalization(config, data.train.sample[0]));
   const auto epochs = trainer.fit(data.train, data.test ? &*data.test : nullptr, std::cout);
+  if (trainer.skipped_steps())
+    std::cout << "warning: skipped " << trainer.skipped_steps() << " steps with a non-finite loss or gradient" << std::endl;
   if (!epochs.empty() && data.test)
     std::cout << "final test accuracy " << 100 * epochs.back().test.accuracy << "% after "
               << trainer.steps() << " steps" << std::endl;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <ostream>
 #include <random>
@@ -35,17 +36,36 @@ int64_t Trainer::count_correct(const Tensor& labels) const {
   return correct;
 }
 
+double Trainer::gradient_sum_squares() {
+  double s = 0;
+  for (ValueId p : model_.graph.params()) s += backend_.sum_squares(exec_.grad(p));
+  return s;
+}
+
 double Trainer::train_step(const Tensor& images, const Tensor& labels, int64_t* correct) {
   exec_.forward({images, labels}, Mode::train);
   exec_.backward(model_.loss);
+  const double loss = exec_.value(model_.loss).data<float>()[0];
+  if (options_.inject_nonfinite_at_step == step_ + 1) {  // fault injection for reliability tests
+    Tensor& g = const_cast<Tensor&>(exec_.grad(model_.graph.params().front()));
+    backend_.fill(g, std::numeric_limits<double>::quiet_NaN());
+  }
+  // Checked before the update: a non-finite step must never reach the weights.
+  const double grad_sq = gradient_sum_squares();
+  if (!std::isfinite(loss) || !std::isfinite(grad_sq)) {
+    const std::string what = !std::isfinite(loss) ? "loss" : "gradient norm";
+    MT_CHECK(options_.skip_nonfinite_steps, Error, "the ", what, " is not finite at step ", step_ + 1,
+             " (loss ", loss, "); the weights were not updated. Lower optim.lr, check the data, ",
+             "or set train.on_nonfinite: skip_step");
+    ++skipped_steps_;
+    ++step_;
+    return loss;
+  }
   if (!optimizer_) optimizer_ = make_optimizer_(graph_params(model_.graph, exec_));
   optimizer_->set_lr(schedule_.lr(step_));
   optimizer_->step(backend_);
   ++step_;
   *correct += count_correct(labels);
-  const double loss = exec_.value(model_.loss).data<float>()[0];
-  MT_CHECK(std::isfinite(loss), Error, "the loss became ", loss, " at step ", step_,
-           "; lower optim.lr or check the data");
   return loss;
 }
 

@@ -22,6 +22,9 @@ struct TrainOptions {
   int64_t log_every = 50;
   int64_t eval_batch_size = 500;
   uint64_t seed = 0;
+  // A step whose loss or gradient is not finite: stop (false, the default) or skip its update.
+  bool skip_nonfinite_steps = false;
+  int64_t inject_nonfinite_at_step = 0;  // tests: poison a gradient at this step (1-based; 0 = off)
 };
 
 struct EvalResult {
@@ -53,10 +56,12 @@ class Trainer {
   std::vector<EpochResult> fit(const Dataset& train, const Dataset* test, std::ostream& log);
   EvalResult evaluate(const Dataset& data);
   int64_t steps() const { return step_; }
+  int64_t skipped_steps() const { return skipped_steps_; }
 
  private:
   double train_step(const Tensor& images, const Tensor& labels, int64_t* correct);
   int64_t count_correct(const Tensor& labels) const;
+  double gradient_sum_squares();
 
   layers::Model& model_;
   KernelBackend& backend_;
@@ -67,6 +72,7 @@ class Trainer {
   Normalization normalization_;
   Executor exec_;
   int64_t step_ = 0;
+  int64_t skipped_steps_ = 0;
 };
 
 }  // namespace mt

@@ -87,10 +87,11 @@ void restore_rng(std::mt19937_64& engine, const std::string& state, const std::s
   std::istringstream in(state);
   std::mt19937_64 parsed;
   in >> parsed;
-  // Everything must be consumed: a truncated state would otherwise leave part of the engine
-  // default-initialised without complaint.
-  in >> std::ws;
-  MT_CHECK(!in.fail() && in.eof(), IoError, "[trainer_state] rng '", name,
+  bool ok = !in.fail();
+  // Nothing may follow the state. (NB: the last number's read usually sets eofbit, and `>> ws`
+  // on a stream at eof sets failbit, so only skip white space when something is left.)
+  if (ok && !in.eof()) ok = (in >> std::ws).eof();
+  MT_CHECK(ok, IoError, "[trainer_state] rng '", name,
            "': not a std::mt19937_64 state (", state.size(), " characters)");
   engine = parsed;
 }

@@ -84,3 +84,20 @@ TEST_CASE("the summary and help-config flags print without training", "[cli]") {
   CHECK(r.exit_code == 0);
   CHECK_THAT(r.output, Catch::Contains("optim.lr (default 0.05)"));
 }
+
+TEST_CASE("a diverging run stops naming the step, or skips such steps when asked", "[cli][train]") {
+  const auto root = temp_root("nan");
+  const std::string base =
+      "--config configs/resnet20_fmnist.yaml --set output.root=" + root.string() +
+      " --set model.name=resnet_cifar --set model.depth=8 --set data.dataset=synthetic"
+      " --set data.synthetic_size=256 --set data.mean=[0.5] --set data.std=[0.25]"
+      " --set train.batch_size=32 --set debug.inject_nonfinite_at_step=3";
+  Result r = run(base);
+  INFO(r.output);
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.output, Catch::Contains("gradient norm is not finite at step 3"));
+  r = run(base + " --set train.on_nonfinite=skip_step");
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.output, Catch::Contains("skipped 1 steps"));
+  std::filesystem::remove_all(root);
+}

@@ -1,0 +1,91 @@
+#pragma once
+// Checkpoints of a run, one directory each under the run's `checkpoints/`:
+//
+//   checkpoints/
+//     ckpt-00001200/model.safetensors      the graph's state_dict under PyTorch names; metadata
+//                                          "format": "pt", "step", "epoch", "model",
+//                                          "test_accuracy", "data_crc32" (zlib CRC-32 of the
+//                                          data buffer, 8 lowercase hex digits)
+//     ckpt-00001200/optimizer.safetensors  Optimizer::state_dict(); metadata "optimizer"
+//     ckpt-00001200/trainer_state.json     TrainerState plus "test_accuracy"
+//     last                                 the newest complete checkpoint's directory name
+//     best                                 the one with the best test accuracy
+//
+// A checkpoint appears whole or not at all (Lightning #688/#19970, detectron2's pointer file): it
+// is written into `ckpt-<step>.tmp/`, every file fsynced, the directory renamed and its parent
+// fsynced; only then are `last` and `best` rewritten (temp + rename) and old checkpoints pruned.
+// A crash at any point leaves `last` naming a complete checkpoint and at worst a `*.tmp`
+// directory, which the next CheckpointManager removes.
+#include <cstdint>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/graph.h"
+#include "trainers/optimizer.h"
+#include "trainers/trainer_state.h"
+
+namespace mt {
+
+struct CheckpointOptions {
+  std::string dir;         // created if absent
+  int keep_last = 3;       // newest complete checkpoints kept (>= 1), besides the best one
+  std::string model_name;  // recorded in model.safetensors' metadata
+};
+
+struct CheckpointLoad {
+  std::string path;  // the checkpoint directory that was loaded
+  int64_t step = 0;
+  double test_accuracy = 0;
+  // With "auto": every newer checkpoint skipped on the way, with the reason it was unusable.
+  std::vector<std::string> warnings;
+};
+
+class CheckpointManager {
+ public:
+  // Removes leftover `*.tmp` entries of interrupted saves, logging each to `log`.
+  explicit CheckpointManager(CheckpointOptions options, std::ostream& log = std::cerr);
+
+  // Writes ckpt-<step>/ for state.step and returns its path. Throws DataError naming the tensor
+  // when a weight, buffer or optimizer state holds NaN or Inf (nothing is written), and IoError
+  // naming the file when a write fails (no directory is left behind; `last`, `best` and the
+  // previous checkpoints are untouched).
+  std::string save(const Graph& graph, const Optimizer& optimizer, const TrainerState& state,
+                   double test_accuracy);
+
+  // `which`: "auto" (the checkpoint `last` names, falling back to older complete ones with a
+  // warning when it is unusable), a checkpoint directory, or a directory name under dir().
+  // All or nothing: on any error the graph, optimizer and state are unchanged. A checkpoint is
+  // rejected when a file is missing, truncated or malformed, the CRC does not match, or the
+  // tensors do not fit the graph (PyTorch-style missing/unexpected/size-mismatch report).
+  // `optimizer` may be null (evaluation, fine-tuning with a fresh optimizer).
+  CheckpointLoad load(const std::string& which, Graph& graph, Optimizer* optimizer,
+                      TrainerState& state);
+
+  // Complete checkpoint directories (paths), oldest first.
+  std::vector<std::string> list() const;
+  // The directory names the pointer files hold; nullopt when a pointer is absent.
+  std::optional<std::string> last() const;
+  std::optional<std::string> best() const;
+  const std::string& dir() const { return options_.dir; }
+
+ private:
+  void publish(const std::string& name, double test_accuracy);
+  void prune();
+  std::optional<std::string> read_pointer(const char* file) const;
+  CheckpointLoad load_auto(Graph& graph, Optimizer* optimizer, TrainerState& state);
+
+  CheckpointOptions options_;
+  std::ostream& log_;
+};
+
+// "ckpt-00001200"; -1 when `name` is not a complete checkpoint's name.
+std::string checkpoint_name(int64_t step);
+int64_t checkpoint_step(const std::string& name);
+
+// Loads one checkpoint directory, all or nothing (see CheckpointManager::load).
+CheckpointLoad load_checkpoint(const std::string& path, Graph& graph, Optimizer* optimizer,
+                               TrainerState& state);
+
+}  // namespace mt

@@ -1,0 +1,24 @@
+#pragma once
+// A labelled image folder (torchvision's ImageFolder layout): one sub-folder per class, the class
+// ids given by the sub-folder names in sorted order, PNG and JPEG files inside (at any depth).
+#include <string>
+#include <vector>
+
+#include "trainers/dataset.h"
+
+namespace mt {
+
+struct ImageFolderOptions {
+  int64_t size = 32;  // every image becomes size x size (shorter side resized, centre cropped)
+  int channels = 3;   // 3: RGB, 1: gray
+};
+
+// Loads every *.png, *.jpg and *.jpeg file (case-insensitive; other files and hidden entries are
+// ignored) into a data set of [channels, size, size] samples, classes in sorted folder order, files
+// in sorted path order within a class. `class_names`, when given, receives the folder names.
+// A missing folder, no class folders, a class without images, or an image that cannot be decoded
+// throws DataError naming the folder or the file.
+Dataset load_image_folder(const std::string& dir, const ImageFolderOptions& options,
+                          std::vector<std::string>* class_names = nullptr);
+
+}  // namespace mt

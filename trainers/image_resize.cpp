@@ -1,0 +1,94 @@
+#include "trainers/image_resize.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/error.h"
+
+namespace mt {
+
+namespace {
+// The filter taps of output samples [offset, offset + n) of an axis resized from `in` to `out`
+// samples: sample i reads input first[i] .. first[i] + count[i] - 1 with weights[i * stride + k].
+struct Taps {
+  std::vector<int64_t> first, count;
+  std::vector<float> weights;
+  int64_t stride = 0;
+};
+
+Taps axis_taps(int64_t in, int64_t out, int64_t offset, int64_t n) {
+  const double scale = static_cast<double>(in) / out;
+  const double support = std::max(scale, 1.0);  // the triangle's half-width in input pixels
+  Taps t;
+  t.stride = static_cast<int64_t>(std::ceil(2 * support)) + 2;
+  t.first.resize(n);
+  t.count.resize(n);
+  t.weights.assign(n * t.stride, 0.0f);
+  for (int64_t i = 0; i < n; ++i) {
+    const double center = (offset + i + 0.5) * scale;
+    const int64_t lo = std::max<int64_t>(0, static_cast<int64_t>(std::floor(center - support)));
+    const int64_t hi = std::min<int64_t>(in, static_cast<int64_t>(std::ceil(center + support)));
+    // hi - lo <= 2 * support + 2 <= stride, so the taps fit their row.
+    float* wt = t.weights.data() + i * t.stride;
+    double sum = 0;
+    for (int64_t j = lo; j < hi; ++j) {
+      const double weight = std::max(0.0, 1 - std::abs(j + 0.5 - center) / support);
+      wt[j - lo] = static_cast<float>(weight);
+      sum += weight;
+    }
+    // Near the borders the taps are cut off; renormalising keeps flat regions flat there.
+    for (int64_t j = lo; j < hi; ++j) wt[j - lo] = static_cast<float>(wt[j - lo] / sum);
+    t.first[i] = lo;
+    t.count[i] = hi - lo;
+  }
+  return t;
+}
+
+// Python's round(d / 2) for an integer d, which rounds halves to even: torchvision's crop offset.
+int64_t half_to_even(int64_t d) {
+  const int64_t half = d / 2;
+  return (d % 2 != 0 && half % 2 != 0) ? half + 1 : half;
+}
+}  // namespace
+
+std::vector<uint8_t> resize_center_crop(const Image& image, int64_t size) {
+  MT_CHECK(size > 0, ConfigError, "image size must be positive, got ", size);
+  const int64_t h = image.height, w = image.width, c = image.channels;
+  MT_CHECK(h > 0 && w > 0 && c > 0 && static_cast<int64_t>(image.pixels.size()) == h * w * c, ShapeError,
+           "resize_center_crop: ", image.pixels.size(), " pixels for a ", h, "x", w, "x", c, " image");
+  // The shorter side becomes `size`; the longer keeps the aspect ratio, rounded down (torchvision).
+  const int64_t out_h = h <= w ? size : size * h / w;
+  const int64_t out_w = h <= w ? size * w / h : size;
+  const Taps ty = axis_taps(h, out_h, half_to_even(out_h - size), size);
+  const Taps tx = axis_taps(w, out_w, half_to_even(out_w - size), size);
+
+  // Horizontal pass over just the input rows the vertical taps read, kept in float.
+  const int64_t y0 = ty.first.front(), y1 = ty.first.back() + ty.count.back();
+  std::vector<float> rows(static_cast<size_t>((y1 - y0) * size * c));  // [y1 - y0, size, C]
+  for (int64_t y = y0; y < y1; ++y) {
+    const uint8_t* src = image.pixels.data() + y * w * c;
+    float* dst = rows.data() + (y - y0) * size * c;
+    for (int64_t x = 0; x < size; ++x) {
+      const float* wt = tx.weights.data() + x * tx.stride;
+      for (int64_t ch = 0; ch < c; ++ch) {
+        float acc = 0;
+        for (int64_t k = 0; k < tx.count[x]; ++k) acc += wt[k] * src[(tx.first[x] + k) * c + ch];
+        dst[x * c + ch] = acc;
+      }
+    }
+  }
+  // Vertical pass, rounded to bytes, written planar.
+  std::vector<uint8_t> out(static_cast<size_t>(c * size * size));  // [C, size, size]
+  for (int64_t y = 0; y < size; ++y) {
+    const float* wt = ty.weights.data() + y * ty.stride;
+    for (int64_t x = 0; x < size; ++x)
+      for (int64_t ch = 0; ch < c; ++ch) {
+        float acc = 0;
+        for (int64_t k = 0; k < ty.count[y]; ++k) acc += wt[k] * rows[((ty.first[y] + k - y0) * size + x) * c + ch];
+        out[(ch * size + y) * size + x] = static_cast<uint8_t>(std::clamp(std::lround(acc), 0L, 255L));
+      }
+  }
+  return out;
+}
+
+}  // namespace mt

@@ -1,0 +1,86 @@
+#pragma once
+// A background batch loader: one worker thread shuffles, augments and normalises samples into a
+// small ring of batch buffers allocated once, so that loading overlaps the training step and a
+// steady-state epoch allocates nothing.
+#include <condition_variable>
+#include <cstdint>
+#include <exception>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "trainers/augment.h"
+#include "trainers/dataset.h"
+
+namespace mt {
+
+struct LoaderOptions {
+  int64_t batch_size = 128;
+  uint64_t seed = 0;        // (seed, epoch) fixes the order; (seed, epoch, step) the augmentation
+  bool shuffle = true;      // false: samples in data set order
+  bool drop_last = true;    // false: a last, smaller batch takes the remainder
+  AugmentOptions augment;
+  int64_t buffers = 3;      // ring size: one batch in the caller's hands, the rest being filled
+};
+
+struct Batch {
+  Tensor images;  // [B, C, H, W] f32, nchw, normalised
+  Tensor labels;  // [B] i64
+  int64_t epoch = 0, step = 0;
+};
+
+// The order of an epoch: a permutation of [0, n) drawn from (seed, epoch) alone, so a resumed run
+// recreates it. Fisher-Yates over uniform_below, identical on every standard library.
+void epoch_order(uint64_t seed, int64_t epoch, std::vector<int64_t>& order);
+
+class BatchLoader {
+ public:
+  // `data` must outlive the loader and not change while an epoch runs.
+  BatchLoader(const Dataset& data, Normalization norm, LoaderOptions options);
+  ~BatchLoader();
+  BatchLoader(const BatchLoader&) = delete;
+  BatchLoader& operator=(const BatchLoader&) = delete;
+
+  int64_t steps_per_epoch() const { return steps_; }
+
+  // Begins `epoch` at batch `start_step` (0 <= start_step <= steps_per_epoch): the batches that
+  // follow are exactly batches start_step.. of the uninterrupted epoch. Abandons what the previous
+  // epoch had left, and any pending error.
+  void start_epoch(int64_t epoch, int64_t start_step = 0);
+
+  // The next batch (waiting for the worker if need be), or nullptr when the epoch is over. The batch
+  // stays valid until the next call to next() or start_epoch(). An exception raised while building
+  // it is rethrown here, at the batch it broke, and again on every call until start_epoch().
+  const Batch* next();
+
+ private:
+  struct Slot {
+    Batch full, tail;  // tail: views of the same memory for the last, smaller batch
+    bool ready = false;
+  };
+
+  void work();
+  void fill(Slot& slot, int64_t step);
+  int64_t fill_limit() const;
+
+  const Dataset& data_;
+  LoaderOptions options_;
+  std::vector<float> scale_, shift_;  // per channel: pixel * scale - shift
+  int64_t steps_ = 0, tail_ = 0;     // batches per epoch; size of the last one if smaller
+  std::vector<Slot> slots_;
+  std::vector<int64_t> order_;
+  std::vector<uint8_t> scratch_;     // one augmented sample [C, H, W]
+
+  std::mutex mutex_;
+  std::condition_variable work_cv_, ready_cv_;
+  int64_t epoch_ = -1;
+  int64_t produce_ = 0, consume_ = 0;  // next step the worker fills / next() returns
+  bool holding_ = false;               // the caller holds the batch of step consume_ - 1
+  bool busy_ = false;                  // the worker is filling a slot outside the lock
+  bool stop_ = false;
+  std::exception_ptr error_;
+  std::thread worker_;
+};
+
+}  // namespace mt

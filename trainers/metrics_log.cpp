@@ -1,0 +1,81 @@
+#include "trainers/metrics_log.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+
+#include "core/error.h"
+
+namespace mt {
+
+namespace {
+
+int open_append(const std::string& path, const char* who) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  MT_CHECK(fd >= 0, IoError, "[", who, "] cannot open '", path, "' for appending: ", std::strerror(errno));
+  return fd;
+}
+
+// One write() per line; the loop only matters for signals or a full disk, where a short write is
+// reported rather than silently dropped.
+void write_all(int fd, const std::string& line, const std::string& path, const char* who) {
+  size_t done = 0;
+  while (done < line.size()) {
+    const ssize_t n = ::write(fd, line.data() + done, line.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    MT_CHECK(n > 0, IoError, "[", who, "] write to '", path, "' failed: ", n < 0 ? std::strerror(errno) : "no progress");
+    done += static_cast<size_t>(n);
+  }
+}
+
+nlohmann::json number(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
+
+}  // namespace
+
+MetricsLog::MetricsLog(std::string path) : path_(std::move(path)), fd_(open_append(path_, "metrics_log")) {}
+
+MetricsLog::~MetricsLog() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void MetricsLog::log(const StepMetrics& m) {
+  nlohmann::json j = {{"step", m.step}, {"epoch", m.epoch}, {"loss", number(m.loss)},
+                      {"lr", number(m.lr)}, {"img_per_s", number(m.img_per_s)}};
+  for (const auto& [name, value] : m.extra) {
+    MT_CHECK(!j.contains(name), ConfigError, "[metrics_log] extra metric '", name, "' repeats a standard field");
+    j[name] = number(value);
+  }
+  log(j);
+}
+
+void MetricsLog::log(const nlohmann::json& object) {
+  MT_CHECK(object.is_object(), ConfigError, "[metrics_log] a metrics line must be a JSON object, got ",
+           object.type_name());
+  // dump() escapes newlines inside strings, so the record stays one line.
+  write_all(fd_, object.dump() + "\n", path_, "metrics_log");
+}
+
+SummaryCsv::SummaryCsv(std::string path) : path_(std::move(path)), fd_(open_append(path_, "summary_csv")) {
+  struct stat st {};
+  MT_CHECK(::fstat(fd_, &st) == 0, IoError, "[summary_csv] cannot stat '", path_, "': ", std::strerror(errno));
+  if (st.st_size == 0) write_line("epoch,train_loss,train_acc,test_loss,test_acc,seconds,img_per_s\n");
+}
+
+SummaryCsv::~SummaryCsv() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void SummaryCsv::add(const EpochSummary& r) {
+  char line[512];
+  std::snprintf(line, sizeof(line), "%lld,%.6g,%.6g,%.6g,%.6g,%.3f,%.1f\n", static_cast<long long>(r.epoch),
+                r.train_loss, r.train_acc, r.test_loss, r.test_acc, r.seconds, r.img_per_s);
+  write_line(line);
+}
+
+void SummaryCsv::write_line(const std::string& line) { write_all(fd_, line, path_, "summary_csv"); }
+
+}  // namespace mt
