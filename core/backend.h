@@ -128,8 +128,10 @@ class KernelBackend {
 
   // ---- channel concat (axis 1) and the option-A channel pad
   virtual void concat_fwd(const std::vector<const Tensor*>& xs, Tensor& y) = 0;
+  // channels[i]: input i's width (its channel offset in dy is the sum of those before it).
   // dxs entries may be null (that input needs no gradient).
-  virtual void concat_bwd(const Tensor& dy, const std::vector<Tensor*>& dxs) = 0;
+  virtual void concat_bwd(const Tensor& dy, const std::vector<int64_t>& channels,
+                          const std::vector<Tensor*>& dxs) = 0;
   virtual void channel_pad_fwd(const ChannelPadDesc& d, const Tensor& x, Tensor& y) = 0;
   virtual void channel_pad_bwd(const ChannelPadDesc& d, const Tensor& dy, Tensor& dx) = 0;
 

@@ -169,12 +169,20 @@ std::string CheckpointManager::save(const Graph& graph, const Optimizer& optimiz
   try {
     write_files(tmp, model, optim, optimizer, state, test_accuracy, options_.model_name);
     // Saving a step again (a run resumed from an older checkpoint) replaces the old directory;
-    // it is moved aside first because rename() cannot replace a non-empty directory.
+    // it is moved aside first because rename() cannot replace a non-empty directory. A crash
+    // in between leaves `last` naming a missing directory: "auto" then falls back to the
+    // newest complete one and the aside copy is removed as a leftover.
     const fs::path old = root / (name + ".replaced.tmp");
     if (fs::exists(final_dir)) rename_or_throw(final_dir, old);
     rename_or_throw(tmp, final_dir);
     fsync_dir(options_.dir);
     fs::remove_all(old, ec);
+  } catch (const IoError& e) {
+    fs::remove_all(tmp, ec);
+    const std::optional<std::string> previous = last();
+    MT_FAIL(IoError, "[checkpoint] saving step ", state.step, " failed; ",
+            previous ? "'last' still names " + *previous : std::string("no checkpoint was saved"),
+            ": ", e.what());
   } catch (...) {
     fs::remove_all(tmp, ec);
     throw;

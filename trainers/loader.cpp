@@ -68,8 +68,8 @@ BatchLoader::~BatchLoader() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     stop_ = true;
+    work_cv_.notify_all();
   }
-  work_cv_.notify_all();
   worker_.join();
 }
 

@@ -20,7 +20,9 @@ void ConcatOp::forward(OpContext& ctx) const {
 }
 
 void ConcatOp::backward(OpContext& ctx) const {
-  ctx.backend.concat_bwd(ctx.dout(0), ctx.dinputs);
+  std::vector<int64_t> channels;
+  for (const Tensor* x : ctx.inputs) channels.push_back(x->dim(1));
+  ctx.backend.concat_bwd(ctx.dout(0), channels, ctx.dinputs);
 }
 
 }  // namespace mt

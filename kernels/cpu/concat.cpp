@@ -72,36 +72,24 @@ void CpuBackend::concat_fwd(const std::vector<const Tensor*>& xs, Tensor& y) {
            y.shape().str());
 }
 
-// A null (or undefined) entry needs no gradient but its channels keep their place in dy. The
-// interface gives no width for it: it takes what the sized entries leave, which is unambiguous
-// when it is the only null or no null precedes a sized entry (the reference's rule).
-void CpuBackend::concat_bwd(const Tensor& dy, const std::vector<Tensor*>& dxs) {
+void CpuBackend::concat_bwd(const Tensor& dy, const std::vector<int64_t>& channels,
+                            const std::vector<Tensor*>& dxs) {
   cpu::check_f32("concat_bwd", dy);
-  int64_t known = 0, nulls = 0, nulls_before_sized = 0;
-  for (Tensor* dx : dxs) {
-    if (dx && dx->defined()) {
-      known += dx->dim(1);
-      nulls_before_sized = nulls;
-    } else {
-      ++nulls;
-    }
-  }
-  MT_CHECK(nulls_before_sized == 0 || nulls == 1, BackendError, "[concat_bwd] ", nulls,
-           " inputs without a gradient tensor, some before one with: the channel offsets are "
-           "ambiguous");
-  MT_CHECK(known <= dy.dim(1) && (nulls > 0 || known == dy.dim(1)), ShapeError,
-           "[concat_bwd] the gradients have ", known, " channels in all, dy ", dy.shape().str());
+  MT_CHECK(channels.size() == dxs.size(), ShapeError, "[concat_bwd] ", channels.size(),
+           " widths for ", dxs.size(), " inputs");
+  int64_t total = 0;
+  for (int64_t c : channels) total += c;
+  MT_CHECK(total == dy.dim(1), ShapeError, "[concat_bwd] the inputs have ", total,
+           " channels in all, dy ", dy.shape().str());
   const Slab in = slab_of(dy);
   const int64_t N = dy.dim(0), S = dy.numel() / std::max<int64_t>(1, N * dy.dim(1));
   int64_t c0 = 0;
-  for (Tensor* dx : dxs) {
-    if (!dx || !dx->defined()) {
-      c0 += dy.dim(1) - known;
-      continue;
+  for (size_t i = 0; i < dxs.size(); ++i) {
+    if (Tensor* dx = dxs[i]; dx && dx->defined()) {
+      check_part("concat_bwd", *dx, dy, c0);
+      copy_channels(in, c0, slab_of(*dx), 0, N, dx->dim(1), S);
     }
-    check_part("concat_bwd", *dx, dy, c0);
-    copy_channels(in, c0, slab_of(*dx), 0, N, dx->dim(1), S);
-    c0 += dx->dim(1);
+    c0 += channels[i];
   }
 }
 

@@ -65,7 +65,8 @@ class CpuBackend : public KernelBackend {
   void linear_bwd_weights(const Tensor& x, const Tensor& dy, Tensor& dw, Tensor& db) override;
 
   void concat_fwd(const std::vector<const Tensor*>& xs, Tensor& y) override;
-  void concat_bwd(const Tensor& dy, const std::vector<Tensor*>& dxs) override;
+  void concat_bwd(const Tensor& dy, const std::vector<int64_t>& channels,
+                  const std::vector<Tensor*>& dxs) override;
   void channel_pad_fwd(const ChannelPadDesc& d, const Tensor& x, Tensor& y) override;
   void channel_pad_bwd(const ChannelPadDesc& d, const Tensor& dy, Tensor& dx) override;
 

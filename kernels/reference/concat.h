@@ -56,38 +56,27 @@ void concat_fwd(const std::vector<const Tensor*>& xs, Tensor& y) {
 // The interface passes no shape for it, so its width is what the sized entries leave over; that
 // fixes every offset only when no null precedes a sized entry or there is a single null.
 template <typename T>
-void concat_bwd(const Tensor& dy, const std::vector<Tensor*>& dxs) {
+void concat_bwd(const Tensor& dy, const std::vector<int64_t>& channels,
+                const std::vector<Tensor*>& dxs) {
   expect_dtype<T>("concat_bwd", {&dy});
   expect_rank("concat_bwd", "dy", dy, 4);
-  int64_t known = 0, nulls = 0, nulls_before_sized = 0;
-  for (Tensor* dx : dxs) {
-    if (dx && dx->defined()) {
-      known += dx->dim(1);
-      nulls_before_sized = nulls;
-    } else {
-      ++nulls;
-    }
-  }
-  MT_CHECK(nulls_before_sized == 0 || nulls == 1, BackendError, "[concat_bwd] ", nulls,
-           " inputs without a gradient tensor, some before one with: the channel offsets are ",
-           "ambiguous; pass at most one null entry there");
-  MT_CHECK(known <= dy.dim(1) && (nulls > 0 || known == dy.dim(1)), ShapeError, "[concat_bwd] ",
-           "the gradients have ", known, " channels in all, dy has ", dy.dim(1));
-  const int64_t null_width = dy.dim(1) - known;
+  MT_CHECK(channels.size() == dxs.size(), ShapeError, "[concat_bwd] ", channels.size(),
+           " widths for ", dxs.size(), " inputs");
   int64_t offset = 0;
-  for (Tensor* dx : dxs) {
-    if (!dx || !dx->defined()) {
-      offset += null_width;
-      continue;
+  for (size_t i = 0; i < dxs.size(); ++i) {
+    Tensor* dx = dxs[i];
+    if (dx && dx->defined()) {
+      expect_dtype<T>("concat_bwd", {dx});
+      MT_CHECK(dx->rank() == 4 && dx->dim(0) == dy.dim(0) && dx->dim(1) == channels[i] &&
+                   dx->dim(2) == dy.dim(2) && dx->dim(3) == dy.dim(3) && offset + channels[i] <= dy.dim(1),
+               ShapeError, "[concat_bwd] dx ", dx->shape().str(), " does not fit dy ",
+               dy.shape().str(), " at channel ", offset);
+      copy_channel_block<T>(*dx, dy, offset, false);
     }
-    expect_dtype<T>("concat_bwd", {dx});
-    MT_CHECK(dx->rank() == 4 && dx->dim(0) == dy.dim(0) && dx->dim(2) == dy.dim(2) &&
-                 dx->dim(3) == dy.dim(3) && offset + dx->dim(1) <= dy.dim(1),
-             ShapeError, "[concat_bwd] dx ", dx->shape().str(), " does not fit dy ",
-             dy.shape().str(), " at channel ", offset);
-    copy_channel_block<T>(*dx, dy, offset, false);
-    offset += dx->dim(1);
+    offset += channels[i];
   }
+  MT_CHECK(offset == dy.dim(1), ShapeError, "[concat_bwd] the inputs have ", offset,
+           " channels in all, dy ", dy.shape().str());
 }
 
 }  // namespace mt::reference

@@ -182,8 +182,9 @@ void ReferenceBackend::concat_fwd(const std::vector<const Tensor*>& xs, Tensor& 
   dispatch("concat_fwd", y.dtype(), [&](auto tag) { reference::concat_fwd<MT_TAG_T>(xs, y); });
 }
 
-void ReferenceBackend::concat_bwd(const Tensor& dy, const std::vector<Tensor*>& dxs) {
-  dispatch("concat_bwd", dy.dtype(), [&](auto tag) { reference::concat_bwd<MT_TAG_T>(dy, dxs); });
+void ReferenceBackend::concat_bwd(const Tensor& dy, const std::vector<int64_t>& channels,
+                                  const std::vector<Tensor*>& dxs) {
+  dispatch("concat_bwd", dy.dtype(), [&](auto tag) { reference::concat_bwd<MT_TAG_T>(dy, channels, dxs); });
 }
 
 void ReferenceBackend::channel_pad_fwd(const ChannelPadDesc& d, const Tensor& x, Tensor& y) {

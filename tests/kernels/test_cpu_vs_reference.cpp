@@ -224,7 +224,7 @@ Case shape_ops_case() {
   auto run = [=](KernelBackend& be, Inputs& in) {
     Tensor y = like(in[0], cat), dxa = like(in[0], a), dxb = like(in[0], b);
     be.concat_fwd({&in[0], &in[1]}, y);
-    be.concat_bwd(in[2], {&dxa, &dxb});
+    be.concat_bwd(in[2], {a[1], b[1]}, {&dxa, &dxb});
     Tensor p2 = like(in[0], {2, 10, 4, 4}), dp2 = like(in[0], a);
     Tensor p1 = like(in[0], {2, 4, 7, 7}), dp1 = like(in[0], a);
     be.channel_pad_fwd(pad2, in[0], p2);

@@ -253,13 +253,13 @@ TEST_CASE("concat backward matches finite differences", "[reference][grad]") {
       return dot(r, y);
     };
     Tensor d0 = empty64(s0, layout), d1 = empty64(s1, layout), d2 = empty64(s2, Layout::nchw);
-    be.concat_bwd(r, {&d0, &d1, &d2});
+    be.concat_bwd(r, {2, 3, 1}, {&d0, &d1, &d2});
     check_grad("dx0", d0, x0, loss);
     check_grad("dx1", d1, x1, loss);
     check_grad("dx2", d2, x2, loss);
     // A part that needs no gradient (null) keeps its place: the parts after it are unchanged.
     Tensor e0 = empty64(s0, layout), e2 = empty64(s2, layout);
-    be.concat_bwd(r, {&e0, nullptr, &e2});
+    be.concat_bwd(r, {2, 3, 1}, {&e0, nullptr, &e2});
     CHECK(max_rel_diff(e0, d0) == 0);
     CHECK(max_rel_diff(e2, d2) == 0);
   }
