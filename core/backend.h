@@ -11,6 +11,7 @@
 // - An undefined Tensor (Tensor{}) passed for an optional output means "not needed".
 // - `Tensor& workspace` slots belong to the caller (one per graph node) and persist between
 //   calls: a backend allocates them on first use and reuses them while the shape stays.
+#include <cmath>
 #include <cstdint>
 #include <string_view>
 #include <vector>
@@ -59,6 +60,14 @@ struct SgdDesc {
 struct AdamWDesc {
   double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 1e-2;
   int64_t step = 1;  // 1-based, for bias correction
+};
+
+// The FiGS logistic-sigmoid gate (arXiv 2006.09581; morph-net's LogisticSigmoidGating).
+struct GateDesc {
+  double temperature = 0.001;  // morph-net's default: nearly hard 0/1 samples
+  bool train = true;           // sample the relaxed Bernoulli; false: the deterministic eval gate
+  uint64_t seed = 0;           // the step's noise (train only)
+  bool relu = false;           // a following ReLU fused in: y = relu(x) * g (g >= 0, so = relu(x * g))
 };
 
 class KernelBackend {
@@ -205,6 +214,17 @@ class KernelBackend {
   // Sum of squares (gradient-norm clipping, group norms).
   virtual double sum_squares(const Tensor& t) = 0;
   virtual void scale_inplace(Tensor& t, double factor) = 0;
+
+  // ---- FiGS gate: x [N, C, H, W] or [N, C], logits [C], y = x * g with one gate per channel,
+  // shared by the whole batch and all pixels. g and dg/dlogits come from gate_value() below.
+  // workspace receives [2, C] in x's dtype: g, then dg/dlogits, for the backward (and readers of
+  // the sampled mask).
+  virtual void gate_fwd(const GateDesc& d, const Tensor& x, const Tensor& logits, Tensor& y,
+                        Tensor& workspace) = 0;
+  // dx = dy * g (times [x > 0] with d.relu); dlogits = sum over N, H, W of dy * x * dg/dlogits
+  // (relu(x) with d.relu). dx or dlogits may be undefined.
+  virtual void gate_bwd(const GateDesc& d, const Tensor& x, const Tensor& dy,
+                        const Tensor& workspace, Tensor& dx, Tensor& dlogits) = 0;
 };
 
 // Counter-based uniform in [0, 1) from (seed, index): splitmix64 of the pair. Deterministic and
@@ -215,6 +235,29 @@ inline double dropout_uniform(uint64_t seed, uint64_t index) {
   z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
   z ^= z >> 31;
   return static_cast<double>(z >> 11) * 0x1.0p-53;
+}
+
+// A channel's gate and its derivative by the logit, identical on every backend. Training draws
+// one standard logistic sample per channel and step, log(u) - log(1 - u) (morph-net samples
+// logits.shape: every example and pixel shares it), and g = sigmoid((logit + noise) / T).
+// Evaluation is morph-net's soft mask for inference: g = sigmoid(logit) where logit > 0, else 0.
+struct GateValue {
+  double g, dg;  // the gate and d gate / d logit
+};
+inline GateValue gate_value(const GateDesc& d, double logit, uint64_t channel) {
+  // sigmoid(z) and sigmoid(-z) = 1 - sigmoid(z) without cancellation, for any z.
+  const auto sigmoid = [](double z) {
+    return z >= 0 ? 1 / (1 + std::exp(-z)) : std::exp(z) / (1 + std::exp(z));
+  };
+  if (!d.train) {
+    if (!(logit > 0)) return {0, 0};
+    return {sigmoid(logit), sigmoid(logit) * sigmoid(-logit)};
+  }
+  // The middle of one of 2^52 equal cells: u lies strictly inside (0, 1) and is exact, so the
+  // noise is finite (|noise| < 37).
+  const double u = (std::floor(dropout_uniform(d.seed, channel) * 0x1.0p52) + 0.5) * 0x1.0p-52;
+  const double z = (logit + std::log(u) - std::log1p(-u)) / d.temperature;
+  return {sigmoid(z), sigmoid(z) * sigmoid(-z) / d.temperature};
 }
 
 }  // namespace mt

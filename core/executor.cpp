@@ -227,7 +227,7 @@ const Tensor& Executor::grad(ValueId v) const {
 
 OpContext Executor::context(int n, Mode mode) {
   const Node& node = graph_.node(n);
-  const uint64_t node_seed = seed_ ^ (0x9E3779B97F4A7C15ull * (step_ + 1)) ^ (0xD1B54A32D192ED03ull * (n + 1));
+  const uint64_t node_seed = seed_ ^ (0x9E3779B97F4A7C15ull * forwards_since_seed_) ^ (0xD1B54A32D192ED03ull * (n + 1));
   OpContext ctx{backend_, mode, node_seed, fused_relu_[n], {}, {}, current_->node_state[n], {}, {}};
   for (ValueId in : node.inputs) {
     const Value& val = graph_.value(in);
@@ -240,7 +240,8 @@ OpContext Executor::context(int n, Mode mode) {
 
 void Executor::forward(const std::vector<Tensor>& feeds, Mode mode) {
   current_ = &plan_for(feeds);
-  current_->last_used = ++step_;
+  current_->last_used = ++plan_clock_;
+  ++forwards_since_seed_;
   const auto& inputs = graph_.inputs();
   for (size_t i = 0; i < feeds.size(); ++i) backend_.copy(feeds[i], current_->values[inputs[i]]);
   const bool eval = mode == Mode::eval;

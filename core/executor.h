@@ -43,7 +43,12 @@ class Executor {
 
   Graph& graph() { return graph_; }
   KernelBackend& backend() { return backend_; }
-  void set_seed(uint64_t seed) { seed_ = seed; }
+  // Random ops (dropout, gates) of the n-th forward pass after set_seed draw from (seed, n, node)
+  // alone: a trainer that sets a per-step seed replays a step exactly, resumed or not.
+  void set_seed(uint64_t seed) {
+    seed_ = seed;
+    forwards_since_seed_ = 0;
+  }
   // Shapes of every value for the current input shape.
   const std::vector<Shape>& shapes() const;
   // Seconds spent per op kind, forward and backward, since profiling started: a table sorted by
@@ -90,7 +95,8 @@ class Executor {
   Mode last_mode_ = Mode::eval;
   bool forward_done_ = false;
   uint64_t seed_ = 0;
-  uint64_t step_ = 0;
+  uint64_t plan_clock_ = 0;           // orders plans by last use
+  uint64_t forwards_since_seed_ = 0;
 };
 
 }  // namespace mt

@@ -9,6 +9,7 @@
 #include "core/ops/conv2d.h"
 #include "core/ops/dropout.h"
 #include "core/ops/flatten.h"
+#include "core/ops/gate.h"
 #include "core/ops/linear.h"
 #include "core/ops/mul.h"
 #include "core/ops/pool2d.h"
@@ -124,7 +125,11 @@ ValueId ModelBuilder::batchnorm2d(const std::string& name, ValueId x, double eps
   const ValueId rv = graph_.add_buffer(name + ".running_var", std::move(var));
   const ValueId nbt = graph_.add_buffer(name + ".num_batches_tracked", Tensor::zeros({}, DType::i64));
   for (ValueId v : {rm, rv, nbt}) shapes_[v] = graph_.value(v).shape;
-  return node(name, std::make_shared<BatchNorm2dOp>(BatchNormDesc{eps, momentum}), {x, w, b, rm, rv, nbt});
+  const ValueId y =
+      node(name, std::make_shared<BatchNorm2dOp>(BatchNormDesc{eps, momentum}), {x, w, b, rm, rv, nbt});
+  const int producer = graph_.producer(x);
+  if (!gating_.enabled || producer < 0 || graph_.node(producer).op->kind() != "conv2d") return y;
+  return gate(graph_.node(producer).name + ".gate", y, gating_.temperature, gating_.init_logit);
 }
 
 ValueId ModelBuilder::relu(const std::string& name, ValueId x) {
@@ -191,6 +196,20 @@ ValueId ModelBuilder::dropout(const std::string& name, ValueId x, double p) {
 ValueId ModelBuilder::cross_entropy(const std::string& name, ValueId logits, ValueId labels,
                                     double label_smoothing) {
   return node(name, std::make_shared<SoftmaxCrossEntropyOp>(label_smoothing), {logits, labels});
+}
+
+ValueId ModelBuilder::gate(const std::string& name, ValueId x, double temperature, double init_logit) {
+  const int producer = graph_.producer(x);
+  MT_CHECK(producer < 0 || graph_.node(producer).op->kind() != "gate", ShapeError, "layer '", name,
+           "': its input '", graph_.value(x).name, "' is a gate's output already");
+  Tensor logits = new_tensor({channels(x)});
+  logits.fill(init_logit);
+  return node(name, std::make_shared<GateOp>(temperature), {x, param(name + ".logits", std::move(logits))});
+}
+
+ValueId ModelBuilder::gate_hidden(const std::string& layer, ValueId x) {
+  if (!gating_.enabled) return x;
+  return gate(layer + ".gate", x, gating_.temperature, gating_.init_logit);
 }
 
 }  // namespace mt::layers

@@ -27,6 +27,14 @@ struct PoolOptions {
   bool count_include_pad = true;
 };
 
+// FiGS gating (arXiv 2006.09581): a learned per-channel gate after each prunable layer. The
+// defaults are morph-net's LogisticSigmoidGating: temperature 0.001, log odds 2.5 (92% open).
+struct GatingOptions {
+  bool enabled = false;
+  double temperature = 0.001;
+  double init_logit = 2.5;
+};
+
 class ModelBuilder {
  public:
   ModelBuilder(Graph& graph, uint64_t seed, DType dtype = DType::f32);
@@ -52,6 +60,19 @@ class ModelBuilder {
   ValueId dropout(const std::string& name, ValueId x, double p);
   ValueId cross_entropy(const std::string& name, ValueId logits, ValueId labels,
                         double label_smoothing = 0);
+  // A FiGS gate on x ([1, C, H, W] or [1, C]) with the parameter `<name>.logits` [C], every logit
+  // `init_logit`. x must not be a gate's output already.
+  ValueId gate(const std::string& name, ValueId x, double temperature = 0.001,
+               double init_logit = 2.5);
+
+  // With gating enabled, batchnorm2d() on a conv's output appends that conv's gate,
+  // `<conv name>.gate`, and returns the gate's output: every zoo model gates each conv after its
+  // batch norm, before the activation or residual add. Hidden linear layers the model gates itself
+  // (gate_hidden), as only it knows which linear gives the logits.
+  void set_gating(const GatingOptions& g) { gating_ = g; }
+  const GatingOptions& gating() const { return gating_; }
+  // `<layer>.gate` on x when gating is enabled, else x unchanged.
+  ValueId gate_hidden(const std::string& layer, ValueId x);
 
   // Adds a node whose op the caller built (the YAML graph format uses this for every op).
   ValueId node(const std::string& name, OpPtr op, const std::vector<ValueId>& inputs);
@@ -70,6 +91,7 @@ class ModelBuilder {
   Graph& graph_;
   Rng rng_;
   DType dtype_;
+  GatingOptions gating_;
   std::map<ValueId, Shape> shapes_;
 };
 

@@ -16,6 +16,8 @@
 //   avgpool2d    the same and count_include_pad (true)
 //   channel_pad  pad_before (0), pad_after (0), stride (1)
 //   dropout      p (0.5)
+//   gate         temperature, init_logit (the builder's gating options: 0.001, 2.5): a FiGS gate
+//                with the parameter `<name>.logits`
 //   relu, sigmoid, global_avgpool2d, flatten (one input); add, mul (two); concat (two or more)
 // Errors are ConfigErrors that name the file, line:column, layer, and field.
 #include <string>
@@ -29,6 +31,8 @@ namespace mt::layers {
 
 struct ModelOptions;
 
+// With the builder's gating enabled, every batch norm after a conv2d and every hidden linear
+// layer get their gate `<layer>.gate` (layers/builder.h); a conv2d without a batch norm gets none.
 // Adds the layers after `images` and returns the last layer's output. `source_name` (the file)
 // prefixes every message. With `options`, conv2d out_channels and the hidden linear layers'
 // out_features pass through layer_width() (the multiplier and the per-layer `widths` map, keyed

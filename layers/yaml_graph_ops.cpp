@@ -144,7 +144,17 @@ ValueId build_linear(const LayerCall& c) {
   std::optional<int64_t> fallback;
   if (c.last && c.options != nullptr) fallback = c.options->num_classes;
   const int64_t out = a.integer("out_features", fallback, 1);
-  return c.b.linear(a.name(), c.inputs[0], c.width(out), a.boolean("bias", true));
+  const ValueId y = c.b.linear(a.name(), c.inputs[0], c.width(out), a.boolean("bias", true));
+  return c.last ? y : c.b.gate_hidden(a.name(), y);  // never a gate on the logits
+}
+
+// Defaults: the builder's gating options (ModelOptions' when built as a zoo model).
+ValueId build_gate(const LayerCall& c) {
+  const GatingOptions& g = c.b.gating();
+  const double temperature = c.attrs.real("temperature", g.temperature, 0, 1e6);
+  if (!(temperature > 0)) c.attrs.fail_at("temperature", "must be > 0");
+  const double init_logit = c.attrs.real("init_logit", g.init_logit, -1e6, 1e6);
+  return c.b.gate(c.attrs.name(), c.inputs[0], temperature, init_logit);
 }
 
 PoolOptions pool_options(const LayerReader& a, int kernel) {
@@ -208,6 +218,7 @@ std::map<std::string, YamlOp> make_ops() {
       {"avgpool2d", {avgpool, 1, 1, build_avgpool2d}},
       {"channel_pad", {{"pad_before", "pad_after", "stride"}, 1, 1, build_channel_pad}},
       {"dropout", {{"p"}, 1, 1, build_dropout}},
+      {"gate", {{"temperature", "init_logit"}, 1, 1, build_gate}},
       {"relu", unary(&B::relu)},
       {"sigmoid", unary(&B::sigmoid)},
       {"global_avgpool2d", unary(&B::global_avgpool2d)},

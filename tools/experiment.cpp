@@ -3,6 +3,8 @@
 #include <filesystem>
 
 #include "trainers/adamw.h"
+#include "trainers/cifar.h"
+#include "trainers/image_folder.h"
 #include "trainers/idx.h"
 #include "trainers/sgd.h"
 
@@ -39,6 +41,28 @@ Dataset synthetic(int64_t n, uint64_t seed) {
   }
   return d;
 }
+// data.path/train/<class>/... and, when present, data.path/test/ (or val/) with the same classes.
+DataSplits load_image_folders(const Config& c, const std::string& dir) {
+  ImageFolderOptions o;
+  o.size = c.integer("data.image_size");
+  o.channels = static_cast<int>(c.integer("data.channels"));
+  MT_CHECK(o.channels == 1 || o.channels == 3, ConfigError, "data.channels must be 1 or 3, got ", o.channels);
+  const std::string train_dir = dir + "/train";
+  MT_CHECK(std::filesystem::is_directory(train_dir), DataError, "image_folder data.path '", dir,
+           "' has no train/ folder (expected ", dir, "/train/<class>/<image>.png|jpg)");
+  std::vector<std::string> classes, test_classes;
+  DataSplits splits{load_image_folder(train_dir, o, &classes), std::nullopt};
+  for (const char* name : {"test", "val"}) {
+    const std::string test_dir = dir + "/" + name;
+    if (!std::filesystem::is_directory(test_dir)) continue;
+    splits.test = load_image_folder(test_dir, o, &test_classes);
+    MT_CHECK(test_classes == classes, DataError, "image_folder '", test_dir,
+             "' must hold the same class folders as '", train_dir, "'");
+    splits.test->num_classes = splits.train.num_classes;
+    break;
+  }
+  return splits;
+}
 }  // namespace
 
 DataSplits load_data(const Config& c) {
@@ -48,6 +72,13 @@ DataSplits load_data(const Config& c) {
     return {synthetic(n, c.integer("seed")), synthetic(std::max<int64_t>(n / 4, 1), c.integer("seed") + 1)};
   }
   const std::string& dir = c.string("data.path");
+  MT_CHECK(std::filesystem::is_directory(dir), DataError, "data.path '", dir, "' is not a folder",
+           dir == "/usr/share/datasets/fashion-mnist" ? " (apt-get install dataset-fashion-mnist)" : "");
+  if (kind == "cifar10" || kind == "cifar100") {
+    const CifarVariant v = kind == "cifar10" ? CifarVariant::cifar10 : CifarVariant::cifar100;
+    return {load_cifar(dir, DataSplit::train, v), load_cifar(dir, DataSplit::test, v)};
+  }
+  if (kind == "image_folder") return load_image_folders(c, dir);
   // Named one by one so that the first missing file is the one reported.
   const std::string train_images = idx_file(dir, "train-images-idx3-ubyte");
   const std::string train_labels = idx_file(dir, "train-labels-idx1-ubyte");
@@ -74,7 +105,9 @@ layers::ModelOptions model_options(const Config& c, const Dataset& train) {
 
 OptimizerFactory optimizer_factory(const Config& c, const Graph& graph) {
   // PyTorch users' usual recipe: no weight decay on BN scales and shifts and on biases.
-  std::vector<ParamGroup> groups{no_weight_decay(bias_and_norm_params(graph))};
+  // Gate logits neither: decay would pull every gate towards half open.
+  std::vector<ParamGroup> groups{no_weight_decay(bias_and_norm_params(graph)),
+                                 no_weight_decay(name_matches({"*.gate.logits"}))};
   if (c.string("optim.name") == "adamw") {
     AdamWOptions o;
     o.lr = c.number("optim.lr");
@@ -128,14 +161,24 @@ TrainOptions train_options(const Config& c) {
   t.seed = static_cast<uint64_t>(c.integer("seed"));
   t.skip_nonfinite_steps = c.string("train.on_nonfinite") == "skip_step";
   t.inject_nonfinite_at_step = c.integer("debug.inject_nonfinite_at_step");
+  t.augment.pad = c.integer("data.augment.pad");
+  t.augment.hflip = c.boolean("data.augment.hflip");
+  t.checkpoint_every_steps = c.integer("checkpoint.every_steps");
   return t;
 }
 
-Normalization normalization(const Config& c, int64_t channels) {
+Normalization normalization(const Config& c, const Dataset& train) {
+  const int64_t channels = train.sample[0];
   Normalization n{c.numbers("data.mean"), c.numbers("data.std")};
-  MT_CHECK(static_cast<int64_t>(n.mean.size()) == channels && static_cast<int64_t>(n.std.size()) == channels,
-           ConfigError, "data.mean and data.std need one value per image channel (", channels, ")");
   for (double s : n.std) MT_CHECK(s > 0, ConfigError, "data.std values must be > 0");
+  if (n.mean.empty() || n.std.empty()) {
+    const Normalization measured = channel_statistics(train);
+    if (n.mean.empty()) n.mean = measured.mean;
+    if (n.std.empty()) n.std = measured.std;
+  }
+  MT_CHECK(static_cast<int64_t>(n.mean.size()) == channels && static_cast<int64_t>(n.std.size()) == channels,
+           ConfigError, "data.mean and data.std need one value per image channel (", channels,
+           "), or [] to compute them from the training set");
   return n;
 }
 

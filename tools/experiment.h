@@ -22,6 +22,7 @@ layers::ModelOptions model_options(const Config& c, const Dataset& train);
 OptimizerFactory optimizer_factory(const Config& c, const Graph& graph);
 LrSchedule lr_schedule(const Config& c, int64_t steps_per_epoch);
 TrainOptions train_options(const Config& c);
-Normalization normalization(const Config& c, int64_t channels);
+// data.mean / data.std, or where they are [] the training set's own per-channel statistics.
+Normalization normalization(const Config& c, const Dataset& train);
 
 }  // namespace mt::tools

@@ -28,4 +28,34 @@ std::filesystem::path create_run_dir(const std::filesystem::path& root, const st
   MT_FAIL(IoError, "no free run directory under '", parent.string(), "'");
 }
 
+std::optional<std::filesystem::path> latest_resumable_run(const std::filesystem::path& root,
+                                                          const std::string& name) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  std::optional<fs::path> newest;
+  // Run directories are named by their start time, so the greatest name is the newest
+  // ("20261123-101500-2" sorts after "20261123-101500", as it should).
+  for (const auto& entry : fs::directory_iterator(root / name, ec)) {
+    if (!fs::exists(entry.path() / "checkpoints" / "last")) continue;
+    if (!newest || entry.path().filename() > newest->filename()) newest = entry.path();
+  }
+  return newest;
+}
+
+CheckpointLocation locate_checkpoint(const std::filesystem::path& path, const std::string& prefer) {
+  namespace fs = std::filesystem;
+  MT_CHECK(fs::exists(path), ConfigError, "checkpoint path '", path.string(), "' does not exist");
+  if (fs::is_directory(path / "checkpoints"))
+    return {path, path / "checkpoints", prefer};
+  if (fs::exists(path / "model.safetensors")) {
+    fs::path dir = fs::absolute(path).lexically_normal();
+    if (!dir.has_filename()) dir = dir.parent_path();  // "ckpt-00000100/"
+    const fs::path parent = dir.parent_path();
+    const bool in_run = parent.filename() == "checkpoints";
+    return {in_run ? parent.parent_path() : fs::path{}, parent, dir.string()};
+  }
+  MT_FAIL(ConfigError, "'", path.string(), "' is neither a run directory (with checkpoints/) nor a ",
+          "checkpoint directory (with model.safetensors)");
+}
+
 }  // namespace mt::tools

@@ -1,5 +1,9 @@
 #include "trainers/dataset.h"
 
+#include <algorithm>
+#include <array>
+#include <cmath>
+
 namespace mt {
 
 void fill_batch(const Dataset& data, const Normalization& norm, const int64_t* indices, int64_t count,
@@ -24,6 +28,29 @@ void fill_batch(const Dataset& data, const Normalization& norm, const int64_t* i
     }
     lab[b] = data.labels[i];
   }
+}
+
+Normalization channel_statistics(const Dataset& data) {
+  const int64_t channels = data.sample[0], plane = data.sample[1] * data.sample[2];
+  Normalization n{std::vector<double>(channels, 0.0), std::vector<double>(channels, 1.0)};
+  if (data.size() == 0) return n;
+  for (int64_t ch = 0; ch < channels; ++ch) {
+    // Integer histogram first: exact, and one pass over the bytes.
+    std::array<int64_t, 256> histogram{};
+    for (int64_t i = 0; i < data.size(); ++i) {
+      const uint8_t* p = data.pixels.data() + (i * channels + ch) * plane;
+      for (int64_t k = 0; k < plane; ++k) ++histogram[p[k]];
+    }
+    double count = 0, sum = 0, sum_sq = 0;
+    for (int v = 0; v < 256; ++v) {
+      const double x = v / 255.0, h = static_cast<double>(histogram[v]);
+      count += h, sum += h * x, sum_sq += h * x * x;
+    }
+    const double mean = sum / count, var = std::max(sum_sq / count - mean * mean, 0.0);
+    n.mean[ch] = mean;
+    n.std[ch] = var > 1e-12 ? std::sqrt(var) : 1.0;
+  }
+  return n;
 }
 
 }  // namespace mt

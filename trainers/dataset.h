@@ -23,6 +23,10 @@ struct Normalization {
   std::vector<double> mean{0.0}, std{1.0};  // per channel, on pixels scaled to [0, 1]
 };
 
+// Per-channel mean and standard deviation of the pixels scaled to [0, 1] (a constant channel gets
+// standard deviation 1, so normalising it only centres it).
+Normalization channel_statistics(const Dataset& data);
+
 // Writes samples `indices` into images [B, C, H, W] (f32) and labels [B] (i64).
 void fill_batch(const Dataset& data, const Normalization& norm, const int64_t* indices, int64_t count,
                 Tensor& images, Tensor& labels);

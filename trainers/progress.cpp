@@ -113,4 +113,15 @@ void Progress::end_epoch(const EpochSummary& s) {
   }
 }
 
+void Progress::note(const std::string& text) {
+  if (live_ && live_width_ > 0) {
+    draw_live(text);
+    out_ << '\n' << std::flush;
+    live_width_ = 0;
+    last_draw_ = -1e300;
+  } else {
+    out_ << text << '\n' << std::flush;
+  }
+}
+
 }  // namespace mt

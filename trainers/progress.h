@@ -33,6 +33,8 @@ class Progress {
   void step(int64_t step, double loss, double lr, int64_t images);
   // Closes the live line (if any) and prints train / test loss and accuracy, time and speed.
   void end_epoch(const EpochSummary& summary);
+  // A line of its own; on a terminal it replaces the live line, which the next step redraws.
+  void note(const std::string& text);
 
   bool live() const { return live_; }
 

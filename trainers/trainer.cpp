@@ -5,8 +5,8 @@
 #include <cmath>
 #include <limits>
 #include <numeric>
-#include <ostream>
-#include <random>
+
+#include "trainers/loader.h"
 
 namespace mt {
 
@@ -15,13 +15,24 @@ using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
+
+// The seed of one step's random ops: a function of the run's seed and the step alone, so that a
+// resumed run draws what the uninterrupted one drew.
+uint64_t step_seed(uint64_t seed, int64_t step) {
+  uint64_t z = seed + 0x9E3779B97F4A7C15ull * static_cast<uint64_t>(step + 1);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
 }  // namespace
 
-Trainer::Trainer(layers::Model& model, KernelBackend& backend, OptimizerFactory make_optimizer,
+Trainer::Trainer(layers::Model& model, KernelBackend& backend, const OptimizerFactory& make_optimizer,
                  const LrSchedule& schedule, TrainOptions options, Normalization normalization)
-    : model_(model), backend_(backend), make_optimizer_(std::move(make_optimizer)), schedule_(schedule),
-      options_(options), normalization_(std::move(normalization)), exec_(model.graph, backend) {
-  exec_.set_seed(options.seed);
+    : model_(model), backend_(backend), schedule_(schedule), options_(options),
+      normalization_(std::move(normalization)), exec_(model.graph, backend) {
+  // The executor owns one gradient tensor per parameter from construction on, so the optimizer
+  // exists before any step (a resume loads its state into it).
+  optimizer_ = make_optimizer(graph_params(model_.graph, exec_));
 }
 
 int64_t Trainer::count_correct(const Tensor& labels) const {
@@ -42,16 +53,20 @@ double Trainer::gradient_sum_squares() {
   return s;
 }
 
-double Trainer::train_step(const Tensor& images, const Tensor& labels, int64_t* correct) {
-  exec_.forward({images, labels}, Mode::train);
+double Trainer::train_step(const Batch& batch) {
+  exec_.set_seed(step_seed(options_.seed, step_));
+  exec_.forward({batch.images, batch.labels}, Mode::train);
   exec_.backward(model_.loss);
-  const double loss = exec_.value(model_.loss).data<float>()[0];
+  const double data_loss = exec_.value(model_.loss).data<float>()[0];
+  double loss = data_loss;
+  for (TrainHook* h : hooks_) loss += h->after_backward(exec_, step_);
   if (options_.inject_nonfinite_at_step == step_ + 1) {  // fault injection for reliability tests
     Tensor& g = const_cast<Tensor&>(exec_.grad(model_.graph.params().front()));
     backend_.fill(g, std::numeric_limits<double>::quiet_NaN());
   }
   // Checked before the update: a non-finite step must never reach the weights.
   const double grad_sq = gradient_sum_squares();
+  correct_this_step_ = 0;
   if (!std::isfinite(loss) || !std::isfinite(grad_sq)) {
     const std::string what = !std::isfinite(loss) ? "loss" : "gradient norm";
     MT_CHECK(options_.skip_nonfinite_steps, Error, "the ", what, " is not finite at step ", step_ + 1,
@@ -59,14 +74,13 @@ double Trainer::train_step(const Tensor& images, const Tensor& labels, int64_t* 
              "or set train.on_nonfinite: skip_step");
     ++skipped_steps_;
     ++step_;
-    return loss;
+    return data_loss;
   }
-  if (!optimizer_) optimizer_ = make_optimizer_(graph_params(model_.graph, exec_));
   optimizer_->set_lr(schedule_.lr(step_));
   optimizer_->step(backend_);
   ++step_;
-  *correct += count_correct(labels);
-  return loss;
+  correct_this_step_ = count_correct(batch.labels);
+  return data_loss;
 }
 
 EvalResult Trainer::evaluate(const Dataset& data) {
@@ -91,46 +105,135 @@ EvalResult Trainer::evaluate(const Dataset& data) {
   return r;
 }
 
-std::vector<EpochResult> Trainer::fit(const Dataset& train, const Dataset* test, std::ostream& log) {
-  const int64_t n = train.size(), bs = options_.batch_size;
-  MT_CHECK(n >= bs, ConfigError, "train.batch_size ", bs, " exceeds the ", n, " training samples");
-  const int64_t steps_per_epoch = n / bs;  // the last partial batch is dropped, as drop_last=True
-  std::mt19937_64 shuffle_rng(options_.seed ^ 0x5eedULL);
-  std::vector<int64_t> order(n);
-  Tensor images = Tensor::empty({bs, train.sample[0], train.sample[1], train.sample[2]});
-  Tensor labels = Tensor::empty({bs}, DType::i64);
+TrainerState Trainer::state() const {
+  TrainerState s;
+  s.step = step_;
+  s.epoch = epoch_;
+  s.step_in_epoch = step_in_epoch_;
+  s.seed = options_.seed;
+  s.best_accuracy = best_accuracy_;
+  // The order and augmentation are functions of (seed, epoch, step): no engine state to keep.
+  s.extra["batch_size"] = options_.batch_size;
+  s.extra["skipped_steps"] = skipped_steps_;
+  s.extra["tally"] = {{"loss_sum", tally_.loss_sum}, {"correct", tally_.correct},
+                      {"samples", tally_.samples}, {"steps", tally_.steps}};
+  for (const TrainHook* h : hooks_)
+    if (!h->state_key().empty()) s.extra["hooks"][h->state_key()] = h->state();
+  return s;
+}
+
+void Trainer::save_checkpoint(double test_accuracy) {
+  if (!checkpoints_) return;
+  // Mid-epoch checkpoints pass -1: their model was not evaluated, so they never count as best.
+  const std::string path = checkpoints_->save(model_.graph, *optimizer_, state(), test_accuracy);
+  if (logger_) logger_->note("checkpoint " + path);
+}
+
+CheckpointLoad Trainer::resume(CheckpointManager& checkpoints, const std::string& which) {
+  TrainerState s;
+  CheckpointLoad loaded = checkpoints.load(which, model_.graph, optimizer_.get(), s);
+  const auto batch = s.extra.value("batch_size", options_.batch_size);
+  MT_CHECK(s.seed == options_.seed && batch == options_.batch_size, ConfigError, "checkpoint ", loaded.path,
+           " was written with seed ", s.seed, " and train.batch_size ", batch, "; resuming with seed ",
+           options_.seed, " and batch size ", options_.batch_size,
+           " would not continue its data order: use the same values");
+  step_ = s.step;
+  epoch_ = s.epoch;
+  step_in_epoch_ = s.step_in_epoch;
+  best_accuracy_ = s.best_accuracy;
+  skipped_steps_ = s.extra.value("skipped_steps", int64_t{0});
+  const nlohmann::json tally = s.extra.value("tally", nlohmann::json::object());
+  tally_ = {tally.value("loss_sum", 0.0), tally.value("correct", int64_t{0}), tally.value("samples", int64_t{0}),
+            tally.value("steps", int64_t{0})};
+  if (s.extra.contains("hooks"))
+    for (TrainHook* h : hooks_)
+      if (s.extra["hooks"].contains(h->state_key())) h->load_state(s.extra["hooks"][h->state_key()]);
+  if (logger_) {
+    for (const std::string& w : loaded.warnings) logger_->note("warning: " + w);
+    logger_->note("resumed from " + loaded.path + " at step " + std::to_string(step_) + " (epoch " +
+                  std::to_string(epoch_ + 1) + ", batch " + std::to_string(step_in_epoch_) + ")");
+  }
+  return loaded;
+}
+
+bool Trainer::done() const { return options_.max_steps && step_ >= options_.max_steps; }
+
+void Trainer::log_step(double loss, int64_t images, double img_per_s) {
+  if (!logger_) return;
+  StepMetrics m;
+  m.step = step_;
+  m.epoch = epoch_ + 1;
+  m.loss = loss;
+  m.lr = optimizer_->lr();
+  m.img_per_s = img_per_s;
+  const bool line = step_ % options_.log_every == 0;
+  if (line)
+    for (TrainHook* h : hooks_) h->metrics(m.extra);
+  logger_->step(m, step_in_epoch_, images, line);
+}
+
+EpochResult Trainer::finish_epoch(const Dataset* test, double seconds, int64_t steps_here) {
+  EpochResult r;
+  r.epoch = epoch_ + 1;
+  r.steps = steps_here;
+  r.seconds = seconds;
+  r.images_per_second = steps_here * options_.batch_size / std::max(seconds, 1e-9);
+  r.train.samples = tally_.samples;
+  r.train.loss = tally_.steps ? tally_.loss_sum / tally_.steps : 0;
+  r.train.accuracy = tally_.samples ? static_cast<double>(tally_.correct) / tally_.samples : 0;
+  if (test) r.test = evaluate(*test);
+  for (TrainHook* h : hooks_) h->end_epoch(r.epoch);
+  if (logger_) {
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    logger_->end_epoch({r.epoch, r.train.loss, r.train.accuracy, test ? r.test.loss : nan,
+                        test ? r.test.accuracy : nan, r.seconds, r.images_per_second},
+                       step_);
+  }
+  return r;
+}
+
+std::vector<EpochResult> Trainer::fit(const Dataset& train, const Dataset* test) {
+  MT_CHECK(optimizer_, ConfigError, "the trainer was built without an optimizer");
+  MT_CHECK(train.size() >= options_.batch_size, ConfigError, "train.batch_size ", options_.batch_size,
+           " exceeds the ", train.size(), " training samples");
+  LoaderOptions lo;
+  lo.batch_size = options_.batch_size;
+  lo.seed = options_.seed;
+  lo.augment = options_.augment;
+  BatchLoader loader(train, normalization_, lo);  // drops the last partial batch, as drop_last=True
+  const int64_t steps_per_epoch = loader.steps_per_epoch();
   std::vector<EpochResult> results;
-  for (int64_t epoch = 1; epoch <= options_.epochs; ++epoch) {
-    std::iota(order.begin(), order.end(), 0);
-    std::shuffle(order.begin(), order.end(), shuffle_rng);
-    EpochResult r;
-    r.epoch = epoch;
+  while (epoch_ < options_.epochs && !done()) {
+    if (step_in_epoch_ == 0) tally_ = {};
+    loader.start_epoch(epoch_, step_in_epoch_);
+    if (logger_) logger_->start_epoch(epoch_ + 1, options_.epochs, steps_per_epoch);
     const auto t0 = Clock::now();
-    double loss_sum = 0;
-    int64_t correct = 0;
-    for (int64_t s = 0; s < steps_per_epoch; ++s) {
-      if (options_.max_steps && step_ >= options_.max_steps) break;
-      fill_batch(train, normalization_, order.data() + s * bs, bs, images, labels);
-      const double loss = train_step(images, labels, &correct);
-      loss_sum += loss;
-      ++r.steps;
-      if (step_ % options_.log_every == 0)
-        log << "epoch " << epoch << " step " << s + 1 << "/" << steps_per_epoch << "  loss "
-            << loss << "  lr " << optimizer_->lr() << "  " << static_cast<int64_t>(r.steps * bs / seconds_since(t0))
-            << " img/s" << std::endl;
+    int64_t steps_here = 0;
+    while (!done()) {
+      const Batch* batch = loader.next();
+      if (!batch) break;
+      const double loss = train_step(*batch);
+      const int64_t images = batch->labels.dim(0);
+      ++step_in_epoch_;
+      ++steps_here;
+      tally_.loss_sum += loss;
+      tally_.correct += correct_this_step_;
+      tally_.samples += images;
+      ++tally_.steps;
+      log_step(loss, images, steps_here * options_.batch_size / std::max(seconds_since(t0), 1e-9));
+      if (options_.checkpoint_every_steps && step_ % options_.checkpoint_every_steps == 0 &&
+          step_in_epoch_ < steps_per_epoch && !done())
+        save_checkpoint(-1.0);
     }
-    r.seconds = seconds_since(t0);
-    r.images_per_second = r.steps * bs / std::max(r.seconds, 1e-9);
-    r.train.samples = r.steps * bs;
-    r.train.loss = r.steps ? loss_sum / r.steps : 0;
-    r.train.accuracy = r.steps ? static_cast<double>(correct) / (r.steps * bs) : 0;
-    if (test) r.test = evaluate(*test);
-    log << "epoch " << epoch << " done in " << r.seconds << " s (" << static_cast<int64_t>(r.images_per_second)
-        << " img/s): train loss " << r.train.loss << " acc " << 100 * r.train.accuracy << "%";
-    if (test) log << ", test loss " << r.test.loss << " acc " << 100 * r.test.accuracy << "%";
-    log << std::endl;
+    const bool complete = step_in_epoch_ >= steps_per_epoch;
+    EpochResult r = finish_epoch(test, seconds_since(t0), steps_here);
+    if (test) best_accuracy_ = std::max(best_accuracy_, r.test.accuracy);
+    if (complete) {
+      ++epoch_;
+      step_in_epoch_ = 0;
+    }
+    save_checkpoint(test ? r.test.accuracy : 0.0);
     results.push_back(r);
-    if (options_.max_steps && step_ >= options_.max_steps) break;
   }
   return results;
 }

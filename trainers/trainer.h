@@ -1,17 +1,22 @@
 #pragma once
-// The training loop: seeded shuffling, batches, forward / backward / optimizer step under a
-// learning-rate schedule, progress lines, and evaluation on a held-out set each epoch.
+// The training loop: batches from a background loader (seeded order and augmentation), forward /
+// backward / optimizer step under a learning-rate schedule, hooks (structure learning), progress
+// and metrics through a RunLogger, evaluation after each epoch, checkpoints, and exact resume.
 #include <cstdint>
 #include <functional>
-#include <iosfwd>
 #include <memory>
 #include <vector>
 
 #include "core/executor.h"
 #include "layers/zoo/model.h"
+#include "trainers/augment.h"
+#include "trainers/checkpoint.h"
 #include "trainers/dataset.h"
+#include "trainers/loader.h"
 #include "trainers/lr_schedule.h"
 #include "trainers/optimizer.h"
+#include "trainers/run_logger.h"
+#include "trainers/train_hook.h"
 
 namespace mt {
 
@@ -19,12 +24,16 @@ struct TrainOptions {
   int64_t epochs = 1;
   int64_t batch_size = 128;
   int64_t max_steps = 0;        // 0: no limit
-  int64_t log_every = 50;
+  int64_t log_every = 50;       // steps between metrics lines (and plain progress lines)
   int64_t eval_batch_size = 500;
   uint64_t seed = 0;
+  AugmentOptions augment;
   // A step whose loss or gradient is not finite: stop (false, the default) or skip its update.
   bool skip_nonfinite_steps = false;
   int64_t inject_nonfinite_at_step = 0;  // tests: poison a gradient at this step (1-based; 0 = off)
+  // Checkpoints (when a CheckpointManager is attached): after every epoch, and every N steps
+  // within one (0: only at epoch ends).
+  int64_t checkpoint_every_steps = 0;
 };
 
 struct EvalResult {
@@ -34,45 +43,75 @@ struct EvalResult {
 };
 
 struct EpochResult {
-  int64_t epoch = 0;
-  int64_t steps = 0;
+  int64_t epoch = 0;  // 1-based
+  int64_t steps = 0;  // steps taken in this epoch by this process (fewer after a mid-epoch resume)
   EvalResult train;   // running averages over the epoch's batches (train mode)
   EvalResult test;    // samples == 0 when there is no test set
   double seconds = 0;
   double images_per_second = 0;
 };
 
-// The optimizer is made once the executor has planned its gradient buffers (after the first
-// backward), from the parameters bound to them.
+// Builds the optimizer over the parameters bound to the executor's gradient tensors.
 using OptimizerFactory = std::function<std::unique_ptr<Optimizer>(std::vector<ParamRef>)>;
 
 class Trainer {
  public:
-  Trainer(layers::Model& model, KernelBackend& backend, OptimizerFactory make_optimizer,
+  Trainer(layers::Model& model, KernelBackend& backend, const OptimizerFactory& make_optimizer,
           const LrSchedule& schedule, TrainOptions options, Normalization normalization);
 
-  // Trains for options.epochs (or until max_steps), evaluating on `test` after each epoch when
-  // given. Progress goes to `log`.
-  std::vector<EpochResult> fit(const Dataset& train, const Dataset* test, std::ostream& log);
+  // Optional collaborators; each must outlive fit().
+  void set_logger(RunLogger* logger) { logger_ = logger; }
+  void set_checkpoints(CheckpointManager* checkpoints) { checkpoints_ = checkpoints; }
+  void add_hook(TrainHook* hook) { hooks_.push_back(hook); }
+
+  // Restores weights, optimizer, hooks and loop position from a checkpoint (`which` as
+  // CheckpointManager::load takes it). A checkpoint written with another seed or batch size is
+  // refused: the data order would not continue.
+  CheckpointLoad resume(CheckpointManager& checkpoints, const std::string& which);
+
+  // Trains until options.epochs (or max_steps) are done, from wherever the trainer stands,
+  // evaluating on `test` after each epoch when given.
+  std::vector<EpochResult> fit(const Dataset& train, const Dataset* test);
   EvalResult evaluate(const Dataset& data);
+
   int64_t steps() const { return step_; }
   int64_t skipped_steps() const { return skipped_steps_; }
+  Executor& executor() { return exec_; }
+  Optimizer& optimizer() { return *optimizer_; }
 
  private:
-  double train_step(const Tensor& images, const Tensor& labels, int64_t* correct);
+  struct EpochTally {  // running sums of the epoch in progress (saved with a mid-epoch checkpoint)
+    double loss_sum = 0;
+    int64_t correct = 0, samples = 0, steps = 0;
+  };
+
+  double train_step(const Batch& batch);
   int64_t count_correct(const Tensor& labels) const;
   double gradient_sum_squares();
+  void log_step(double loss, int64_t images, double img_per_s);
+  EpochResult finish_epoch(const Dataset* test, double seconds, int64_t steps_here);
+  void save_checkpoint(double test_accuracy);
+  TrainerState state() const;
+  bool done() const;
 
   layers::Model& model_;
   KernelBackend& backend_;
-  OptimizerFactory make_optimizer_;
-  std::unique_ptr<Optimizer> optimizer_;
   const LrSchedule& schedule_;
   TrainOptions options_;
   Normalization normalization_;
   Executor exec_;
-  int64_t step_ = 0;
+  std::unique_ptr<Optimizer> optimizer_;
+  RunLogger* logger_ = nullptr;
+  CheckpointManager* checkpoints_ = nullptr;
+  std::vector<TrainHook*> hooks_;
+
+  int64_t step_ = 0;           // optimizer steps taken (skipped ones included)
+  int64_t epoch_ = 0;          // the epoch in progress, 0-based
+  int64_t step_in_epoch_ = 0;  // batches of epoch_ consumed
+  EpochTally tally_;
+  double best_accuracy_ = 0;
   int64_t skipped_steps_ = 0;
+  int64_t correct_this_step_ = 0;
 };
 
 }  // namespace mt

@@ -84,6 +84,11 @@ class CpuBackend : public KernelBackend {
   double sum_squares(const Tensor& t) override;
   void scale_inplace(Tensor& t, double factor) override;
 
+  void gate_fwd(const GateDesc& d, const Tensor& x, const Tensor& logits, Tensor& y,
+                Tensor& workspace) override;
+  void gate_bwd(const GateDesc& d, const Tensor& x, const Tensor& dy, const Tensor& workspace,
+                Tensor& dx, Tensor& dlogits) override;
+
  private:
   void conv_forward(const Conv2dDesc& d, const Tensor& x, const Tensor& w, const Tensor& b,
                     Tensor& y, bool relu);

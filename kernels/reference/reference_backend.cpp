@@ -6,6 +6,7 @@
 #include "kernels/reference/conv2d.h"
 #include "kernels/reference/dropout.h"
 #include "kernels/reference/eltwise.h"
+#include "kernels/reference/gate.h"
 #include "kernels/reference/linear.h"
 #include "kernels/reference/optim.h"
 #include "kernels/reference/pool2d.h"
@@ -244,6 +245,18 @@ double ReferenceBackend::sum_squares(const Tensor& t) {
 void ReferenceBackend::scale_inplace(Tensor& t, double factor) {
   dispatch("scale_inplace", t.dtype(),
            [&](auto tag) { reference::scale_inplace<MT_TAG_T>(t, factor); });
+}
+
+void ReferenceBackend::gate_fwd(const GateDesc& d, const Tensor& x, const Tensor& logits,
+                                Tensor& y, Tensor& workspace) {
+  dispatch("gate_fwd", x.dtype(),
+           [&](auto tag) { reference::gate_fwd<MT_TAG_T>(d, x, logits, y, workspace); });
+}
+
+void ReferenceBackend::gate_bwd(const GateDesc& d, const Tensor& x, const Tensor& dy,
+                                const Tensor& workspace, Tensor& dx, Tensor& dlogits) {
+  dispatch("gate_bwd", x.dtype(),
+           [&](auto tag) { reference::gate_bwd<MT_TAG_T>(d, x, dy, workspace, dx, dlogits); });
 }
 
 #undef MT_TAG_T

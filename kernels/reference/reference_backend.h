@@ -73,6 +73,11 @@ class ReferenceBackend : public KernelBackend {
                   Tensor& exp_avg_sq) override;
   double sum_squares(const Tensor& t) override;
   void scale_inplace(Tensor& t, double factor) override;
+
+  void gate_fwd(const GateDesc& d, const Tensor& x, const Tensor& logits, Tensor& y,
+                Tensor& workspace) override;
+  void gate_bwd(const GateDesc& d, const Tensor& x, const Tensor& dy, const Tensor& workspace,
+                Tensor& dx, Tensor& dlogits) override;
 };
 
 }  // namespace mt

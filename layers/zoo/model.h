@@ -24,6 +24,11 @@ struct ModelOptions {
   DType dtype = DType::f32;
   double label_smoothing = 0;
   double dropout = 0;               // before the classifier, where the model has one
+  // FiGS gates (layers/builder.h): `<conv>.gate` after every conv's batch norm and after every
+  // hidden linear layer, never after the logits. Defaults: morph-net's LogisticSigmoidGating.
+  bool gating = false;
+  double gate_temperature = 0.001;
+  double gate_init_logit = 2.5;     // log odds; sigmoid(2.5) = 92% open
   int depth = 20;                   // CIFAR ResNet: 6n + 2
   std::string shortcut = "A";       // CIFAR ResNet: A (zero-pad) or B (1x1 conv + BN)
   std::vector<int64_t> vgg_stages{32, 64, 128};  // VGG: channels per stage
@@ -45,6 +50,10 @@ struct Model {
 // The output channels of a layer: the per-layer override if any, else base x multiplier (at
 // least 1).
 int64_t layer_width(const ModelOptions& o, const std::string& layer, int64_t base);
+
+// The builder's gating settings from the options. build_model applies them; a caller that runs a
+// ModelFn on its own builder calls b.set_gating(gating_options(o)) first.
+GatingOptions gating_options(const ModelOptions& o);
 
 // Builds a model of the zoo by name (resnet20/32/44/56/110, resnet_cifar, resnet18/34/50, vgg,
 // vgg_small, mobilenet_v1, mobilenet_v2, yaml). Throws ConfigError listing the known names.

@@ -26,6 +26,12 @@ int64_t layer_width(const ModelOptions& o, const std::string& layer, int64_t bas
   return std::max<int64_t>(1, std::llround(static_cast<double>(base) * o.width_multiplier));
 }
 
+GatingOptions gating_options(const ModelOptions& o) {
+  MT_CHECK(!o.gating || (std::isfinite(o.gate_temperature) && o.gate_temperature > 0), ConfigError,
+           "gate_temperature must be > 0, got ", o.gate_temperature);
+  return {o.gating, o.gate_temperature, o.gate_init_logit};
+}
+
 void register_model(const std::string& name, ModelFn fn) { registry()[name] = std::move(fn); }
 
 std::vector<std::string> model_names() {
@@ -45,6 +51,7 @@ Model build_model(const std::string& name, const ModelOptions& options) {
   Model model;
   model.name = name;
   ModelBuilder b(model.graph, options.seed, options.dtype);
+  b.set_gating(gating_options(options));
   model.images = b.input("images", {options.in_channels, options.image_size, options.image_size});
   model.labels = b.labels("labels");
   model.logits = it->second(b, model.images, options);

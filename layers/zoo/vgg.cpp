@@ -10,6 +10,8 @@
 //
 // Width keys (ModelOptions.widths): every conv's and every hidden linear's own name
 // ("features.0", "features.3", ..., "classifier.0"); no widths are tied.
+// With options.gating, each hidden linear gets its gate (`classifier.0.gate`) before the ReLU;
+// the convs get theirs from the builder's batchnorm2d.
 #include "layers/zoo/zoo_models.h"
 
 namespace mt::layers {
@@ -40,7 +42,8 @@ ValueId vgg_classifier(ModelBuilder& b, ValueId x, const ModelOptions& o) {
   int i = 0;
   for (int64_t hidden : o.vgg_hidden) {
     const std::string fc = at("classifier", i);
-    x = b.relu(at("classifier", i + 1), b.linear(fc, x, layer_width(o, fc, hidden)));
+    x = b.gate_hidden(fc, b.linear(fc, x, layer_width(o, fc, hidden)));
+    x = b.relu(at("classifier", i + 1), x);
     i += 2;
     if (o.dropout > 0) x = b.dropout(at("classifier", i++), x, o.dropout);
   }

@@ -8,6 +8,9 @@
 #include <fstream>
 #include <sys/wait.h>
 
+#include "temp_dir.h"
+#include "trainers/tfevents.h"
+
 namespace {
 
 struct Result {
@@ -31,13 +34,10 @@ Result run(const std::string& args) {
 
 }  // namespace
 
-std::filesystem::path temp_root(const std::string& tag) {
-  return std::filesystem::temp_directory_path() / ("mt_cli_" + tag + "_" + std::to_string(::getpid()));
-}
-
 TEST_CASE("a bad config exits 2 with the file, line and key", "[cli]") {
   const auto path = std::filesystem::temp_directory_path() / ("mt_cli_" + std::to_string(::getpid()) + ".yaml");
-  const auto root = temp_root("bad");
+  mt::testing::TempDir tmp("cli");
+  const auto root = tmp.path / "runs";
   std::ofstream(path) << "output:\n  root: " << root.string() << "\ntrain:\n  epochs: 1\n  batchsize: 64\n";
   const Result r = run("--config " + path.string());
   std::filesystem::remove(path);
@@ -49,31 +49,76 @@ TEST_CASE("a bad config exits 2 with the file, line and key", "[cli]") {
 }
 
 TEST_CASE("a missing data folder exits 1 naming it", "[cli]") {
-  const auto root = temp_root("nodata");
+  mt::testing::TempDir tmp("cli");
+  const auto root = tmp.path / "runs";
   const Result r = run("--config configs/resnet20_fmnist.yaml --set data.path=/nonexistent --set output.root=" + root.string());
   CHECK_FALSE(std::filesystem::exists(root));
   CHECK(r.exit_code == 1);
-  CHECK_THAT(r.output, Catch::Contains("/nonexistent") && Catch::Contains("train-images-idx3-ubyte"));
+  CHECK_THAT(r.output, Catch::Contains("/nonexistent") && Catch::Contains("is not a folder"));
+  // A folder without the data set's files names the first one missing.
+  const Result empty = run("--config configs/resnet20_fmnist.yaml --set data.path=" + tmp.path.string() +
+                           " --set output.root=" + root.string());
+  CHECK(empty.exit_code == 1);
+  CHECK_THAT(empty.output, Catch::Contains("train-images-idx3-ubyte"));
 }
 
-TEST_CASE("morphtrain trains ResNet-8 on learnable synthetic data", "[cli][train]") {
-  const auto root = temp_root("train");
-  const Result r = run(
-      "--config configs/resnet20_fmnist.yaml --set output.root=" + root.string() + " --set model.name=resnet_cifar --set model.depth=8 --set data.dataset=synthetic "
-      "--set data.synthetic_size=512 --set data.mean=[0.5] --set data.std=[0.25] --set train.batch_size=32 "
-      "--set train.epochs=3 --set train.log_every=10 --set schedule.warmup_steps=5 --set optim.lr=0.05");
+TEST_CASE("morphtrain trains, fills its run directory, resumes and evaluates", "[cli][train]") {
+  mt::testing::TempDir tmp("cli");
+  const std::string base =
+      "--config configs/resnet20_fmnist.yaml --set output.root=" + tmp.path.string() +
+      " --set model.name=resnet_cifar --set model.depth=8 --set data.dataset=synthetic"
+      " --set data.synthetic_size=512 --set train.batch_size=32 --set train.log_every=4"
+      " --set schedule.warmup_steps=5 --set optim.lr=0.05 --set data.augment.hflip=true";
+  Result r = run(base + " --set train.epochs=2");
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
   // The synthetic classes differ in brightness: a model that trains beats chance (10%) clearly.
-  const auto at = r.output.find("final test accuracy ");
+  auto at = r.output.find("final test accuracy ");
   REQUIRE(at != std::string::npos);
   CHECK(std::stod(r.output.substr(at + 20)) > 50.0);
-  // One run directory, holding the resolved config.
-  const auto runs = root / "resnet20_fmnist";
+  CHECK_THAT(r.output, Catch::Contains("epoch 2/2 done in"));
+
+  // One run directory with everything a user reads.
+  const auto runs = tmp.path / "resnet20_fmnist";
   REQUIRE(std::filesystem::is_directory(runs));
-  const auto dir = *std::filesystem::directory_iterator(runs);
-  CHECK(std::filesystem::exists(dir.path() / "config.yaml"));
-  std::filesystem::remove_all(root);
+  const auto dir = (*std::filesystem::directory_iterator(runs)).path();
+  CHECK(std::filesystem::exists(dir / "config.yaml"));
+  std::ifstream csv(dir / "summary.csv");
+  std::string header, row1, row2;
+  std::getline(csv, header), std::getline(csv, row1), std::getline(csv, row2);
+  CHECK(header == "epoch,train_loss,train_acc,test_loss,test_acc,seconds,img_per_s");
+  CHECK(row1.rfind("1,", 0) == 0);
+  CHECK(row2.rfind("2,", 0) == 0);
+  std::ifstream jsonl(dir / "metrics.jsonl");
+  std::string line;
+  int lines = 0;
+  while (std::getline(jsonl, line)) lines += line.find("\"loss\"") != std::string::npos;
+  CHECK(lines == 8);  // 32 steps, one line every 4
+  std::string events;
+  for (const auto& e : std::filesystem::directory_iterator(dir))
+    if (e.path().filename().string().rfind("events.out.tfevents.", 0) == 0) events = e.path().string();
+  REQUIRE_FALSE(events.empty());
+  int losses = 0;
+  for (const mt::TfEvent& e : mt::read_tfevents(events))  // CRCs are checked while reading
+    for (const mt::TfScalar& s : e.scalars) losses += s.tag == "train/loss";
+  CHECK(losses == 8);
+  CHECK(std::filesystem::exists(dir / "checkpoints" / "ckpt-00000032" / "model.safetensors"));
+
+  // --resume auto continues the same run directory from its last checkpoint.
+  r = run(base + " --set train.epochs=3 --resume auto");
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.output, Catch::Contains("resumed from") && Catch::Contains("at step 32 (epoch 3, batch 0)") &&
+                           Catch::Contains("epoch 3/3 done in") && !Catch::Contains("epoch 1/3"));
+  CHECK(std::distance(std::filesystem::directory_iterator(runs), std::filesystem::directory_iterator{}) == 1);
+  CHECK(std::filesystem::exists(dir / "checkpoints" / "ckpt-00000048"));
+
+  // --evaluate a run directory: its best checkpoint on the test set, with the run's own config.
+  r = run("--evaluate " + dir.string());
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.output, Catch::Contains("test accuracy") && Catch::Contains("(128 samples)"));
+  r = run("--evaluate " + (tmp.path / "nowhere").string());
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Catch::Contains("nowhere") && Catch::Contains("does not exist"));
 }
 
 TEST_CASE("the summary and help-config flags print without training", "[cli]") {
@@ -86,7 +131,8 @@ TEST_CASE("the summary and help-config flags print without training", "[cli]") {
 }
 
 TEST_CASE("a diverging run stops naming the step, or skips such steps when asked", "[cli][train]") {
-  const auto root = temp_root("nan");
+  mt::testing::TempDir tmp("cli");
+  const auto root = tmp.path;
   const std::string base =
       "--config configs/resnet20_fmnist.yaml --set output.root=" + root.string() +
       " --set model.name=resnet_cifar --set model.depth=8 --set data.dataset=synthetic"
@@ -96,8 +142,10 @@ TEST_CASE("a diverging run stops naming the step, or skips such steps when asked
   INFO(r.output);
   CHECK(r.exit_code == 1);
   CHECK_THAT(r.output, Catch::Contains("gradient norm is not finite at step 3"));
+  // Nothing non-finite was saved: the run stopped before its first checkpoint.
+  for (const auto& e : std::filesystem::recursive_directory_iterator(root))
+    CHECK(e.path().filename().string().rfind("ckpt-", 0) != 0);
   r = run(base + " --set train.on_nonfinite=skip_step");
   CHECK(r.exit_code == 0);
   CHECK_THAT(r.output, Catch::Contains("skipped 1 steps"));
-  std::filesystem::remove_all(root);
 }

@@ -18,6 +18,7 @@
 #include "layers/builder.h"
 #include "layers/zoo/model.h"
 #include "python_env.h"
+#include "temp_dir.h"
 #include "trainers/checkpoint.h"
 #include "trainers/sgd.h"
 
@@ -26,16 +27,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int counter = 0;
-    path = fs::temp_directory_path() /
-           ("mt_ckpt_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
+using testing::TempDir;
 
 // conv + bn + relu + pool + linear, with gradients we set by hand and an SGD with momentum.
 struct Net {

@@ -8,24 +8,13 @@
 #include "kernels/backends.h"
 #include "trainers/adamw.h"
 #include "trainers/sgd.h"
+#include "temp_dir.h"
 
 using namespace mt;
 
 namespace {
 
-struct TempDir {
-  std::filesystem::path path;
-  TempDir() {
-    path = std::filesystem::temp_directory_path() /
-           ("mt_optim_" + std::to_string(::getpid()) + "_" + std::to_string(counter()++));
-    std::filesystem::create_directories(path);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-  static int& counter() {
-    static int c = 0;
-    return c;
-  }
-};
+using testing::TempDir;
 
 // Two params and their gradients; each step feeds gradients that depend on the step.
 struct Model {

@@ -1,0 +1,29 @@
+#pragma once
+#include "core/op.h"
+
+namespace mt {
+
+// The FiGS logistic-sigmoid gate (arXiv 2006.09581; morph-net's LogisticSigmoidGating). Inputs:
+// x [N, C, H, W] or [N, C], logits [C] (the log odds of each channel being on). y = x * g with
+// one g per channel: in training a relaxed Bernoulli sample, g = sigmoid((logits + logistic
+// noise) / temperature), the noise drawn per channel from the step's seed and shared by the whole
+// batch; in evaluation sigmoid(logits) where logits > 0, else 0 (gate_value in core/backend.h).
+// A following ReLU can run inside it.
+class GateOp : public Op {
+ public:
+  explicit GateOp(double temperature = 0.001);
+  std::string_view kind() const override { return "gate"; }
+  std::vector<Shape> infer_shapes(const std::vector<Shape>& in) const override;
+  void forward(OpContext& ctx) const override;
+  void backward(OpContext& ctx) const override;
+  bool fuses_relu() const override { return true; }
+  nlohmann::json attributes() const override { return {{"temperature", temperature_}}; }
+  double temperature() const { return temperature_; }
+
+ private:
+  GateDesc desc(const OpContext& ctx) const;
+
+  double temperature_;
+};
+
+}  // namespace mt

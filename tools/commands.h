@@ -1,0 +1,21 @@
+#pragma once
+// What the morphtrain command does, one function per mode; main.cpp only parses the command line.
+// Each returns the process exit code and throws ConfigError (exit 2) or other errors (exit 1).
+#include <string>
+
+#include "tools/config.h"
+
+namespace mt::tools {
+
+// Trains as the config says into a new run directory, or with `resume` ("auto", a run directory
+// or a checkpoint directory) continues a run where its checkpoint left it, in its run directory.
+int train_command(const Config& config, const std::string& resume);
+
+// Evaluates a checkpoint (a checkpoint directory, or a run directory: its best checkpoint) on the
+// config's test set and prints loss and accuracy.
+int evaluate_command(const Config& config, const std::string& checkpoint);
+
+// The per-layer model summary (output shape, params, MACs, totals).
+int summary_command(const Config& config);
+
+}  // namespace mt::tools

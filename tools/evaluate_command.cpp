@@ -1,0 +1,47 @@
+// `morphtrain --evaluate PATH` and `morphtrain --summary`: look at a model without training it.
+#include <iomanip>
+#include <iostream>
+
+#include "kernels/backends.h"
+#include "layers/summary.h"
+#include "tools/commands.h"
+#include "tools/experiment.h"
+#include "tools/run_dir.h"
+
+namespace mt::tools {
+
+int evaluate_command(const Config& config, const std::string& checkpoint) {
+  DataSplits data = load_data(config);
+  MT_CHECK(data.test.has_value(), ConfigError, "data set '", data.train.name, "' has no test split to evaluate on");
+  layers::Model model = layers::build_model(config.string("model.name"), model_options(config, data.train));
+  const CheckpointLocation at = locate_checkpoint(checkpoint, "best");
+  CheckpointManager manager({at.checkpoints.string(), 1, config.string("model.name")}, std::cout);
+  std::string which = at.which;
+  if (which == "best") {
+    const auto best = manager.best();
+    which = best ? *best : "auto";  // no best pointer: the newest complete checkpoint
+  }
+  TrainerState state;
+  const CheckpointLoad loaded = manager.load(which, model.graph, nullptr, state);
+  for (const std::string& w : loaded.warnings) std::cout << "warning: " << w << "\n";
+
+  TrainOptions options = train_options(config);
+  const OptimizerFactory no_optimizer = [](std::vector<ParamRef>) { return std::unique_ptr<Optimizer>(); };
+  const LrSchedule schedule = lr_schedule(config, 1);
+  Trainer trainer(model, backend_for(Device::cpu()), no_optimizer, schedule, options,
+                  normalization(config, data.train));
+  const EvalResult r = trainer.evaluate(*data.test);
+  std::cout << std::fixed << std::setprecision(2) << "checkpoint " << loaded.path << " (step " << loaded.step
+            << "): test accuracy " << 100 * r.accuracy << "% (" << r.samples << " samples), loss "
+            << std::setprecision(4) << r.loss << std::endl;
+  return 0;
+}
+
+int summary_command(const Config& config) {
+  DataSplits data = load_data(config);
+  layers::Model model = layers::build_model(config.string("model.name"), model_options(config, data.train));
+  std::cout << layers::format_summary(layers::summarize(model.graph));
+  return 0;
+}
+
+}  // namespace mt::tools
