@@ -217,6 +217,12 @@ Tensor& Executor::grad_slot(ValueId v) {
   return graph_.value(v).kind == ValueKind::param ? param_grads_[v] : current_->grads[v];
 }
 
+Tensor& Executor::param_grad(ValueId p) {
+  MT_CHECK(graph_.value(p).kind == ValueKind::param, ShapeError, "value '", graph_.value(p).name,
+           "' is not a parameter");
+  return param_grads_[p];
+}
+
 const Tensor& Executor::grad(ValueId v) const {
   if (graph_.value(v).kind == ValueKind::param) return param_grads_[v];
   MT_CHECK(current_ && v < static_cast<ValueId>(current_->grads.size()) && current_->grads[v].defined(),

@@ -39,6 +39,8 @@ class Executor {
   // Gradient of a value after backward(). A parameter's gradient tensor is one object for the
   // executor's lifetime, whatever the input shape, so an optimizer may keep a pointer to it.
   const Tensor& grad(ValueId v) const;
+  // A parameter's gradient, writable: regularizers add their own gradient to it after backward.
+  Tensor& param_grad(ValueId p);
   bool requires_grad(ValueId v) const { return requires_grad_[v]; }
 
   Graph& graph() { return graph_; }

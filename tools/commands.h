@@ -15,6 +15,11 @@ int train_command(const Config& config, const std::string& resume);
 // config's test set and prints loss and accuracy.
 int evaluate_command(const Config& config, const std::string& checkpoint);
 
+// Per op cost, regularization term and alive channels of the config's model (fresh weights or a
+// checkpoint) for the config's morph.method (gamma when none) and morph.target.cost; printed
+// and written to `json_path`.
+int morph_report_command(const Config& config, const std::string& checkpoint, const std::string& json_path);
+
 // The per-layer model summary (output shape, params, MACs, totals).
 int summary_command(const Config& config);
 

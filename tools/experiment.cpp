@@ -100,6 +100,9 @@ layers::ModelOptions model_options(const Config& c, const Dataset& train) {
   o.width_multiplier = c.number("model.width_multiplier");
   o.dropout = c.number("model.dropout");
   o.label_smoothing = c.number("model.label_smoothing");
+  // FiGS gates are what the logistic_sigmoid method regularizes: it brings them along.
+  o.gating = c.boolean("model.gating") || c.string("morph.method") == "logistic_sigmoid";
+  o.gate_temperature = c.number("model.gate_temperature");
   return o;
 }
 

@@ -8,6 +8,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "tools/calibrate.h"
 #include "tools/commands.h"
 #include "core/error.h"
 #include "tools/config_docs.h"
@@ -32,7 +33,8 @@ int main(int argc, char** argv) {
   CLI::App app{"morphtrain: train convolutional networks and learn their structure"};
   std::string config_path;
   std::vector<std::string> overrides;
-  std::string resume, evaluate;
+  std::string resume, evaluate, morph_report, calibrate, json_out = "morph_report.json";
+  bool want_morph_report = false;
   bool print_config = false, summary = false, keys = false, markdown = false;
   app.add_option("--config,-c", config_path, "experiment YAML file")->check(CLI::ExistingFile);
   app.add_option("--set", overrides, "override a config key: --set optim.lr=0.1 (repeatable)");
@@ -42,11 +44,21 @@ int main(int argc, char** argv) {
   app.add_option("--evaluate", evaluate,
                  "evaluate a checkpoint on the test set and exit: a checkpoint directory, or a run "
                  "directory (its best checkpoint); the run's config.yaml is used without --config");
+  app.add_option("--morph-report", morph_report,
+                 "print and write as JSON each op's cost, regularization term and alive channels for "
+                 "morph.method / morph.target.cost, for fresh weights or the checkpoint given")
+      ->expected(0, 1);
+  app.add_option("--json", json_out, "with --morph-report: where to write the JSON (default morph_report.json)");
+  app.add_option("--calibrate", calibrate,
+                 "measure this machine's peak conv throughput and memory bandwidth into a latency table "
+                 "file for morph.hardware")
+      ->expected(0, 1);
   app.add_flag("--print-config", print_config, "print the resolved config and exit");
   app.add_flag("--summary", summary, "print the model's per-layer summary and exit");
   app.add_flag("--help-config", keys, "list every config key with its default and meaning");
   app.add_flag("--markdown", markdown, "with --help-config: print the docs/config.md reference");
   CLI11_PARSE(app, argc, argv);
+  want_morph_report = app.count("--morph-report") > 0;
 
   if (keys) {
     if (markdown)
@@ -56,6 +68,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   try {
+    if (app.count("--calibrate")) return mt::tools::calibrate_command(calibrate.empty() ? "latency_table.json" : calibrate);
     // An evaluated run's own resolved config, unless another one is named.
     if (config_path.empty() && !evaluate.empty() &&
         std::filesystem::exists(std::filesystem::path(evaluate) / "config.yaml"))
@@ -68,6 +81,7 @@ int main(int argc, char** argv) {
     }
     if (summary) return mt::tools::summary_command(config);
     if (!evaluate.empty()) return mt::tools::evaluate_command(config, evaluate);
+    if (want_morph_report) return mt::tools::morph_report_command(config, morph_report, json_out);
     return mt::tools::train_command(config, resume);
   } catch (const mt::ConfigError& e) {
     std::cerr << "morphtrain: config error: " << e.what() << std::endl;

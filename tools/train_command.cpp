@@ -6,6 +6,7 @@
 #include "kernels/backends.h"
 #include "tools/commands.h"
 #include "tools/experiment.h"
+#include "tools/morph_setup.h"
 #include "tools/run_dir.h"
 
 namespace mt::tools {
@@ -79,6 +80,18 @@ int train_command(const Config& config, const std::string& resume) {
   if (config.boolean("checkpoint.enabled")) {
     checkpoints.emplace(co, std::cout);
     trainer.set_checkpoints(&*checkpoints);
+  }
+  std::unique_ptr<MorphHook> morph;
+  if (morph_enabled(config)) {
+    morph = make_morph_hook(config, model, data.train.size() / options.batch_size, &logger, place.run_dir.string());
+    trainer.add_hook(morph.get());
+    std::cout << "structure learning: " << morph->regularizer().name() << ", ";
+    if (config.number("morph.target.fraction") > 0)
+      std::cout << "budget " << 100 * config.number("morph.target.fraction") << "% of the dense cost";
+    else
+      std::cout << "strength " << morph->strength();
+    std::cout << " (dense " << morph->regularizer().cost_name() << " " << morph->regularizer().full_cost() << ")"
+              << std::endl;
   }
   if (!place.resume_from.empty()) {
     CheckpointManager source({place.resume_from.string(), co.keep_last, co.model_name}, std::cout);

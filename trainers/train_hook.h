@@ -18,6 +18,8 @@ class TrainHook {
   // After backward, before the non-finite check and the update: may add to the parameter
   // gradients (through `exec`) and returns what it added to the loss (0 for nothing).
   virtual double after_backward(Executor& exec, int64_t step) = 0;
+  // After the optimizer's update of this step (not called for a skipped step), at learning rate `lr`.
+  virtual void after_step(Executor& /*exec*/, double /*lr*/) {}
   // Numbers for this step's metrics line and TensorBoard scalars (names without spaces).
   virtual void metrics(std::vector<std::pair<std::string, double>>& /*out*/) {}
   // After each epoch's evaluation, before its checkpoint. `epoch` is 1-based.

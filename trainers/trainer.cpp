@@ -61,7 +61,7 @@ double Trainer::train_step(const Batch& batch) {
   double loss = data_loss;
   for (TrainHook* h : hooks_) loss += h->after_backward(exec_, step_);
   if (options_.inject_nonfinite_at_step == step_ + 1) {  // fault injection for reliability tests
-    Tensor& g = const_cast<Tensor&>(exec_.grad(model_.graph.params().front()));
+    Tensor& g = exec_.param_grad(model_.graph.params().front());
     backend_.fill(g, std::numeric_limits<double>::quiet_NaN());
   }
   // Checked before the update: a non-finite step must never reach the weights.
@@ -78,6 +78,7 @@ double Trainer::train_step(const Batch& batch) {
   }
   optimizer_->set_lr(schedule_.lr(step_));
   optimizer_->step(backend_);
+  for (TrainHook* h : hooks_) h->after_step(exec_, optimizer_->lr());
   ++step_;
   correct_this_step_ = count_correct(batch.labels);
   return data_loss;

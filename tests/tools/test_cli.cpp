@@ -121,6 +121,48 @@ TEST_CASE("morphtrain trains, fills its run directory, resumes and evaluates", "
   CHECK_THAT(r.output, Catch::Contains("nowhere") && Catch::Contains("does not exist"));
 }
 
+TEST_CASE("structure learning from the command line: metrics, structure files, the cost report", "[cli][morph]") {
+  mt::testing::TempDir tmp("cli");
+  const std::string base =
+      "--config configs/resnet20_fmnist.yaml --set output.root=" + tmp.path.string() +
+      " --set model.name=resnet_cifar --set model.depth=8 --set data.dataset=synthetic"
+      " --set data.synthetic_size=256 --set train.batch_size=32 --set train.log_every=4"
+      " --set morph.method=gamma";
+  Result r = run(base + " --set morph.strength=1e-4 --set train.epochs=2");
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.output, Catch::Contains("structure learning: GammaFlops") && Catch::Contains("structure at step 16"));
+  const auto dir = (*std::filesystem::directory_iterator(tmp.path / "resnet20_fmnist")).path();
+  CHECK(std::filesystem::exists(dir / "learned_structure.json"));
+  CHECK(std::filesystem::exists(dir / "structure" / "learned_structure_8.json"));
+  CHECK(std::filesystem::exists(dir / "structure" / "structure_16.json"));
+  std::ifstream jsonl(dir / "metrics.jsonl");
+  std::string line;
+  int with_cost = 0;
+  while (std::getline(jsonl, line)) with_cost += line.find("\"cost_fraction\"") != std::string::npos;
+  CHECK(with_cost == 4);
+  std::string events;
+  for (const auto& e : std::filesystem::directory_iterator(dir))
+    if (e.path().filename().string().rfind("events.out.tfevents.", 0) == 0) events = e.path().string();
+  int costs = 0;
+  for (const mt::TfEvent& e : mt::read_tfevents(events))
+    for (const mt::TfScalar& s : e.scalars) costs += s.tag == "train/cost";
+  CHECK(costs == 4);
+
+  // The cost report of fresh weights: everything alive, the full cost.
+  const std::string json = (tmp.path / "report.json").string();
+  r = run(base + " --set morph.target.cost=model_size --morph-report --json " + json);
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.output, Catch::Contains("layer1.0.conv1") && Catch::Contains("(100.0%)"));
+  std::ifstream report(json);
+  const std::string text((std::istreambuf_iterator<char>(report)), std::istreambuf_iterator<char>());
+  CHECK_THAT(text, Catch::Contains("\"regularizer\": \"GammaModelSize\"") && Catch::Contains("\"cost_fraction\": 1.0"));
+  // ... and of the trained checkpoint.
+  r = run(base + " --morph-report " + dir.string() + " --json " + json);
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.output, Catch::Contains("ckpt-00000016"));
+}
+
 TEST_CASE("the summary and help-config flags print without training", "[cli]") {
   Result r = run("--config configs/resnet20_fmnist.yaml --summary");
   CHECK(r.exit_code == 0);

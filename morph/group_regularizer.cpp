@@ -1,0 +1,234 @@
+#include "morph/group_regularizer.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+namespace mt::morph {
+
+namespace {
+
+double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
+double sign(double x) { return x > 0 ? 1.0 : (x < 0 ? -1.0 : 0.0); }
+
+}  // namespace
+
+Method parse_method(const std::string& name) {
+  if (name == "gamma") return Method::gamma;
+  if (name == "group_lasso") return Method::group_lasso;
+  if (name == "logistic_sigmoid") return Method::logistic_sigmoid;
+  MT_FAIL(ConfigError, "unknown structure-learning method '", name,
+          "' (known: gamma, group_lasso, logistic_sigmoid)");
+}
+
+std::string method_name(Method m) {
+  switch (m) {
+    case Method::gamma: return "gamma";
+    case Method::group_lasso: return "group_lasso";
+    case Method::logistic_sigmoid: return "logistic_sigmoid";
+  }
+  return "?";
+}
+
+std::string method_prefix(Method m) {
+  switch (m) {
+    case Method::gamma: return "Gamma";
+    case Method::group_lasso: return "GroupLasso";
+    case Method::logistic_sigmoid: return "LogisticSigmoid";
+  }
+  return "?";
+}
+
+SourceKind source_kind(Method m) {
+  switch (m) {
+    case Method::gamma: return SourceKind::batchnorm;
+    case Method::group_lasso: return SourceKind::conv;
+    case Method::logistic_sigmoid: return SourceKind::gate;
+  }
+  return SourceKind::batchnorm;
+}
+
+double default_threshold(Method m) {
+  switch (m) {
+    case Method::gamma: return 1e-3;
+    case Method::group_lasso: return 1e-2;
+    case Method::logistic_sigmoid: return 0.5;
+  }
+  return 0;
+}
+
+GroupRegularizer::GroupRegularizer(const ChannelGroups& groups, Method method, double threshold,
+                                   double l1_fraction)
+    : groups_(groups), method_(method), threshold_(threshold), l1_fraction_(l1_fraction),
+      sources_(groups.num_groups()) {
+  MT_CHECK(l1_fraction >= 0 && l1_fraction <= 1, ConfigError, "l1_fraction must be in [0, 1], got ",
+           l1_fraction);
+  const SourceKind kind = source_kind(method);
+  std::map<ValueId, int> index;
+  for (int g = 0; g < groups.num_groups(); ++g)
+    for (const ChannelRef& r : groups.group(g).sources(kind)) {
+      const ValueId p = groups.source_param(kind, r.node);
+      auto [it, added] = index.emplace(p, static_cast<int>(params_.size()));
+      if (added) {
+        const Shape& s = groups.graph().value(p).shape;
+        params_.push_back(p);
+        chunk_.push_back(s.numel() / s[0]);
+      }
+      sources_[g].push_back({it->second, r.channel});
+    }
+}
+
+bool GroupRegularizer::has_sources() const { return !params_.empty(); }
+
+std::vector<ValueId> GroupRegularizer::params() const { return params_; }
+
+GroupRegularizer::View GroupRegularizer::view(const Tensor& t, const std::string& name) const {
+  MT_CHECK(t.layout() == Layout::nchw && (t.dtype() == DType::f32 || t.dtype() == DType::f64),
+           BackendError, "[morph] '", name, "' must be a row-major f32 or f64 host tensor, got ",
+           dtype_name(t.dtype()), t.layout() == Layout::nhwc ? " nhwc" : "");
+  View v;
+  if (t.dtype() == DType::f64) v.d = t.data<double>();
+  else v.f = t.data<float>();
+  return v;
+}
+
+std::vector<GroupRegularizer::View> GroupRegularizer::param_views() const {
+  std::vector<View> out;
+  for (ValueId p : params_) out.push_back(view(groups_.graph().value(p).data, groups_.graph().value(p).name));
+  return out;
+}
+
+double GroupRegularizer::value(const View& x, int64_t c, int64_t n) const {
+  const int64_t at = c * n;
+  if (method_ == Method::gamma) return std::abs(x[at]);
+  if (method_ == Method::logistic_sigmoid) return sigmoid(x[at]);
+  double sq = 0, ab = 0;
+  for (int64_t i = at; i < at + n; ++i) sq += x[i] * x[i], ab += std::abs(x[i]);
+  const double nn = static_cast<double>(n);
+  return (1 - l1_fraction_) * std::sqrt(sq / nn) + l1_fraction_ * ab / nn;
+}
+
+void GroupRegularizer::value_grad(const View& x, int64_t c, int64_t n, double upstream,
+                                  const View& grad) const {
+  const int64_t at = c * n;
+  if (method_ == Method::gamma) {
+    grad.add(at, upstream * sign(x[at]));  // the subgradient 0 at gamma = 0, as TF's abs
+    return;
+  }
+  if (method_ == Method::logistic_sigmoid) {
+    const double s = sigmoid(x[at]);
+    grad.add(at, upstream * s * (1 - s));
+    return;
+  }
+  const double nn = static_cast<double>(n);
+  double sq = 0;
+  for (int64_t i = at; i < at + n; ++i) sq += x[i] * x[i];
+  const double rms = std::sqrt(sq / nn);
+  for (int64_t i = at; i < at + n; ++i) {
+    // d rms / dx = x / (n rms); a zero filter has no direction: 0 there.
+    const double l2 = rms > 0 ? x[i] / (nn * rms) : 0.0;
+    grad.add(i, upstream * ((1 - l1_fraction_) * l2 + l1_fraction_ * sign(x[i]) / nn));
+  }
+}
+
+GroupState GroupRegularizer::evaluate() const {
+  const auto params = param_views();
+  const int n = groups_.num_groups();
+  GroupState s{std::vector<double>(n, 0.0), std::vector<bool>(n, true), std::vector<bool>(n, false)};
+  for (int g = 0; g < n; ++g) {
+    if (sources_[g].empty()) continue;
+    s.regularized[g] = true;
+    bool alive = false;
+    double max = 0, none_open = 1;
+    for (const auto& [pi, c] : sources_[g]) {
+      const double v = value(params[pi], c, chunk_[pi]);
+      alive = alive || v > threshold_;
+      max = std::max(max, v);
+      none_open *= 1 - v;
+    }
+    s.reg[g] = method_ == Method::logistic_sigmoid ? 1 - none_open : max;
+    s.alive[g] = alive;
+  }
+  return s;
+}
+
+void GroupRegularizer::backprop(const std::vector<double>& dterm_dreg, double scale,
+                                const GradientSink& sink) const {
+  MT_CHECK(static_cast<int>(dterm_dreg.size()) == groups_.num_groups(), ShapeError,
+           "[morph] backprop over ", dterm_dreg.size(), " groups, expected ", groups_.num_groups());
+  if (scale == 0 || params_.empty()) return;
+  const auto params = param_views();
+  std::vector<View> grads;  // a default View (no pointer) where the sink declines
+  for (size_t i = 0; i < params_.size(); ++i) {
+    const Value& p = groups_.graph().value(params_[i]);
+    Tensor* g = sink(params_[i]);
+    if (g) MT_CHECK(g->shape() == p.shape, ShapeError, "[morph] gradient of '", p.name, "' is ",
+                    g->shape().str(), ", the parameter ", p.shape.str());
+    grads.push_back(g ? view(*g, p.name) : View{});
+  }
+  for (int g = 0; g < groups_.num_groups(); ++g) {
+    const auto& src = sources_[g];
+    if (src.empty() || dterm_dreg[g] == 0) continue;
+    std::vector<double> v;
+    for (const auto& [pi, c] : src) v.push_back(value(params[pi], c, chunk_[pi]));
+    // The max passes its gradient to the first source that attains it.
+    const size_t arg = static_cast<size_t>(std::max_element(v.begin(), v.end()) - v.begin());
+    for (size_t s = 0; s < src.size(); ++s) {
+      const auto [pi, c] = src[s];
+      if (!grads[pi].f && !grads[pi].d) continue;
+      double dr_dv = s == arg ? 1.0 : 0.0;
+      if (method_ == Method::logistic_sigmoid) {
+        dr_dv = 1;  // d(1 - prod(1 - p)) / dp_s = prod over the others of (1 - p)
+        for (size_t o = 0; o < src.size(); ++o)
+          if (o != s) dr_dv *= 1 - v[o];
+      }
+      if (dr_dv != 0) value_grad(params[pi], c, chunk_[pi], scale * dterm_dreg[g] * dr_dv, grads[pi]);
+    }
+  }
+}
+
+namespace {
+// The level tau of the prox of lambda x max: sum_s n_s x max(v_s - tau, 0) = lambda, tau >= 0.
+double clip_level(std::vector<std::pair<double, double>> v_n, double lambda) {
+  std::sort(v_n.begin(), v_n.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  double weighted = 0, weight = 0;
+  for (size_t k = 0; k < v_n.size(); ++k) {
+    weighted += v_n[k].second * v_n[k].first;
+    weight += v_n[k].second;
+    const double tau = (weighted - lambda) / weight;  // the level if exactly the top k+1 are clipped
+    const double next = k + 1 < v_n.size() ? v_n[k + 1].first : 0.0;
+    if (tau >= next) return std::max(tau, 0.0);
+  }
+  return 0.0;
+}
+}  // namespace
+
+void GroupRegularizer::proximal_step(const std::vector<double>& dterm_dreg, double step) const {
+  MT_CHECK(static_cast<int>(dterm_dreg.size()) == groups_.num_groups(), ShapeError,
+           "[morph] proximal step over ", dterm_dreg.size(), " groups, expected ", groups_.num_groups());
+  MT_CHECK(method_ != Method::logistic_sigmoid, ConfigError,
+           "[morph] logistic_sigmoid has no proximal step: regularize gates through the gradient");
+  if (step == 0 || params_.empty()) return;
+  const auto params = param_views();
+  for (int g = 0; g < groups_.num_groups(); ++g) {
+    const auto& src = sources_[g];
+    const double lambda = step * dterm_dreg[g];
+    if (src.empty() || lambda <= 0) continue;
+    std::vector<std::pair<double, double>> v_n;
+    for (const auto& [pi, c] : src)
+      v_n.emplace_back(value(params[pi], c, chunk_[pi]), method_ == Method::gamma ? 1.0 : static_cast<double>(chunk_[pi]));
+    const double tau = clip_level(v_n, lambda);
+    for (size_t s = 0; s < src.size(); ++s) {
+      const double v = v_n[s].first;
+      if (v <= tau) continue;
+      // Both value kinds are 1-homogeneous in the channel's elements: scaling them by tau / v
+      // brings the value to exactly tau (0 kills the channel).
+      const auto [pi, c] = src[s];
+      const View& x = params[pi];
+      const double factor = tau / v;
+      for (int64_t i = c * chunk_[pi]; i < (c + 1) * chunk_[pi]; ++i) x.add(i, (factor - 1) * x[i]);
+    }
+  }
+}
+
+}  // namespace mt::morph

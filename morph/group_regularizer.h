@@ -1,0 +1,99 @@
+#pragma once
+// The regularization vector and alive vector of every channel group, for one method, computed on
+// the host from the parameter tensors (MorphNet's op_regularizers/ + grouping regularizers).
+//
+// Per source channel (one output channel of one op):
+//   gamma             v = |gamma_c|                                  (GammaL1Regularizer)
+//   group_lasso       v = (1 - f) x sqrt(mean(W_c^2)) + f x mean(|W_c|)  over the c-th output
+//                     filter W_c of the conv (the c-th row of a linear); f = l1_fraction
+//                     (GroupLassoRegularizer: means, not sums)
+//   logistic_sigmoid  v = sigmoid(logit_c), the gate-open probability (ProbGatingRegularizer with
+//                     regularize_on_mask = false: the host sees the logits, not the sampled mask)
+// A source channel is alive when v > threshold.
+//
+// Per group, over its sources of the method's kind:
+//   gamma, group_lasso  r = max_s v_s, alive = any source alive     (MaxGroupingRegularizer)
+//   logistic_sigmoid    r = 1 - prod_s (1 - p_s), alive = any       (ProbabilisticGroupingRegularizer)
+// A group without sources of that kind is not regularized: r = 0 and always alive
+// (ConstantOpRegularizer).
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+#include "morph/channel_groups.h"
+
+namespace mt::morph {
+
+enum class Method : uint8_t { gamma, group_lasso, logistic_sigmoid };
+
+// "gamma", "group_lasso", "logistic_sigmoid"; throws ConfigError otherwise.
+Method parse_method(const std::string& name);
+std::string method_name(Method m);      // "gamma", ...
+std::string method_prefix(Method m);    // MorphNet's class prefix: "Gamma", "GroupLasso", "LogisticSigmoid"
+SourceKind source_kind(Method m);
+// gamma 1e-3 (MorphNet's slim example), group_lasso 1e-2 (its Keras example), logistic_sigmoid
+// 0.5 on the probability (FiGS keeps a channel at inference when its logit > 0; MorphNet's 0.1
+// applies to the sampled mask, which the host does not see).
+double default_threshold(Method m);
+
+// The gradient tensor of a parameter (f32 or f64, row-major, the parameter's shape), or null to
+// leave that parameter alone.
+using GradientSink = std::function<Tensor*(ValueId param)>;
+
+struct GroupState {
+  std::vector<double> reg;        // per group: r (0 where not regularized)
+  std::vector<bool> alive;        // per group
+  std::vector<bool> regularized;  // per group: has sources of the method's kind
+};
+
+class GroupRegularizer {
+ public:
+  GroupRegularizer(const ChannelGroups& groups, Method method, double threshold, double l1_fraction = 0);
+
+  Method method() const { return method_; }
+  double threshold() const { return threshold_; }
+  // Reads the parameters from the graph now.
+  GroupState evaluate() const;
+  // Adds scale x sum_g dterm_dreg[g] x d r_g / d param to the parameters' gradients.
+  void backprop(const std::vector<double>& dterm_dreg, double scale, const GradientSink& sink) const;
+  // The proximal step of step x sum_g dterm_dreg[g] x r_g, applied to the parameters in place
+  // (gamma and group_lasso; logistic_sigmoid has none). For one group with source values v_s
+  // (|gamma| or a filter's RMS over n_s elements) and lambda = step x dterm_dreg[g], the prox of
+  // lambda x max_s v_s clips every source above a common level tau to tau, where tau solves
+  //   sum_s n_s x max(v_s - tau, 0) = lambda,   and tau = 0 when sum_s n_s x v_s <= lambda,
+  // so a whole group dies at once when the pull outweighs all of it. (Exact for l1_fraction 0;
+  // the L1 part of a mixed filter norm is shrunk by the same factor.)
+  void proximal_step(const std::vector<double>& dterm_dreg, double step) const;
+  // Whether any group has a source of the method's kind.
+  bool has_sources() const;
+  // The parameters the term depends on.
+  std::vector<ValueId> params() const;
+
+ private:
+  // Reads element i of a row-major f32 or f64 tensor, or adds to it: parameters are read in
+  // place, not copied (a group-lasso term reads every conv weight at each step).
+  struct View {
+    float* f = nullptr;
+    double* d = nullptr;
+    double operator[](int64_t i) const { return d ? d[i] : static_cast<double>(f[i]); }
+    void add(int64_t i, double v) const {
+      if (d) d[i] += v;
+      else f[i] += static_cast<float>(v);
+    }
+  };
+  View view(const Tensor& t, const std::string& name) const;
+  std::vector<View> param_views() const;  // indexed by position in params_
+  double value(const View& p, int64_t channel, int64_t n) const;
+  // Adds upstream x d value / d param to `grad`.
+  void value_grad(const View& p, int64_t channel, int64_t n, double upstream, const View& grad) const;
+
+  const ChannelGroups& groups_;
+  Method method_;
+  double threshold_, l1_fraction_;
+  std::vector<ValueId> params_;                 // distinct source parameters
+  std::vector<int64_t> chunk_;                  // per param: elements per channel
+  std::vector<std::vector<std::pair<int, int64_t>>> sources_;  // per group: (param index, channel)
+};
+
+}  // namespace mt::morph

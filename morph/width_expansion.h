@@ -1,0 +1,90 @@
+#pragma once
+// Width expansion, MorphNet's last step: scale the learned structure uniformly until it costs
+// what the budget allows (the "uniform width multiplier" of the paper, applied to the learned
+// widths, not the seed's).
+//
+// What is scaled. Channel groups are single tied channels; what has a width is a *block*: the
+// groups that appear in exactly the same conv / linear outputs. A plain conv's output channels
+// form one block; a ResNet stage's trunk (every conv2 of the stage, the stem or the B shortcut's
+// 1x1 conv) is one block; with option-A shortcuts a later stage's trunk is the earlier stage's
+// block plus a block of the channels that were zero padding there. A block with a alive
+// channels gets n = round(multiplier x a) channels, at least 1 (blocks with none stay empty),
+// rounded to a multiple of `multiple` if asked (oneDNN's blocked kernels run much faster on
+// multiples of 8 or 16). A value's width is the sum of its blocks' widths, so rounding every
+// block rounds every layer.
+//
+// Which channels fill n: the alive ones first (highest score, then lowest group id, when n is
+// below the alive count), then dead ones of the dense model (revived: they have weights to copy),
+// then, past the dense width, new copies (ChannelSelection::copies > 1; they start freshly
+// initialised, see reshape.h). With `grow = false` a block never passes its dense width.
+// MorphNet grows past it (its recipe retrains from scratch), so growing is the default; reshape
+// the result with ReshapeInit::fresh to retrain from scratch, or ReshapeInit::copy to keep the
+// surviving weights and start only the new channels fresh.
+#include <string>
+#include <vector>
+
+#include "layers/zoo/model.h"
+#include "morph/channel_selection.h"
+#include "morph/cost_model.h"
+
+namespace mt::morph {
+
+// A layer with a width of its own: a conv2d that is not depthwise, or a linear, that does not
+// produce the logits (the layers of MorphNet's learned_structure.json, plus hidden linears).
+bool is_width_layer(const ChannelGroups& groups, int node);
+
+struct WidthBlock {
+  std::string name;                 // the first layer holding these channels, "#k" if repeated
+  std::vector<std::string> layers;  // every conv / linear output that holds them
+  std::vector<int> groups;          // ascending
+};
+
+// The blocks of a model, in the order of their first group.
+std::vector<WidthBlock> width_blocks(const ChannelGroups& groups);
+
+struct ExpansionOptions {
+  int64_t multiple = 1;  // round every block's width to a multiple of this (8, 16)
+  bool grow = true;      // allow widths beyond the dense model's
+};
+
+// The resource a selection costs (copies count as channels), for the model the cost model was
+// built on: equals CostModel::cost(alive) when no group has more than one copy.
+double structure_cost(const CostModel& costs, const ChannelSelection& selection);
+
+struct Expansion {
+  double multiplier = 1;
+  double cost = 0;    // of `selection`
+  double target = 0;
+  ChannelSelection selection;
+};
+
+// Scales and fits selections of one dense model; holds its channel groups and blocks.
+class WidthExpander {
+ public:
+  WidthExpander(const layers::Model& dense, ExpansionOptions options = {});
+
+  const ChannelGroups& groups() const { return groups_; }
+  const std::vector<WidthBlock>& blocks() const { return blocks_; }
+  // The alive width of every block under `s` (copies counted).
+  std::vector<int64_t> block_widths(const ChannelSelection& s) const;
+
+  ChannelSelection scale(const ChannelSelection& s, double multiplier) const;
+  // The multiplier whose scaled selection costs closest to `target` (within 1% where the
+  // rounding allows), by bisection: the cost grows with the multiplier in steps.
+  Expansion fit(const ChannelSelection& s, double target, const CostOptions& cost) const;
+
+ private:
+  int64_t rounded(double width, int64_t dense) const;
+
+  ExpansionOptions options_;
+  ChannelGroups groups_;
+  std::vector<WidthBlock> blocks_;
+};
+
+// One-call forms of the above.
+ChannelSelection scale(const layers::Model& dense, const ChannelSelection& s, double multiplier,
+                       const ExpansionOptions& options = {});
+double find_multiplier(const layers::Model& dense, const ChannelSelection& s, double target_cost,
+                       const CostOptions& cost, const ExpansionOptions& options = {});
+
+}  // namespace mt::morph

@@ -1,0 +1,38 @@
+// The latency table of this machine: measured through the kernels, written as JSON, read back by
+// morph.hardware.
+#include <catch2/catch.hpp>
+
+#include <fstream>
+
+#include "core/atomic_file.h"
+#include "kernels/backends.h"
+#include "temp_dir.h"
+#include "tools/calibrate.h"
+#include "tools/morph_setup.h"
+
+using namespace mt;
+
+TEST_CASE("calibration measures plausible figures and morph.hardware reads them back", "[tools][calibrate]") {
+  const tools::Calibration c = tools::calibrate(backend_for(Device::cpu()), 0.5);
+  // Any machine this runs on does more than 1 GFLOP/s and 0.5 GB/s, and no CPU 100 TFLOP/s.
+  CHECK(c.peak_gflops > 1);
+  CHECK(c.peak_gflops < 1e5);
+  CHECK(c.memory_gbps > 0.5);
+  CHECK(c.details["conv"].size() == 3);
+
+  testing::TempDir dir("calibrate");
+  const std::string table = (dir.path / "table.json").string();
+  write_file_atomically(table, tools::to_json(c, "here").dump(2));
+  const std::string config = (dir.path / "c.yaml").string();
+  std::ofstream(config) << "morph:\n  method: gamma\n  hardware: " << table << "\n  target:\n    cost: latency\n";
+  const morph::Hardware h = tools::hardware_from_config(tools::Config::load(config));
+  CHECK(h.name == "here");
+  CHECK(h.peak_gflops == Approx(c.peak_gflops));
+  CHECK(h.memory_gbps == Approx(c.memory_gbps));
+
+  std::ofstream(table) << "{\"name\": \"broken\"}";
+  CHECK_THROWS_WITH(tools::hardware_from_config(tools::Config::load(config)),
+                    Catch::Contains(table) && Catch::Contains("peak_gflops"));
+  std::ofstream(config) << "morph:\n  hardware: NoSuchGPU\n";
+  CHECK_THROWS_WITH(tools::hardware_from_config(tools::Config::load(config)), Catch::Contains("V100"));
+}

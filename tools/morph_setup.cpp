@@ -1,0 +1,64 @@
+#include "tools/morph_setup.h"
+
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+namespace mt::tools {
+
+bool morph_enabled(const Config& c) { return c.string("morph.method") != "none"; }
+
+morph::Hardware hardware_from_config(const Config& c) {
+  const std::string& name = c.string("morph.hardware");
+  if (!std::filesystem::exists(name) || std::filesystem::is_directory(name)) return morph::hardware_by_name(name);
+  std::ifstream in(name);
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    MT_FAIL(ConfigError, "morph.hardware file '", name, "' is not valid JSON: ", e.what());
+  }
+  MT_CHECK(j.is_object() && j.contains("peak_gflops") && j["peak_gflops"].is_number() && j.contains("memory_gbps") &&
+               j["memory_gbps"].is_number(),
+           ConfigError, "morph.hardware file '", name, "' needs numbers \"peak_gflops\" and \"memory_gbps\"");
+  return morph::custom_hardware(j.value("name", name), j["peak_gflops"].get<double>(), j["memory_gbps"].get<double>());
+}
+
+morph::RegularizerOptions regularizer_options(const Config& c, const std::string& method) {
+  morph::RegularizerOptions o;
+  o.method = morph::parse_method(method.empty() ? c.string("morph.method") : method);
+  o.target = morph::parse_cost_target(c.string("morph.target.cost"));
+  o.threshold = c.number("morph.threshold");
+  if (o.target == morph::CostTarget::latency) {
+    o.hardware = hardware_from_config(c);
+    o.batch_size = c.integer("morph.latency_batch");
+  }
+  return o;
+}
+
+std::unique_ptr<MorphHook> make_morph_hook(const Config& c, const layers::Model& model, int64_t steps_per_epoch,
+                                           RunLogger* logger, const std::string& export_dir) {
+  auto regularizer = morph::make_regularizer(model.graph, model.logits, regularizer_options(c));
+  MorphHookOptions o;
+  o.strength = c.number("morph.strength");
+  o.export_dir = export_dir;
+  o.export_every_steps = c.integer("morph.export_every_steps");
+  o.proximal = c.boolean("morph.proximal") && c.string("morph.method") != "logistic_sigmoid";
+  const double fraction = c.number("morph.target.fraction");
+  if (fraction > 0) {
+    morph::BudgetOptions b;
+    b.target_fraction = fraction;
+    // Unless given, start where the term's pull on a typical channel is small next to the data
+    // loss (strength x term = 1); the controller raises it from there.
+    const double term = regularizer->regularization_term();
+    b.initial_strength = o.strength > 0 ? o.strength : term > 0 ? 1.0 / term : 1e-9;
+    o.budget = b;
+    // The cost answers a strength change only as channels die, hundreds of steps later: about
+    // 50 controller updates per epoch let the strength move at most ~12x in an epoch.
+    o.budget_every = std::max<int64_t>(1, steps_per_epoch / 50);
+  }
+  return std::make_unique<MorphHook>(std::move(regularizer), o, logger);
+}
+
+}  // namespace mt::tools

@@ -1,0 +1,24 @@
+#pragma once
+// The config's `morph:` section turned into a regularizer and the training hook that applies it.
+#include <memory>
+#include <string>
+
+#include "layers/zoo/model.h"
+#include "morph/hardware.h"
+#include "morph/network_regularizer.h"
+#include "tools/config.h"
+#include "trainers/morph_hook.h"
+
+namespace mt::tools {
+
+bool morph_enabled(const Config& c);
+// morph.hardware: a built-in table's name, or a JSON file {"name", "peak_gflops", "memory_gbps"}
+// as `morphtrain --calibrate` writes it. Errors name the key and the file.
+morph::Hardware hardware_from_config(const Config& c);
+// method and target from `method` (overriding morph.method when not empty), the rest from the config.
+morph::RegularizerOptions regularizer_options(const Config& c, const std::string& method = {});
+// The hook for a training run of `model`; export_dir receives the structure files.
+std::unique_ptr<MorphHook> make_morph_hook(const Config& c, const layers::Model& model, int64_t steps_per_epoch,
+                                           RunLogger* logger, const std::string& export_dir);
+
+}  // namespace mt::tools
