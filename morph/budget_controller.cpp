@@ -17,8 +17,8 @@ BudgetController::BudgetController(double reference_cost, BudgetOptions options)
   MT_CHECK(o.min_strength > 0 && o.min_strength <= o.max_strength, ConfigError,
            "budget: need 0 < min_strength <= max_strength, got ", o.min_strength, " and ",
            o.max_strength);
-  MT_CHECK(o.gain > 0 && o.max_step > 0 && o.dead_band >= 0, ConfigError,
-           "budget: gain and max_step must be > 0 and dead_band >= 0");
+  MT_CHECK(o.gain > 0 && o.max_step > 0 && o.dead_band >= 0 && o.horizon >= 0, ConfigError,
+           "budget: gain and max_step must be > 0, dead_band and horizon >= 0");
   MT_CHECK(o.smoothing >= 0 && o.smoothing < 1, ConfigError, "budget: smoothing must be in [0, 1), got ",
            o.smoothing);
   strength_ = std::clamp(o.initial_strength, o.min_strength, o.max_strength);
@@ -28,11 +28,9 @@ double BudgetController::update(double cost) {
   MT_CHECK(std::isfinite(cost) && cost > 0, DataError, "budget: cost must be finite and > 0, got ", cost);
   previous_ = updates_ == 0 ? cost : smoothed_;
   smoothed_ = updates_++ == 0 ? cost : options_.smoothing * smoothed_ + (1 - options_.smoothing) * cost;
-  const double ratio = smoothed_ / budget_;
-  const double towards = (ratio > 1 ? previous_ - smoothed_ : smoothed_ - previous_) / previous_;
-  const bool approaching = options_.approach_rate > 0 && towards > options_.approach_rate;
-  if (std::abs(ratio - 1) > options_.dead_band && !approaching) {
-    const double step = std::clamp(options_.gain * std::log(ratio), -options_.max_step, options_.max_step);
+  const double error = std::log(smoothed_ / budget_) + options_.horizon * std::log(smoothed_ / previous_);
+  if (std::abs(std::exp(error) - 1) > options_.dead_band) {
+    const double step = std::clamp(options_.gain * error, -options_.max_step, options_.max_step);
     strength_ = std::clamp(strength_ * std::exp(step), options_.min_strength, options_.max_strength);
   }
   return strength_;

@@ -5,10 +5,11 @@
 // The law, an integral controller on the log of the cost ratio with a dead band:
 //   c_t   = smoothing x c_{t-1} + (1 - smoothing) x cost_t      (an EMA; smoothing 0: raw cost)
 //   e_t   = ln(c_t / budget)
-//   if |c_t / budget - 1| > dead_band:
+//   if |exp(e_t) - 1| > dead_band:
 //       ln s_{t+1} = ln s_t + clamp(gain x e_t, -max_step, +max_step)
 //   s_{t+1} = clamp(s_{t+1}, min_strength, max_strength)
-//   hold (no change) while c_t moves towards the budget by > approach_rate x c_{t-1} per update
+//   with prediction, e_t is replaced by e_t + horizon x ln(c_t / c_{t-1}): the error expected
+//   `horizon` updates ahead if the cost keeps its current rate
 // Over budget raises the strength, under budget lowers it, multiplicatively, so one gain serves
 // strengths of any magnitude (MorphNet's FLOP strengths are ~1e-9, latency's others). The dead
 // band stops the strength from chattering once the cost is close enough; max_step bounds how far
@@ -28,10 +29,11 @@ struct BudgetOptions {
   double min_strength = 1e-15;
   double max_strength = 1e3;
   double smoothing = 0;           // in [0, 1)
-  // Anti-windup: hold the strength while the cost already moves towards the budget by at least
-  // this fraction per update (0: never hold). Without it the strength keeps growing during the
-  // hundreds of steps the channels take to die, and overshoots by orders of magnitude.
-  double approach_rate = 0.001;
+  // Prediction: act on where the cost will be `horizon` updates ahead at its current rate of
+  // change, not where it is (the derivative term of a PD controller; 0: integral action only).
+  // Channels keep dying for hundreds of steps after the strength that kills them is reached;
+  // acting on the present cost alone keeps raising the strength all that time and overshoots.
+  double horizon = 50;
 };
 
 class BudgetController {

@@ -6,6 +6,7 @@
 #include "layers/summary.h"
 #include "tools/commands.h"
 #include "tools/experiment.h"
+#include "tools/training_phase.h"
 #include "tools/run_dir.h"
 
 namespace mt::tools {
@@ -13,7 +14,7 @@ namespace mt::tools {
 int evaluate_command(const Config& config, const std::string& checkpoint) {
   DataSplits data = load_data(config);
   MT_CHECK(data.test.has_value(), ConfigError, "data set '", data.train.name, "' has no test split to evaluate on");
-  layers::Model model = layers::build_model(config.string("model.name"), model_options(config, data.train));
+  layers::Model model = configured_model(config, data.train);
   const CheckpointLocation at = locate_checkpoint(checkpoint, "best");
   CheckpointManager manager({at.checkpoints.string(), 1, config.string("model.name")}, std::cout);
   std::string which = at.which;
@@ -39,7 +40,7 @@ int evaluate_command(const Config& config, const std::string& checkpoint) {
 
 int summary_command(const Config& config) {
   DataSplits data = load_data(config);
-  layers::Model model = layers::build_model(config.string("model.name"), model_options(config, data.train));
+  layers::Model model = configured_model(config, data.train);
   std::cout << layers::format_summary(layers::summarize(model.graph));
   return 0;
 }

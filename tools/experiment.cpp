@@ -135,7 +135,8 @@ OptimizerFactory optimizer_factory(const Config& c, const Graph& graph) {
   };
 }
 
-LrSchedule lr_schedule(const Config& c, int64_t steps_per_epoch) {
+LrSchedule lr_schedule(const Config& c, int64_t steps_per_epoch, int64_t epochs) {
+  if (epochs <= 0) epochs = c.integer("train.epochs");
   nlohmann::json j{{"kind", c.string("schedule.name")}, {"warmup", c.integer("schedule.warmup_steps")}};
   const std::string& kind = c.string("schedule.name");
   if (kind == "step") j["step_size"] = c.integer("schedule.step_size");
@@ -146,7 +147,7 @@ LrSchedule lr_schedule(const Config& c, int64_t steps_per_epoch) {
     j["milestones"] = m;
   }
   if (kind == "cosine") {
-    int64_t total = c.integer("train.epochs") * steps_per_epoch;
+    int64_t total = epochs * steps_per_epoch;
     if (c.integer("train.max_steps")) total = std::min(total, c.integer("train.max_steps"));
     j["t_max"] = std::max<int64_t>(total, 1);
     j["eta_min"] = c.number("schedule.eta_min");

@@ -12,6 +12,7 @@
 #include "tools/commands.h"
 #include "core/error.h"
 #include "tools/config_docs.h"
+#include "tools/pipeline.h"
 
 namespace {
 
@@ -82,6 +83,7 @@ int main(int argc, char** argv) {
     if (summary) return mt::tools::summary_command(config);
     if (!evaluate.empty()) return mt::tools::evaluate_command(config, evaluate);
     if (want_morph_report) return mt::tools::morph_report_command(config, morph_report, json_out);
+    if (mt::tools::pipeline_enabled(config)) return mt::tools::pipeline_command(config, resume);
     return mt::tools::train_command(config, resume);
   } catch (const mt::ConfigError& e) {
     std::cerr << "morphtrain: config error: " << e.what() << std::endl;

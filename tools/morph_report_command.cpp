@@ -8,6 +8,7 @@
 #include "morph/structure_export.h"
 #include "tools/commands.h"
 #include "tools/experiment.h"
+#include "tools/training_phase.h"
 #include "tools/morph_setup.h"
 #include "tools/run_dir.h"
 #include "trainers/checkpoint.h"
@@ -41,7 +42,7 @@ std::string table(const morph::NetworkRegularizer& reg) {
 
 int morph_report_command(const Config& config, const std::string& checkpoint, const std::string& json_path) {
   DataSplits data = load_data(config);
-  layers::Model model = layers::build_model(config.string("model.name"), model_options(config, data.train));
+  layers::Model model = configured_model(config, data.train);
   std::string loaded = "fresh weights (seed " + std::to_string(config.integer("seed")) + ")";
   if (!checkpoint.empty()) {
     const CheckpointLocation at = locate_checkpoint(checkpoint, "auto");

@@ -36,7 +36,7 @@ std::optional<std::filesystem::path> latest_resumable_run(const std::filesystem:
   // Run directories are named by their start time, so the greatest name is the newest
   // ("20261123-101500-2" sorts after "20261123-101500", as it should).
   for (const auto& entry : fs::directory_iterator(root / name, ec)) {
-    if (!fs::exists(entry.path() / "checkpoints" / "last")) continue;
+    if (!fs::exists(entry.path() / "checkpoints" / "last") && !fs::exists(entry.path() / "pipeline.json")) continue;
     if (!newest || entry.path().filename() > newest->filename()) newest = entry.path();
   }
   return newest;

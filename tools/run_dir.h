@@ -10,7 +10,8 @@ namespace mt::tools {
 // Creates <root>/<name>/<YYYYmmdd-HHMMSS> (with -2, -3, ... if that exists) and returns it.
 std::filesystem::path create_run_dir(const std::filesystem::path& root, const std::string& name);
 
-// The newest run directory under <root>/<name>/ that holds a checkpoint (checkpoints/last), if any.
+// The newest run directory under <root>/<name>/ that holds a checkpoint (checkpoints/last) or a
+// pipeline's state (pipeline.json), if any.
 std::optional<std::filesystem::path> latest_resumable_run(const std::filesystem::path& root,
                                                           const std::string& name);
 

@@ -54,6 +54,7 @@ TEST_CASE("the controller holds still in the dead band, moves by at most max_ste
   BudgetOptions o;
   o.initial_strength = 1e-6;
   o.max_strength = 2e-6;
+  o.horizon = 0;  // the integral law alone
   BudgetController ctl(100, o);  // budget 50
   CHECK(ctl.update(50.9) == 1e-6);   // inside +-2%
   CHECK(ctl.update(1000) == Approx(1e-6 * std::exp(0.05)));  // gain x ln 20 = 0.3, clamped to 0.05
@@ -63,6 +64,29 @@ TEST_CASE("the controller holds still in the dead band, moves by at most max_ste
   const double before = ctl.strength();
   ctl.update(10);  // far under budget: down by e^-0.05
   CHECK(ctl.strength() == Approx(before * std::exp(-0.05)));
+}
+
+TEST_CASE("prediction keeps a slow plant from overshooting the budget", "[morph][budget]") {
+  // Channels die long after the strength that kills them: a plant 5x slower than above.
+  for (const double horizon : {0.0, 50.0}) {
+    Plant plant;
+    plant.lag = 0.01;
+    BudgetOptions o;
+    o.initial_strength = 1e-10;
+    o.horizon = horizon;
+    BudgetController ctl(plant.c0, o);
+    double lowest = plant.c0, s = ctl.strength();
+    for (int t = 0; t < 4000; ++t) {
+      s = ctl.update(plant.step(s));
+      lowest = std::min(lowest, plant.cost);
+    }
+    INFO("horizon " << horizon << ": lowest cost " << lowest / ctl.budget() << " x budget");
+    if (horizon > 0)
+      CHECK(lowest > 0.93 * ctl.budget());  // at most 7% under, on the way in
+    else
+      CHECK(lowest < 0.9 * ctl.budget());   // the integral law alone overshoots this plant
+    CHECK(std::abs(plant.cost / ctl.budget() - 1) < 0.05);
+  }
 }
 
 TEST_CASE("controller state survives a resume; bad settings are refused", "[morph][budget]") {

@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include <array>
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -161,6 +162,54 @@ TEST_CASE("structure learning from the command line: metrics, structure files, t
   r = run(base + " --morph-report " + dir.string() + " --json " + json);
   REQUIRE(r.exit_code == 0);
   CHECK_THAT(r.output, Catch::Contains("ckpt-00000016"));
+}
+
+TEST_CASE("the pipeline learns, reshapes, retrains and reports in one run directory", "[cli][pipeline]") {
+  mt::testing::TempDir tmp("cli");
+  const std::string base =
+      "--config configs/resnet20_fmnist_morph.yaml --set output.root=" + tmp.path.string() +
+      " --set model.name=resnet_cifar --set model.depth=8 --set data.dataset=synthetic --set data.mean=[]"
+      " --set data.std=[] --set data.synthetic_size=256 --set train.batch_size=32 --set train.epochs=2"
+      " --set pipeline.retrain_epochs=1 --set pipeline.benchmark_batch=16";
+  Result r = run(base);
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.output, Catch::Contains("== learn") && Catch::Contains("== reshape") && Catch::Contains("== retrain") &&
+                           Catch::Contains("== report"));
+  const auto dir = (*std::filesystem::directory_iterator(tmp.path / "resnet20_fmnist_morph")).path();
+  for (const char* f : {"config.yaml", "pipeline.json", "structure.json", "report.md", "report.json", "slim.safetensors",
+                        "slim.onnx", "plots/cost.svg", "plots/accuracy.svg", "plots/widths.svg", "plots/regularization.svg",
+                        "learn/metrics.jsonl", "retrain/summary.csv"})
+    CHECK(std::filesystem::exists(dir / f));
+  std::ifstream in(dir / "report.json");
+  const std::string report((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // Budget 50% of the FLOPs: trimmed to at most the budget if learning stopped above it.
+  const auto at = report.find("\"flops\"");
+  REQUIRE(at != std::string::npos);
+  const auto ratio = report.find("\"ratio\": ", at);
+  REQUIRE(ratio != std::string::npos);
+  CHECK(std::stod(report.substr(ratio + 9)) <= 0.5);
+
+  // Resuming a finished pipeline runs no phase again.
+  r = run(base + " --resume auto");
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.output, Catch::Contains("== learn: done") && Catch::Contains("== retrain: done"));
+
+  // The structure file alone rebuilds the slim model (fresh weights) for plain training.
+  r = run("--config configs/resnet20_fmnist.yaml --set output.root=" + tmp.path.string() +
+          " --set model.name=resnet_cifar --set model.depth=8 --set data.dataset=synthetic --set data.mean=[] "
+          "--set data.std=[] --set data.synthetic_size=256 --set train.batch_size=32 --set model.structure=" +
+          (dir / "structure.json").string() + " --summary");
+  REQUIRE(r.exit_code == 0);
+  const auto total = r.output.find("total parameters: ");
+  REQUIRE(total != std::string::npos);
+  std::string digits;
+  for (size_t i = total + 18; i < r.output.size() && (std::isdigit(r.output[i]) || r.output[i] == ','); ++i)
+    if (r.output[i] != ',') digits += r.output[i];
+  const auto params = report.find("\"params\"");
+  REQUIRE(params != std::string::npos);
+  const auto slim = report.find("\"slim\": ", params);
+  CHECK(std::stoll(digits) == std::stoll(report.substr(slim + 8)));
 }
 
 TEST_CASE("the summary and help-config flags print without training", "[cli]") {

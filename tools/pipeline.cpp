@@ -1,0 +1,170 @@
+#include "tools/pipeline.h"
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include "core/atomic_file.h"
+#include "core/safetensors.h"
+#include "core/state_dict.h"
+#include "morph/reshape.h"
+#include "morph/structure_file.h"
+#include "tools/experiment.h"
+#include "tools/morph_setup.h"
+#include "tools/pipeline_report.h"
+#include "tools/run_dir.h"
+#include "tools/structure_choice.h"
+#include "tools/training_phase.h"
+#include "trainers/checkpoint.h"
+
+namespace mt::tools {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// pipeline.json: the phases done and their figures, rewritten atomically after each phase.
+class PipelineState {
+ public:
+  explicit PipelineState(fs::path path) : path_(std::move(path)) {
+    if (!fs::exists(path_)) {  // written at once, so that `--resume auto` finds a run cut short
+      write_file_atomically(path_.string(), "{}\n");
+      return;
+    }
+    std::ifstream in(path_);
+    try {
+      state_ = nlohmann::json::parse(in);
+    } catch (const nlohmann::json::exception& e) {
+      MT_FAIL(IoError, "'", path_.string(), "' is not valid JSON (", e.what(), "); remove it to restart the pipeline");
+    }
+  }
+  bool done(const std::string& phase) const { return figure(phase, "done", false); }
+  // A figure a phase recorded (e.g. seconds spent before a resume), or `fallback`.
+  template <typename T>
+  T figure(const std::string& phase, const std::string& key, T fallback) const {
+    return state_.contains(phase) && state_[phase].is_object() ? state_[phase].value(key, fallback) : fallback;
+  }
+  const nlohmann::json& json() const { return state_; }
+  void finish(const std::string& phase, nlohmann::json figures) {
+    figures["done"] = true;
+    state_[phase] = std::move(figures);
+    write_file_atomically(path_.string(), state_.dump(2) + "\n");
+  }
+
+ private:
+  fs::path path_;
+  nlohmann::json state_ = nlohmann::json::object();
+};
+
+fs::path place_pipeline(const Config& config, const std::string& resume) {
+  const std::string root = config.string("output.root"), name = config.string("name");
+  if (resume == "auto") {
+    if (const auto run = latest_resumable_run(root, name)) return *run;
+    std::cout << "morphtrain: nothing under " << root << "/" << name << "/ to resume; starting a new run" << std::endl;
+  } else if (!resume.empty()) {
+    MT_CHECK(fs::exists(fs::path(resume) / "pipeline.json") || fs::exists(fs::path(resume) / "config.yaml"),
+             ConfigError, "'", resume, "' is not a pipeline run directory (no pipeline.json or config.yaml)");
+    return resume;
+  }
+  const fs::path dir = create_run_dir(root, name);
+  write_file_atomically((dir / "config.yaml").string(), config.dump());
+  return dir;
+}
+
+// A phase's own checkpoints, if it wrote any: where a resume within the phase starts.
+fs::path checkpoints_of(const fs::path& phase_dir) {
+  return fs::exists(phase_dir / "checkpoints" / "last") ? phase_dir / "checkpoints" : fs::path{};
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+}  // namespace
+
+bool pipeline_enabled(const Config& config) { return config.string("pipeline.retrain") != "none"; }
+
+int pipeline_command(const Config& config, const std::string& resume) {
+  MT_CHECK(morph_enabled(config), ConfigError, "pipeline.retrain needs structure learning: set morph.method");
+  MT_CHECK(config.string("model.structure").empty(), ConfigError,
+           "pipeline.retrain learns a structure; model.structure names one already (train it without the pipeline)");
+  DataSplits data = load_data(config);
+  layers::Model dense = layers::build_model(config.string("model.name"), model_options(config, data.train));
+  const bool scratch = config.string("pipeline.retrain") == "scratch";
+
+  const fs::path run = place_pipeline(config, resume);
+  PipelineState state(run / "pipeline.json");
+  std::cout << "morphtrain pipeline: learn -> reshape -> retrain (" << config.string("pipeline.retrain")
+            << ") -> report\nrun directory " << run.string() << std::endl;
+
+  // 1. Learn the structure.
+  const fs::path learn_dir = run / "learn";
+  if (!state.done("learn")) {
+    PhaseSetup setup{"learn: " + config.string("model.name") + " with " + config.string("morph.method"), learn_dir,
+                     checkpoints_of(learn_dir), "auto", true, 0};
+    PhaseResult r = run_training_phase(config, dense, data, setup);
+    StructureChoiceOptions so;
+    so.budget_fraction = config.number("morph.target.fraction");
+    so.expand_fraction = config.number("pipeline.expand_to");
+    so.round_to = config.integer("pipeline.round_to");
+    const StructureChoice choice = choose_structure(dense, r.morph->regularizer(), so);
+    for (const std::string& note : choice.notes) std::cout << "structure: " << note << std::endl;
+    morph::write_structure((run / "structure.json").string(), choice.selection, dense);
+    const double full = r.morph->regularizer().full_cost();
+    state.finish("learn", {{"seconds", r.seconds + state.figure("learn", "seconds", 0.0)},
+                           {"test_accuracy", r.test_accuracy},
+                           {"steps", r.steps},
+                           {"cost_name", r.morph->regularizer().cost_name()},
+                           {"full_cost", full},
+                           {"learned_cost", choice.learned_cost},
+                           {"trimmed_cost", choice.trimmed_cost},
+                           {"final_cost", choice.final_cost},
+                           {"multiplier", choice.multiplier},
+                           {"notes", choice.notes}});
+  } else {
+    std::cout << "== learn: done (" << run.string() << "/pipeline.json)" << std::endl;
+  }
+
+  // 2. Reshape: the slim model, fresh (MorphNet's recipe) or from the learned weights.
+  const auto t_reshape = std::chrono::steady_clock::now();
+  if (!scratch) {  // finetune starts from the learned weights
+    TrainerState unused;
+    CheckpointManager learned({(learn_dir / "checkpoints").string(), 1, config.string("model.name")}, std::cout);
+    learned.load("auto", dense.graph, nullptr, unused);
+  }
+  const morph::ChannelSelection keep = morph::read_structure((run / "structure.json").string(), dense);
+  morph::ReshapeOptions ro;
+  ro.init = scratch ? morph::ReshapeInit::fresh : morph::ReshapeInit::copy;
+  ro.seed = static_cast<uint64_t>(config.integer("seed")) + 1;
+  morph::Reshaped slim = morph::reshape_model(dense, keep, ro);
+  for (const std::string& line : slim.revived) std::cout << "reshape: " << line << std::endl;
+  std::cout << "== reshape: " << dense.graph.num_parameters() << " -> " << slim.model.graph.num_parameters()
+            << " parameters" << std::endl;
+  const double reshape_seconds = seconds_since(t_reshape);
+
+  // 3. Retrain the slim model.
+  const fs::path retrain_dir = run / "retrain";
+  if (!state.done("retrain")) {
+    PhaseSetup setup{"retrain: the slim model (" + config.string("pipeline.retrain") + ")", retrain_dir,
+                     checkpoints_of(retrain_dir), "auto", false, config.integer("pipeline.retrain_epochs")};
+    const PhaseResult r = run_training_phase(config, slim.model, data, setup);
+    state.finish("retrain", {{"seconds", r.seconds + state.figure("retrain", "seconds", 0.0)},
+                             {"test_accuracy", r.test_accuracy},
+                             {"steps", r.steps},
+                             {"reshape_seconds", reshape_seconds}});
+  } else {
+    std::cout << "== retrain: done" << std::endl;
+    TrainerState unused;
+    CheckpointManager trained({(retrain_dir / "checkpoints").string(), 1, config.string("model.name")}, std::cout);
+    trained.load("auto", slim.model.graph, nullptr, unused);
+  }
+
+  // 4. Report and exports.
+  write_slim_safetensors((run / "slim.safetensors").string(), slim.model, run / "structure.json");
+  const PipelineReport report = pipeline_report(config, dense, slim.model, data, run, state.json());
+  std::cout << report.summary;
+  return 0;
+}
+
+}  // namespace mt::tools

@@ -1,0 +1,273 @@
+#include "tools/pipeline_report.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "core/atomic_file.h"
+#include "core/executor.h"
+#include "core/safetensors.h"
+#include "kernels/backends.h"
+#include "morph/cost_model.h"
+#include "morph/width_expansion.h"
+#include "tools/morph_setup.h"
+#include "tools/onnx_export.h"
+#include "tools/svg_plot.h"
+
+namespace mt::tools {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string fmt(const char* format, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, format, v);
+  return buf;
+}
+
+// 81.1M, 270.0k, 812: compact figures for tables.
+std::string compact(double v) {
+  if (std::abs(v) >= 1e9) return fmt("%.2fG", v / 1e9);
+  if (std::abs(v) >= 1e6) return fmt("%.2fM", v / 1e6);
+  if (std::abs(v) >= 1e3) return fmt("%.1fk", v / 1e3);
+  return fmt("%.3g", v);
+}
+
+double full_cost(const layers::Model& m, morph::CostTarget target, const morph::Hardware& hw) {
+  const morph::ChannelGroups groups(m.graph, m.logits);
+  morph::CostOptions o;
+  o.target = target;
+  o.hardware = hw;
+  return morph::CostModel(groups, o).full_cost();
+}
+
+// Output channels of every width layer (convs that are not depthwise, hidden linears), in order.
+std::vector<std::pair<std::string, int64_t>> layer_widths(const layers::Model& m) {
+  const morph::ChannelGroups groups(m.graph, m.logits);
+  const std::vector<Shape> shapes = infer_value_shapes(m.graph, 1);
+  std::vector<std::pair<std::string, int64_t>> out;
+  for (int n : groups.nodes())
+    if (morph::is_width_layer(groups, n)) out.emplace_back(m.graph.node(n).name, shapes[m.graph.node(n).outputs[0]][1]);
+  std::sort(out.begin(), out.end(), [&](const auto& a, const auto& b) {
+    return m.graph.find_node(a.first) < m.graph.find_node(b.first);
+  });
+  return out;
+}
+
+// metrics.jsonl columns (step -> value) of the lines that have `key`.
+Series metric_series(const fs::path& file, const std::string& key, const std::string& label) {
+  Series s;
+  s.label = label;
+  std::ifstream in(file);
+  std::string line;
+  while (std::getline(in, line)) {
+    const auto j = nlohmann::json::parse(line, nullptr, false);
+    if (j.is_discarded() || !j.contains(key) || !j[key].is_number() || !j.contains("step")) continue;
+    s.x.push_back(j["step"].get<double>());
+    s.y.push_back(j[key].get<double>());
+  }
+  return s;
+}
+
+// summary.csv rows: epoch, train_loss, train_acc, test_loss, test_acc, seconds, img_per_s.
+std::vector<std::vector<double>> summary_rows(const fs::path& file) {
+  std::vector<std::vector<double>> rows;
+  std::ifstream in(file);
+  std::string line;
+  std::getline(in, line);  // header
+  while (std::getline(in, line)) {
+    std::vector<double> row;
+    std::stringstream ss(line);
+    std::string cell;
+    while (std::getline(ss, cell, ',')) row.push_back(cell == "nan" || cell.empty() ? NAN : std::atof(cell.c_str()));
+    if (row.size() >= 5) rows.push_back(row);
+  }
+  return rows;
+}
+
+void write_plots(const fs::path& run, const nlohmann::json& r, const std::vector<std::pair<std::string, int64_t>>& before,
+                 const std::vector<std::pair<std::string, int64_t>>& after, double budget_fraction) {
+  const fs::path dir = run / "plots";
+  fs::create_directories(dir);
+  LinePlot cost;
+  cost.title = "Learned cost during structure learning";
+  cost.x_label = "step";
+  cost.y_label = r.value("cost_name", std::string("cost")) + " of the dense model";
+  cost.y_percent = true;
+  cost.y_min = 0;
+  cost.series.push_back(metric_series(run / "learn" / "metrics.jsonl", "cost_fraction", "learned structure"));
+  if (budget_fraction > 0) cost.reference_lines.push_back({budget_fraction, "budget " + fmt("%.0f%%", 100 * budget_fraction)});
+  write_svg((dir / "cost.svg").string(), line_plot(cost));
+
+  LinePlot reg;
+  reg.title = "Regularization during structure learning";
+  reg.x_label = "step";
+  reg.y_label = "strength x term (added to the loss)";
+  reg.series.push_back(metric_series(run / "learn" / "metrics.jsonl", "reg_loss", "regularization loss"));
+  reg.series.push_back(metric_series(run / "learn" / "metrics.jsonl", "loss", "data loss"));
+  write_svg((dir / "regularization.svg").string(), line_plot(reg));
+
+  LinePlot acc;
+  acc.title = "Accuracy per epoch: learning, then retraining the slim model";
+  acc.x_label = "epoch";
+  acc.y_label = "accuracy";
+  acc.y_percent = true;
+  Series train{"train", {}, {}}, test{"test", {}, {}};
+  double offset = 0;
+  for (const char* phase : {"learn", "retrain"}) {
+    const auto rows = summary_rows(run / phase / "summary.csv");
+    for (const auto& row : rows) {
+      train.x.push_back(offset + row[0]), train.y.push_back(row[2]);
+      test.x.push_back(offset + row[0]), test.y.push_back(row[4]);
+    }
+    if (!rows.empty()) {
+      offset += rows.back()[0];
+      train.x.push_back(NAN), train.y.push_back(NAN);  // a gap between the phases
+      test.x.push_back(NAN), test.y.push_back(NAN);
+    }
+  }
+  while (!train.x.empty() && std::isnan(train.x.back())) train.x.pop_back(), train.y.pop_back(), test.x.pop_back(), test.y.pop_back();
+  acc.series = {train, test};
+  write_svg((dir / "accuracy.svg").string(), line_plot(acc));
+
+  BarPlot widths;
+  widths.title = "Output channels per layer";
+  widths.value_label = "output channels";
+  BarSeries b{"dense", {}, {}}, a{"slim", {}, {}};
+  for (size_t i = 0; i < before.size(); ++i) {
+    widths.categories.push_back(before[i].first);
+    b.values.push_back(static_cast<double>(before[i].second));
+    a.values.push_back(i < after.size() ? static_cast<double>(after[i].second) : NAN);
+  }
+  widths.series = {b, a};
+  write_svg((dir / "widths.svg").string(), bar_plot(widths));
+}
+
+}  // namespace
+
+std::pair<double, double> inference_speed(layers::Model& a, layers::Model& b, int64_t batch, int rounds) {
+  KernelBackend& backend = backend_for(Device::cpu());
+  Executor ea(a.graph, backend), eb(b.graph, backend);
+  const Shape& sample = a.graph.value(a.images).shape;
+  Tensor images = Tensor::zeros({batch, sample[0], sample[1], sample[2]});
+  Rng rng(1);
+  for (int64_t i = 0; i < images.numel(); ++i) images.data<float>()[i] = static_cast<float>(rng.normal());
+  const Tensor labels = Tensor::zeros({batch}, DType::i64);
+  auto time_one = [&](Executor& e) {
+    const auto t0 = std::chrono::steady_clock::now();
+    int calls = 0;
+    do {
+      e.forward({images, labels}, Mode::eval);
+      ++calls;
+    } while (std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() < 0.5);
+    return calls * batch / std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  };
+  time_one(ea), time_one(eb);  // warm-up: primitives, buffers
+  std::vector<double> sa, sb;
+  for (int r = 0; r < rounds; ++r) sa.push_back(time_one(ea)), sb.push_back(time_one(eb));
+  std::sort(sa.begin(), sa.end()), std::sort(sb.begin(), sb.end());
+  return {sa[sa.size() / 2], sb[sb.size() / 2]};
+}
+
+void write_slim_safetensors(const std::string& path, const layers::Model& slim, const fs::path& structure_file) {
+  std::ifstream in(structure_file);
+  const std::string structure((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  NamedTensors tensors;
+  for (auto& [name, t] : slim.graph.state_dict()) tensors.emplace_back(name, t);
+  write_safetensors(path, tensors, {{"format", "pt"}, {"model", slim.name}, {"structure", structure}});
+}
+
+PipelineReport pipeline_report(const Config& config, const layers::Model& dense, const layers::Model& slim,
+                               const DataSplits& /*data*/, const fs::path& run, const nlohmann::json& state) {
+  PipelineReport report;
+  nlohmann::json& j = report.json;
+  const morph::Hardware hw = hardware_from_config(config);
+  j["model"] = config.string("model.name");
+  j["method"] = config.string("morph.method");
+  j["target"] = config.string("morph.target.cost");
+  j["retrain"] = config.string("pipeline.retrain");
+  j["seed"] = config.integer("seed");
+  struct Metric {
+    const char* key;
+    const char* title;
+    double dense, slim;
+  };
+  std::vector<Metric> metrics = {
+      {"flops", "FLOPs", full_cost(dense, morph::CostTarget::flops, hw), full_cost(slim, morph::CostTarget::flops, hw)},
+      {"params", "parameters", static_cast<double>(dense.graph.num_parameters()),
+       static_cast<double>(slim.graph.num_parameters())},
+      {"latency", "latency (ns, roofline)", full_cost(dense, morph::CostTarget::latency, hw),
+       full_cost(slim, morph::CostTarget::latency, hw)}};
+  for (const Metric& m : metrics)
+    j["costs"][m.key] = {{"dense", m.dense}, {"slim", m.slim}, {"ratio", m.dense > 0 ? m.slim / m.dense : 0.0}};
+  j["costs"]["latency"]["hardware"] = hw.name;
+  const auto before = layer_widths(dense), after = layer_widths(slim);
+  for (size_t i = 0; i < before.size(); ++i)
+    j["layers"].push_back({{"name", before[i].first}, {"dense", before[i].second},
+                           {"slim", i < after.size() ? after[i].second : 0}});
+  j["phases"] = state;
+  const nlohmann::json learn = state.value("learn", nlohmann::json::object());
+  const nlohmann::json retrain = state.value("retrain", nlohmann::json::object());
+  const double learn_acc = learn.value("test_accuracy", -1.0), slim_acc = retrain.value("test_accuracy", -1.0);
+
+  const int64_t batch = config.integer("pipeline.benchmark_batch");
+  if (batch > 0) {
+    layers::Model& d = const_cast<layers::Model&>(dense);
+    layers::Model& s = const_cast<layers::Model&>(slim);
+    const auto [dense_ips, slim_ips] = inference_speed(d, s, batch);
+    j["inference"] = {{"batch", batch}, {"dense_img_per_s", dense_ips}, {"slim_img_per_s", slim_ips},
+                      {"speedup", slim_ips / dense_ips}};
+  }
+  try {
+    export_onnx(slim, (run / "slim.onnx").string());
+    j["exports"] = {"slim.safetensors", "slim.onnx", "structure.json"};
+  } catch (const std::exception& e) {
+    j["exports"] = {"slim.safetensors", "structure.json"};
+    j["onnx_error"] = e.what();
+  }
+  write_plots(run, learn, before, after, config.number("morph.target.fraction"));
+
+  std::ostringstream md;
+  md << "# morphtrain report: " << j["model"].get<std::string>() << ", " << j["method"].get<std::string>() << " / "
+     << j["target"].get<std::string>() << ", retrain " << j["retrain"].get<std::string>() << "\n\n";
+  md << "| | dense | slim | slim / dense |\n|---|---:|---:|---:|\n";
+  for (const Metric& m : metrics)
+    md << "| " << m.title << " | " << compact(m.dense) << " | " << compact(m.slim) << " | "
+       << fmt("%.3f", m.dense > 0 ? m.slim / m.dense : 0) << " |\n";
+  if (j.contains("inference"))
+    md << "| inference img/s (batch " << batch << ", measured) | " << fmt("%.0f", j["inference"]["dense_img_per_s"])
+       << " | " << fmt("%.0f", j["inference"]["slim_img_per_s"]) << " | "
+       << fmt("%.2fx faster", j["inference"]["speedup"]) << " |\n";
+  md << "\nTest accuracy: learned model " << fmt("%.2f%%", 100 * learn_acc) << " (end of structure learning), slim model "
+     << fmt("%.2f%%", 100 * slim_acc) << " (after retraining).\n\n";
+  md << "| phase | wall time |\n|---|---:|\n| learn | " << fmt("%.1f s", learn.value("seconds", 0.0))
+     << " |\n| retrain | " << fmt("%.1f s", retrain.value("seconds", 0.0)) << " |\n\n";
+  if (learn.contains("notes"))
+    for (const auto& n : learn["notes"]) md << "- " << n.get<std::string>() << "\n";
+  md << "\n## Channels per layer\n\n| layer | dense | slim |\n|---|---:|---:|\n";
+  for (const auto& l : j["layers"])
+    md << "| " << l["name"].get<std::string>() << " | " << l["dense"] << " | " << l["slim"] << " |\n";
+  md << "\n## Plots\n\n![cost](plots/cost.svg)\n![regularization](plots/regularization.svg)\n"
+        "![accuracy](plots/accuracy.svg)\n![widths](plots/widths.svg)\n";
+  report.markdown = md.str();
+  write_file_atomically((run / "report.json").string(), j.dump(2) + "\n");
+  write_file_atomically((run / "report.md").string(), report.markdown);
+
+  std::ostringstream s;
+  s << "== report: " << (run / "report.md").string() << "\n";
+  for (const Metric& m : metrics)
+    s << "  " << m.title << ": " << compact(m.dense) << " -> " << compact(m.slim) << " ("
+      << fmt("%.1f%%", m.dense > 0 ? 100 * m.slim / m.dense : 0) << ")\n";
+  if (j.contains("inference"))
+    s << "  inference: " << fmt("%.0f", j["inference"]["dense_img_per_s"]) << " -> "
+      << fmt("%.0f", j["inference"]["slim_img_per_s"]) << " img/s (" << fmt("%.2fx", j["inference"]["speedup"]) << ")\n";
+  s << "  test accuracy: learned " << fmt("%.2f%%", 100 * learn_acc) << ", slim " << fmt("%.2f%%", 100 * slim_acc) << "\n";
+  report.summary = s.str();
+  return report;
+}
+
+}  // namespace mt::tools

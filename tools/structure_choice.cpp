@@ -1,0 +1,71 @@
+#include "tools/structure_choice.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <numeric>
+
+#include "morph/width_expansion.h"
+
+namespace mt::tools {
+
+namespace {
+std::string percent(double part, double whole) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f%%", whole > 0 ? 100 * part / whole : 0.0);
+  return buf;
+}
+}  // namespace
+
+StructureChoice choose_structure(const layers::Model& dense, const morph::NetworkRegularizer& reg,
+                                 const StructureChoiceOptions& options) {
+  const morph::CostModel& costs = reg.cost_model();
+  const double full = costs.full_cost();
+  StructureChoice c;
+  c.selection = morph::selection_from_regularizer(reg);
+  c.learned_cost = c.trimmed_cost = morph::structure_cost(costs, c.selection);
+  c.notes.push_back("learned structure: " + costs.cost_name() + " " + percent(c.learned_cost, full) + " of dense");
+
+  const double budget = options.budget_fraction * full;
+  if (options.budget_fraction > 0 && c.trimmed_cost > budget) {
+    // Alive, regularized groups, weakest first; a group that is not regularized (no source)
+    // cannot be judged and stays.
+    const morph::GroupState state = reg.group_regularizer().evaluate();
+    std::vector<int> order;
+    for (int g = 0; g < c.selection.num_groups(); ++g)
+      if (c.selection.alive(g) && state.regularized[g]) order.push_back(g);
+    std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return state.reg[a] < state.reg[b]; });
+    double threshold = 0;
+    for (int g : order) {
+      if (c.trimmed_cost <= budget) break;
+      c.selection.copies[g] = 0;
+      threshold = state.reg[g];
+      ++c.trimmed_groups;
+      c.trimmed_cost = morph::structure_cost(costs, c.selection);
+    }
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "above the budget: %lld more channel groups removed (threshold raised to %.3g)",
+                  static_cast<long long>(c.trimmed_groups), threshold);
+    c.notes.push_back(buf + std::string(", now ") + percent(c.trimmed_cost, full));
+  }
+  c.final_cost = c.trimmed_cost;
+
+  if (options.expand_fraction > 0 || options.round_to > 1) {
+    morph::ExpansionOptions eo;
+    eo.multiple = std::max<int64_t>(options.round_to, 1);
+    const morph::WidthExpander expander(dense, eo);
+    // Without an expansion target, rounding aims at the cost the structure had.
+    const double target = options.expand_fraction > 0 ? options.expand_fraction * full : c.trimmed_cost;
+    const morph::Expansion e = expander.fit(c.selection, target, costs.options());
+    c.selection = e.selection;
+    c.multiplier = e.multiplier;
+    c.final_cost = e.cost;
+    char buf[200];
+    std::snprintf(buf, sizeof buf, "width expansion x%.3f%s: %s of dense (target %s)", e.multiplier,
+                  eo.multiple > 1 ? (" with widths rounded to multiples of " + std::to_string(eo.multiple)).c_str() : "",
+                  percent(e.cost, full).c_str(), percent(target, full).c_str());
+    c.notes.push_back(buf);
+  }
+  return c;
+}
+
+}  // namespace mt::tools

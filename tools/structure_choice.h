@@ -1,0 +1,34 @@
+#pragma once
+// From what structure learning ended with to the structure the pipeline builds: the alive
+// channels, trimmed to the budget when the learned structure is still above it (the groups with
+// the smallest regularization values go first: a higher threshold, not a new criterion), then
+// MorphNet's width expansion to a target cost and rounding to kernel-friendly widths.
+#include <string>
+#include <vector>
+
+#include "layers/zoo/model.h"
+#include "morph/channel_selection.h"
+#include "morph/network_regularizer.h"
+
+namespace mt::tools {
+
+struct StructureChoice {
+  morph::ChannelSelection selection;
+  double learned_cost = 0;   // of the alive channels as learning left them
+  double trimmed_cost = 0;   // after trimming to the budget (= learned_cost when not needed)
+  double final_cost = 0;     // after expansion / rounding
+  int64_t trimmed_groups = 0;
+  double multiplier = 1;     // width expansion (1: none)
+  std::vector<std::string> notes;  // what was done, for the log and the report
+};
+
+struct StructureChoiceOptions {
+  double budget_fraction = 0;   // > 0: trim to this fraction of the dense cost
+  double expand_fraction = 0;   // > 0: expand / shrink uniformly to this fraction
+  int64_t round_to = 1;         // widths rounded to a multiple of this
+};
+
+StructureChoice choose_structure(const layers::Model& dense, const morph::NetworkRegularizer& reg,
+                                 const StructureChoiceOptions& options);
+
+}  // namespace mt::tools

@@ -1,0 +1,94 @@
+#include "tools/training_phase.h"
+
+#include <chrono>
+#include <iostream>
+#include <optional>
+
+#include "kernels/backends.h"
+#include "morph/reshape.h"
+#include "morph/structure_file.h"
+#include "tools/morph_setup.h"
+
+namespace mt::tools {
+
+namespace {
+
+ProgressOptions progress_options(const Config& c) {
+  ProgressOptions p;
+  const std::string& mode = c.string("train.progress");
+  p.mode = mode == "live" ? ProgressMode::live : mode == "plain" ? ProgressMode::plain : ProgressMode::automatic;
+  p.plain_every = c.integer("train.log_every");
+  return p;
+}
+
+void print_morph(const Config& config, const MorphHook& morph) {
+  std::cout << "structure learning: " << morph.regularizer().name() << ", ";
+  if (config.number("morph.target.fraction") > 0)
+    std::cout << "budget " << 100 * config.number("morph.target.fraction") << "% of the dense cost";
+  else
+    std::cout << "strength " << morph.strength();
+  std::cout << " (dense " << morph.regularizer().cost_name() << " " << morph.regularizer().full_cost() << ")"
+            << std::endl;
+}
+
+}  // namespace
+
+layers::Model configured_model(const Config& config, const Dataset& train) {
+  layers::Model dense = layers::build_model(config.string("model.name"), model_options(config, train));
+  const std::string& structure = config.string("model.structure");
+  if (structure.empty()) return dense;
+  const morph::ChannelSelection keep = morph::read_structure(structure, dense);
+  morph::ReshapeOptions o;
+  o.init = morph::ReshapeInit::fresh;
+  o.seed = static_cast<uint64_t>(config.integer("seed"));
+  morph::Reshaped slim = morph::reshape_model(dense, keep, o);
+  for (const std::string& line : slim.revived) std::cout << "structure: " << line << std::endl;
+  return std::move(slim.model);
+}
+
+PhaseResult run_training_phase(const Config& config, layers::Model& model, const DataSplits& data,
+                               const PhaseSetup& setup) {
+  TrainOptions options = train_options(config);
+  if (setup.epochs > 0) options.epochs = setup.epochs;
+  const int64_t steps_per_epoch = data.train.size() / options.batch_size;
+  const LrSchedule schedule = lr_schedule(config, steps_per_epoch, options.epochs);
+  KernelBackend& backend = backend_for(Device::cpu());
+  std::filesystem::create_directories(setup.dir);
+  if (!setup.title.empty()) std::cout << "== " << setup.title << ": " << setup.dir.string() << std::endl;
+
+  RunLogger logger(std::cout, setup.dir.string(), progress_options(config));
+  Trainer trainer(model, backend, optimizer_factory(config, model.graph), schedule, options,
+                  normalization(config, data.train));
+  trainer.set_logger(&logger);
+  const CheckpointOptions co{(setup.dir / "checkpoints").string(),
+                             static_cast<int>(config.integer("checkpoint.keep_last")), config.string("model.name")};
+  std::optional<CheckpointManager> checkpoints;
+  if (config.boolean("checkpoint.enabled")) {
+    checkpoints.emplace(co, std::cout);
+    trainer.set_checkpoints(&*checkpoints);
+  }
+  PhaseResult result;
+  if (setup.morph) {
+    result.morph = make_morph_hook(config, model, steps_per_epoch, &logger, setup.dir.string());
+    trainer.add_hook(result.morph.get());
+    print_morph(config, *result.morph);
+  }
+  if (!setup.resume_from.empty()) {
+    CheckpointManager source({setup.resume_from.string(), co.keep_last, co.model_name}, std::cout);
+    const CheckpointLoad loaded = trainer.resume(source, setup.which);
+    logger.record({{"event", "resume"}, {"checkpoint", loaded.path}, {"step", loaded.step}});
+  }
+
+  const auto t0 = std::chrono::steady_clock::now();
+  result.epochs = trainer.fit(data.train, data.test ? &*data.test : nullptr);
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  result.steps = trainer.steps();
+  if (trainer.skipped_steps())
+    std::cout << "warning: skipped " << trainer.skipped_steps() << " steps with a non-finite loss or gradient"
+              << std::endl;
+  if (data.test) result.test_accuracy = result.epochs.empty() ? trainer.evaluate(*data.test).accuracy
+                                                              : result.epochs.back().test.accuracy;
+  return result;
+}
+
+}  // namespace mt::tools

@@ -1,0 +1,41 @@
+#pragma once
+// One training run of a model in a directory of its own: the trainer with the config's data,
+// optimizer, schedule, progress, metrics files and checkpoints, optionally the config's
+// structure learning, and a resume from that directory's checkpoints. A plain run is one such
+// phase; the pipeline runs several (learn, retrain).
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tools/config.h"
+#include "tools/experiment.h"
+#include "trainers/morph_hook.h"
+
+namespace mt::tools {
+
+struct PhaseSetup {
+  std::string title;                       // printed at the start ("learn", "retrain", ...)
+  std::filesystem::path dir;               // logs and checkpoints/ go here
+  std::filesystem::path resume_from;       // a checkpoints/ folder to resume from; empty: fresh
+  std::string which = "auto";              // which checkpoint there (CheckpointManager::load)
+  bool morph = false;                      // attach the config's morph hook
+  int64_t epochs = 0;                      // > 0: overrides train.epochs
+};
+
+struct PhaseResult {
+  std::vector<EpochResult> epochs;         // of this process (fewer after a resume)
+  int64_t steps = 0;
+  double seconds = 0;                      // wall time of this process's part
+  double test_accuracy = -1;               // after the last epoch; -1 without a test set
+  std::unique_ptr<MorphHook> morph;        // the hook, when setup.morph: its final structure
+};
+
+PhaseResult run_training_phase(const Config& config, layers::Model& model, const DataSplits& data,
+                               const PhaseSetup& setup);
+
+// The model the config describes: the zoo model, or with model.structure the dense model
+// reshaped to that structure file with fresh weights (a pruned model retrained from the file).
+layers::Model configured_model(const Config& config, const Dataset& train);
+
+}  // namespace mt::tools
