@@ -135,10 +135,10 @@ OptimizerFactory optimizer_factory(const Config& c, const Graph& graph) {
   };
 }
 
-LrSchedule lr_schedule(const Config& c, int64_t steps_per_epoch, int64_t epochs) {
+LrSchedule lr_schedule(const Config& c, int64_t steps_per_epoch, int64_t epochs, const std::string& name) {
   if (epochs <= 0) epochs = c.integer("train.epochs");
-  nlohmann::json j{{"kind", c.string("schedule.name")}, {"warmup", c.integer("schedule.warmup_steps")}};
-  const std::string& kind = c.string("schedule.name");
+  const std::string& kind = name.empty() ? c.string("schedule.name") : name;
+  nlohmann::json j{{"kind", kind}, {"warmup", c.integer("schedule.warmup_steps")}};
   if (kind == "step") j["step_size"] = c.integer("schedule.step_size");
   if (kind == "step" || kind == "multi_step") j["gamma"] = c.number("schedule.gamma");
   if (kind == "multi_step") {
@@ -168,6 +168,8 @@ TrainOptions train_options(const Config& c) {
   t.augment.pad = c.integer("data.augment.pad");
   t.augment.hflip = c.boolean("data.augment.hflip");
   t.checkpoint_every_steps = c.integer("checkpoint.every_steps");
+  const int64_t recalibrate = c.integer("eval.recalibrate_bn");
+  t.recalibrate_bn_batches = recalibrate >= 0 ? recalibrate : c.string("morph.method") != "none" ? 50 : 0;
   return t;
 }
 

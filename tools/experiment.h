@@ -20,8 +20,9 @@ struct DataSplits {
 DataSplits load_data(const Config& c);
 layers::ModelOptions model_options(const Config& c, const Dataset& train);
 OptimizerFactory optimizer_factory(const Config& c, const Graph& graph);
-// The schedule of a phase of `epochs` epochs (<= 0: train.epochs; the cosine schedule spans it).
-LrSchedule lr_schedule(const Config& c, int64_t steps_per_epoch, int64_t epochs = 0);
+// The schedule of a phase of `epochs` epochs (<= 0: train.epochs; the cosine schedule spans it),
+// of kind `name` (empty: schedule.name).
+LrSchedule lr_schedule(const Config& c, int64_t steps_per_epoch, int64_t epochs = 0, const std::string& name = {});
 TrainOptions train_options(const Config& c);
 // data.mean / data.std, or where they are [] the training set's own per-channel statistics.
 Normalization normalization(const Config& c, const Dataset& train);

@@ -101,37 +101,41 @@ int pipeline_command(const Config& config, const std::string& resume) {
   // 1. Learn the structure.
   const fs::path learn_dir = run / "learn";
   if (!state.done("learn")) {
+    const std::string& learn_schedule = config.string("pipeline.learn_schedule");
     PhaseSetup setup{"learn: " + config.string("model.name") + " with " + config.string("morph.method"), learn_dir,
-                     checkpoints_of(learn_dir), "auto", true, 0};
-    PhaseResult r = run_training_phase(config, dense, data, setup);
-    StructureChoiceOptions so;
-    so.budget_fraction = config.number("morph.target.fraction");
-    so.expand_fraction = config.number("pipeline.expand_to");
-    so.round_to = config.integer("pipeline.round_to");
-    const StructureChoice choice = choose_structure(dense, r.morph->regularizer(), so);
-    for (const std::string& note : choice.notes) std::cout << "structure: " << note << std::endl;
-    morph::write_structure((run / "structure.json").string(), choice.selection, dense);
-    const double full = r.morph->regularizer().full_cost();
+                     checkpoints_of(learn_dir), "auto", true, 0, learn_schedule == "same" ? "" : learn_schedule};
+    const PhaseResult r = run_training_phase(config, dense, data, setup);
     state.finish("learn", {{"seconds", r.seconds + state.figure("learn", "seconds", 0.0)},
                            {"test_accuracy", r.test_accuracy},
                            {"steps", r.steps},
                            {"cost_name", r.morph->regularizer().cost_name()},
-                           {"full_cost", full},
-                           {"learned_cost", choice.learned_cost},
-                           {"trimmed_cost", choice.trimmed_cost},
-                           {"final_cost", choice.final_cost},
-                           {"multiplier", choice.multiplier},
-                           {"notes", choice.notes}});
+                           {"full_cost", r.morph->regularizer().full_cost()},
+                           {"learned_cost", r.morph->last_cost()}});
   } else {
     std::cout << "== learn: done (" << run.string() << "/pipeline.json)" << std::endl;
-  }
-
-  // 2. Reshape: the slim model, fresh (MorphNet's recipe) or from the learned weights.
-  const auto t_reshape = std::chrono::steady_clock::now();
-  if (!scratch) {  // finetune starts from the learned weights
     TrainerState unused;
     CheckpointManager learned({(learn_dir / "checkpoints").string(), 1, config.string("model.name")}, std::cout);
     learned.load("auto", dense.graph, nullptr, unused);
+  }
+
+  // 2. Reshape: the structure from the learned weights (trimmed to the budget, expanded,
+  // rounded), then the slim model, fresh (MorphNet's recipe) or from the learned weights.
+  const auto t_reshape = std::chrono::steady_clock::now();
+  if (!state.done("reshape")) {
+    const auto reg = morph::make_regularizer(dense.graph, dense.logits, regularizer_options(config));
+    StructureChoiceOptions so;
+    so.budget_fraction = config.number("morph.target.fraction");
+    so.expand_fraction = config.number("pipeline.expand_to");
+    so.round_to = config.integer("pipeline.round_to");
+    const StructureChoice choice = choose_structure(dense, *reg, so);
+    for (const std::string& note : choice.notes) std::cout << "structure: " << note << std::endl;
+    morph::write_structure((run / "structure.json").string(), choice.selection, dense);
+    state.finish("reshape", {{"learned_cost", choice.learned_cost},
+                             {"trimmed_cost", choice.trimmed_cost},
+                             {"final_cost", choice.final_cost},
+                             {"full_cost", reg->full_cost()},
+                             {"multiplier", choice.multiplier},
+                             {"notes", choice.notes}});
   }
   const morph::ChannelSelection keep = morph::read_structure((run / "structure.json").string(), dense);
   morph::ReshapeOptions ro;

@@ -149,9 +149,12 @@ void write_plots(const fs::path& run, const nlohmann::json& r, const std::vector
 
 }  // namespace
 
-std::pair<double, double> inference_speed(layers::Model& a, layers::Model& b, int64_t batch, int rounds) {
+std::pair<double, double> inference_speed(layers::Model& a, layers::Model& b, int64_t batch, int rounds,
+                                          std::pair<std::string, std::string>* profiles) {
   KernelBackend& backend = backend_for(Device::cpu());
-  Executor ea(a.graph, backend), eb(b.graph, backend);
+  Executor::Options eo;
+  eo.profile = profiles != nullptr;
+  Executor ea(a.graph, backend, eo), eb(b.graph, backend, eo);
   const Shape& sample = a.graph.value(a.images).shape;
   Tensor images = Tensor::zeros({batch, sample[0], sample[1], sample[2]});
   Rng rng(1);
@@ -170,6 +173,7 @@ std::pair<double, double> inference_speed(layers::Model& a, layers::Model& b, in
   std::vector<double> sa, sb;
   for (int r = 0; r < rounds; ++r) sa.push_back(time_one(ea)), sb.push_back(time_one(eb));
   std::sort(sa.begin(), sa.end()), std::sort(sb.begin(), sb.end());
+  if (profiles) *profiles = {ea.profile_report(), eb.profile_report()};
   return {sa[sa.size() / 2], sb[sb.size() / 2]};
 }
 
@@ -246,8 +250,9 @@ PipelineReport pipeline_report(const Config& config, const layers::Model& dense,
      << fmt("%.2f%%", 100 * slim_acc) << " (after retraining).\n\n";
   md << "| phase | wall time |\n|---|---:|\n| learn | " << fmt("%.1f s", learn.value("seconds", 0.0))
      << " |\n| retrain | " << fmt("%.1f s", retrain.value("seconds", 0.0)) << " |\n\n";
-  if (learn.contains("notes"))
-    for (const auto& n : learn["notes"]) md << "- " << n.get<std::string>() << "\n";
+  const nlohmann::json reshape = state.value("reshape", nlohmann::json::object());
+  if (reshape.contains("notes"))
+    for (const auto& n : reshape["notes"]) md << "- " << n.get<std::string>() << "\n";
   md << "\n## Channels per layer\n\n| layer | dense | slim |\n|---|---:|---:|\n";
   for (const auto& l : j["layers"])
     md << "| " << l["name"].get<std::string>() << " | " << l["dense"] << " | " << l["slim"] << " |\n";

@@ -31,6 +31,8 @@ void write_slim_safetensors(const std::string& path, const layers::Model& slim,
 
 // Inference images per second of each model in eval mode (batch `batch`, random inputs), the
 // two alternated in rounds so that machine noise hits both alike; the median round of each.
-std::pair<double, double> inference_speed(layers::Model& a, layers::Model& b, int64_t batch, int rounds = 5);
+// With `profiles`, also each model's per-op timing table (Executor::profile_report).
+std::pair<double, double> inference_speed(layers::Model& a, layers::Model& b, int64_t batch, int rounds = 5,
+                                          std::pair<std::string, std::string>* profiles = nullptr);
 
 }  // namespace mt::tools

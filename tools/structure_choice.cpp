@@ -49,12 +49,17 @@ StructureChoice choose_structure(const layers::Model& dense, const morph::Networ
   }
   c.final_cost = c.trimmed_cost;
 
-  if (options.expand_fraction > 0 || options.round_to > 1) {
+  // Learning overshot the budget (channels keep dying after the strength that kills them):
+  // MorphNet's last step, a uniform width expansion, brings the structure back up to it.
+  double expand_fraction = options.expand_fraction;
+  if (expand_fraction <= 0 && options.budget_fraction > 0 && c.trimmed_cost < 0.95 * budget)
+    expand_fraction = options.budget_fraction;
+  if (expand_fraction > 0 || options.round_to > 1) {
     morph::ExpansionOptions eo;
     eo.multiple = std::max<int64_t>(options.round_to, 1);
     const morph::WidthExpander expander(dense, eo);
     // Without an expansion target, rounding aims at the cost the structure had.
-    const double target = options.expand_fraction > 0 ? options.expand_fraction * full : c.trimmed_cost;
+    const double target = expand_fraction > 0 ? expand_fraction * full : c.trimmed_cost;
     const morph::Expansion e = expander.fit(c.selection, target, costs.options());
     c.selection = e.selection;
     c.multiplier = e.multiplier;

@@ -1,8 +1,9 @@
 #pragma once
 // From what structure learning ended with to the structure the pipeline builds: the alive
 // channels, trimmed to the budget when the learned structure is still above it (the groups with
-// the smallest regularization values go first: a higher threshold, not a new criterion), then
-// MorphNet's width expansion to a target cost and rounding to kernel-friendly widths.
+// the smallest regularization values go first: a higher threshold, not a new criterion), or
+// expanded to it when learning overshot; MorphNet's width expansion to a target cost; rounding
+// to kernel-friendly widths.
 #include <string>
 #include <vector>
 
@@ -23,7 +24,8 @@ struct StructureChoice {
 };
 
 struct StructureChoiceOptions {
-  double budget_fraction = 0;   // > 0: trim to this fraction of the dense cost
+  double budget_fraction = 0;   // > 0: trim to this fraction of the dense cost, or expand to it
+                                // when learning left the structure more than 5% below
   double expand_fraction = 0;   // > 0: expand / shrink uniformly to this fraction
   int64_t round_to = 1;         // widths rounded to a multiple of this
 };

@@ -50,8 +50,10 @@ PhaseResult run_training_phase(const Config& config, layers::Model& model, const
                                const PhaseSetup& setup) {
   TrainOptions options = train_options(config);
   if (setup.epochs > 0) options.epochs = setup.epochs;
+  // Recalibration serves structure learning; a retrain phase needs it only if asked for.
+  if (!setup.morph && config.integer("eval.recalibrate_bn") < 0) options.recalibrate_bn_batches = 0;
   const int64_t steps_per_epoch = data.train.size() / options.batch_size;
-  const LrSchedule schedule = lr_schedule(config, steps_per_epoch, options.epochs);
+  const LrSchedule schedule = lr_schedule(config, steps_per_epoch, options.epochs, setup.schedule);
   KernelBackend& backend = backend_for(Device::cpu());
   std::filesystem::create_directories(setup.dir);
   if (!setup.title.empty()) std::cout << "== " << setup.title << ": " << setup.dir.string() << std::endl;

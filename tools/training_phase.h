@@ -21,6 +21,7 @@ struct PhaseSetup {
   std::string which = "auto";              // which checkpoint there (CheckpointManager::load)
   bool morph = false;                      // attach the config's morph hook
   int64_t epochs = 0;                      // > 0: overrides train.epochs
+  std::string schedule;                    // not empty: overrides schedule.name
 };
 
 struct PhaseResult {

@@ -1,5 +1,6 @@
 #include "trainers/morph_hook.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 

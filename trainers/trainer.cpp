@@ -173,7 +173,22 @@ void Trainer::log_step(double loss, int64_t images, double img_per_s) {
   logger_->step(m, step_in_epoch_, images, line);
 }
 
-EpochResult Trainer::finish_epoch(const Dataset* test, double seconds, int64_t steps_here) {
+void Trainer::recalibrate_batchnorm(const Dataset& train, int64_t batches, uint64_t salt) {
+  const int64_t bs = options_.batch_size;
+  batches = std::min(batches, train.size() / bs);
+  if (batches <= 0) return;
+  std::vector<int64_t> order(train.size());
+  epoch_order(options_.seed ^ 0xB4ECA1ull, static_cast<int64_t>(salt), order);
+  Tensor images = Tensor::empty({bs, train.sample[0], train.sample[1], train.sample[2]});
+  Tensor labels = Tensor::empty({bs}, DType::i64);
+  exec_.set_seed(step_seed(options_.seed ^ 0xB4ECA1ull, static_cast<int64_t>(salt)));
+  for (int64_t b = 0; b < batches; ++b) {
+    fill_batch(train, normalization_, order.data() + b * bs, bs, images, labels);
+    exec_.forward({images, labels}, Mode::train);  // updates the running statistics only
+  }
+}
+
+EpochResult Trainer::finish_epoch(const Dataset& train, const Dataset* test, double seconds, int64_t steps_here) {
   EpochResult r;
   r.epoch = epoch_ + 1;
   r.steps = steps_here;
@@ -182,6 +197,7 @@ EpochResult Trainer::finish_epoch(const Dataset* test, double seconds, int64_t s
   r.train.samples = tally_.samples;
   r.train.loss = tally_.steps ? tally_.loss_sum / tally_.steps : 0;
   r.train.accuracy = tally_.samples ? static_cast<double>(tally_.correct) / tally_.samples : 0;
+  if (options_.recalibrate_bn_batches > 0) recalibrate_batchnorm(train, options_.recalibrate_bn_batches, epoch_);
   if (test) r.test = evaluate(*test);
   for (TrainHook* h : hooks_) h->end_epoch(r.epoch);
   if (logger_) {
@@ -227,7 +243,7 @@ std::vector<EpochResult> Trainer::fit(const Dataset& train, const Dataset* test)
         save_checkpoint(-1.0);
     }
     const bool complete = step_in_epoch_ >= steps_per_epoch;
-    EpochResult r = finish_epoch(test, seconds_since(t0), steps_here);
+    EpochResult r = finish_epoch(train, test, seconds_since(t0), steps_here);
     if (test) best_accuracy_ = std::max(best_accuracy_, r.test.accuracy);
     if (complete) {
       ++epoch_;

@@ -34,6 +34,12 @@ struct TrainOptions {
   // Checkpoints (when a CheckpointManager is attached): after every epoch, and every N steps
   // within one (0: only at epoch ends).
   int64_t checkpoint_every_steps = 0;
+  // Before each end-of-epoch evaluation, re-estimate the batch norms' running statistics over
+  // this many training batches (forward passes in train mode, no update). Structure learning
+  // moves the weights under the statistics faster than their running average follows (a scale
+  // shrinking every step changes every later layer's input), and evaluation then suffers for
+  // nothing. 0: off.
+  int64_t recalibrate_bn_batches = 0;
 };
 
 struct EvalResult {
@@ -73,6 +79,8 @@ class Trainer {
   // evaluating on `test` after each epoch when given.
   std::vector<EpochResult> fit(const Dataset& train, const Dataset* test);
   EvalResult evaluate(const Dataset& data);
+  // See TrainOptions::recalibrate_bn_batches; `salt` varies the batches drawn (the epoch).
+  void recalibrate_batchnorm(const Dataset& train, int64_t batches, uint64_t salt);
 
   int64_t steps() const { return step_; }
   int64_t skipped_steps() const { return skipped_steps_; }
@@ -89,7 +97,7 @@ class Trainer {
   int64_t count_correct(const Tensor& labels) const;
   double gradient_sum_squares();
   void log_step(double loss, int64_t images, double img_per_s);
-  EpochResult finish_epoch(const Dataset* test, double seconds, int64_t steps_here);
+  EpochResult finish_epoch(const Dataset& train, const Dataset* test, double seconds, int64_t steps_here);
   void save_checkpoint(double test_accuracy);
   TrainerState state() const;
   bool done() const;

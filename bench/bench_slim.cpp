@@ -1,0 +1,59 @@
+// Inference speed of a slim model against its dense model, in one run (alternating rounds), for
+// a learned structure with its widths rounded to several multiples: what rounding to the
+// kernels' blocking buys.
+//   build/bench/bench_slim --config configs/resnet20_fmnist_morph.yaml \
+//       --structure runs/.../structure.json --round-to 1,8,16 [--batch 128] [--rounds 5]
+#include <cstdio>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "morph/cost_model.h"
+#include "morph/reshape.h"
+#include "morph/structure_file.h"
+#include "morph/width_expansion.h"
+#include "tools/experiment.h"
+#include "tools/pipeline_report.h"
+
+int main(int argc, char** argv) {
+  using namespace mt;
+  CLI::App app{"dense vs slim inference speed for a learned structure"};
+  std::string config_path, structure_path;
+  std::vector<int64_t> round_to{1, 8, 16};
+  int64_t batch = 128;
+  int rounds = 5;
+  bool profile = false;
+  app.add_option("--config", config_path, "the pipeline's config")->required()->check(CLI::ExistingFile);
+  app.add_option("--structure", structure_path, "structure.json of a pipeline run")->required()->check(CLI::ExistingFile);
+  app.add_option("--round-to", round_to, "width multiples to try")->delimiter(',');
+  app.add_option("--batch", batch, "inference batch size");
+  app.add_option("--rounds", rounds, "alternating timing rounds (the median is reported)");
+  app.add_flag("--profile", profile, "print per-op timings of both models (slows them a little)");
+  CLI11_PARSE(app, argc, argv);
+  try {
+    const tools::Config config = tools::Config::load(config_path);
+    const tools::DataSplits data = tools::load_data(config);
+    layers::Model dense = layers::build_model(config.string("model.name"), tools::model_options(config, data.train));
+    const morph::ChannelSelection learned = morph::read_structure(structure_path, dense);
+    const morph::ChannelGroups groups(dense.graph, dense.logits);
+    const morph::CostModel flops(groups, morph::CostOptions{});
+    const double target = morph::structure_cost(flops, learned);
+    std::printf("%-9s %10s %12s %12s %9s\n", "round_to", "FLOPs", "dense img/s", "slim img/s", "speed-up");
+    for (const int64_t m : round_to) {
+      morph::ChannelSelection s = learned;
+      if (m > 1) s = morph::WidthExpander(dense, {m, true}).fit(learned, target, flops.options()).selection;
+      morph::ReshapeOptions ro;
+      ro.init = morph::ReshapeInit::fresh;
+      layers::Model slim = morph::reshape_model(dense, s, ro).model;
+      const double ratio = morph::structure_cost(flops, s) / flops.full_cost();
+      std::pair<std::string, std::string> tables;
+      const auto [d, sl] = tools::inference_speed(dense, slim, batch, rounds, profile ? &tables : nullptr);
+      if (profile) std::cout << "dense:\n" << tables.first << "slim:\n" << tables.second;
+      std::printf("%-9lld %9.1f%% %12.0f %12.0f %8.2fx\n", static_cast<long long>(m), 100 * ratio, d, sl, sl / d);
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "bench_slim: " << e.what() << std::endl;
+    return 1;
+  }
+  return 0;
+}
