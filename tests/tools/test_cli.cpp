@@ -190,6 +190,12 @@ TEST_CASE("the pipeline learns, reshapes, retrains and reports in one run direct
   REQUIRE(ratio != std::string::npos);
   CHECK(std::stod(report.substr(ratio + 9)) <= 0.5);
 
+  // Fine-tuning starts the slim model from the learned weights instead.
+  Result ft = run(base + " --set pipeline.retrain=finetune --set name=ft");
+  INFO(ft.output);
+  REQUIRE(ft.exit_code == 0);
+  CHECK_THAT(ft.output, Catch::Contains("retrain: the slim model (finetune)") && Catch::Contains("== report"));
+
   // Resuming a finished pipeline runs no phase again.
   r = run(base + " --resume auto");
   REQUIRE(r.exit_code == 0);
