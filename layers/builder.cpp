@@ -5,6 +5,7 @@
 #include "core/ops/add.h"
 #include "core/ops/batchnorm2d.h"
 #include "core/ops/channel_pad.h"
+#include "core/ops/compactor.h"
 #include "core/ops/concat.h"
 #include "core/ops/conv2d.h"
 #include "core/ops/dropout.h"
@@ -128,8 +129,12 @@ ValueId ModelBuilder::batchnorm2d(const std::string& name, ValueId x, double eps
   const ValueId y =
       node(name, std::make_shared<BatchNorm2dOp>(BatchNormDesc{eps, momentum}), {x, w, b, rm, rv, nbt});
   const int producer = graph_.producer(x);
-  if (!gating_.enabled || producer < 0 || graph_.node(producer).op->kind() != "conv2d") return y;
-  return gate(graph_.node(producer).name + ".gate", y, gating_.temperature, gating_.init_logit);
+  if (producer < 0 || graph_.node(producer).op->kind() != "conv2d") return y;
+  const Node& conv = graph_.node(producer);
+  if (compactors_ && dynamic_cast<const Conv2dOp&>(*conv.op).desc().groups == 1)
+    return compactor(conv.name + ".compactor", y);
+  if (!gating_.enabled) return y;
+  return gate(conv.name + ".gate", y, gating_.temperature, gating_.init_logit);
 }
 
 ValueId ModelBuilder::relu(const std::string& name, ValueId x) {
@@ -210,6 +215,16 @@ ValueId ModelBuilder::gate(const std::string& name, ValueId x, double temperatur
 ValueId ModelBuilder::gate_hidden(const std::string& layer, ValueId x) {
   if (!gating_.enabled) return x;
   return gate(layer + ".gate", x, gating_.temperature, gating_.init_logit);
+}
+
+ValueId ModelBuilder::compactor(const std::string& name, ValueId x) {
+  const int64_t c = channels(x);
+  Tensor q = new_tensor({c, c, 1, 1});  // [C, C, 1, 1]: the identity
+  for (int64_t i = 0; i < c; ++i) {
+    if (dtype_ == DType::f64) q.data<double>()[i * c + i] = 1;
+    else q.data<float>()[i * c + i] = 1;
+  }
+  return node(name, std::make_shared<CompactorOp>(), {x, param(name + ".weight", std::move(q))});
 }
 
 }  // namespace mt::layers

@@ -74,6 +74,15 @@ class ModelBuilder {
   // `<layer>.gate` on x when gating is enabled, else x unchanged.
   ValueId gate_hidden(const std::string& layer, ValueId x);
 
+  // A ResRep compactor on x ([1, C, H, W]): a 1x1 conv without bias, the parameter
+  // `<name>.weight` [C, C, 1, 1] initialised to the identity (core/ops/compactor.h).
+  ValueId compactor(const std::string& name, ValueId x);
+  // With compactors enabled, batchnorm2d() on the output of a conv with groups 1 appends that
+  // conv's compactor, `<conv name>.compactor`, and returns its output (the gating rule; a
+  // depthwise or grouped conv gets none: a dense C x C matrix cannot be folded into it).
+  void set_compactors(bool enabled) { compactors_ = enabled; }
+  bool compactors() const { return compactors_; }
+
   // Adds a node whose op the caller built (the YAML graph format uses this for every op).
   ValueId node(const std::string& name, OpPtr op, const std::vector<ValueId>& inputs);
 
@@ -92,6 +101,7 @@ class ModelBuilder {
   Rng rng_;
   DType dtype_;
   GatingOptions gating_;
+  bool compactors_ = false;
   std::map<ValueId, Shape> shapes_;
 };
 

@@ -43,7 +43,7 @@ using Atoms = std::vector<int>;  // per channel: an atom, or -1 for a constant z
 
 const std::set<std::string_view> kPassThrough = {"batchnorm2d", "relu",      "sigmoid",
                                                  "dropout",     "maxpool2d", "avgpool2d",
-                                                 "global_avgpool2d", "gate"};
+                                                 "global_avgpool2d", "gate", "compactor"};
 
 bool is_activation(const Graph& g, ValueId v) {
   const ValueKind k = g.value(v).kind;
@@ -237,6 +237,7 @@ ChannelGroups::ChannelGroups(const Graph& graph, ValueId logits)
     std::vector<ChannelRef> ChannelGroup::*list = nullptr;
     if (kind == "batchnorm2d") list = &ChannelGroup::batchnorms;
     if (kind == "gate") list = &ChannelGroup::gates;
+    if (kind == "compactor") list = &ChannelGroup::compactors;
     if ((kind == "conv2d" && !is_depthwise_conv(graph, shapes_, n)) || kind == "linear")
       list = &ChannelGroup::convs;
     if (!list) continue;
@@ -273,6 +274,11 @@ std::string ChannelGroups::describe() const {
       if (refs.empty()) continue;
       out += std::string(" ") + labels[static_cast<int>(k)];
       for (const ChannelRef& r : refs) out += " " + ref_name(graph_, r);
+      out += ";";
+    }
+    if (!groups_[g].compactors.empty()) {
+      out += " compactor";
+      for (const ChannelRef& r : groups_[g].compactors) out += " " + ref_name(graph_, r);
       out += ";";
     }
     out += "\n";

@@ -6,7 +6,8 @@
 // residual `add` unites its inputs channel by channel; `concat` lays its inputs' atoms side by
 // side; `channel_pad` (the option-A shortcut) moves input channel i to pad_before + i and fills
 // the rest with constant zeros that tie nothing; a depthwise conv (groups == in == out channels)
-// keeps its input's atoms; flatten repeats each channel's atom over its H x W features, so a
+// keeps its input's atoms; a ResRep compactor (core/ops/compactor.h) ties output channel i to
+// input channel i, as it is merged into its conv; flatten repeats each channel's atom over its H x W features, so a
 // linear layer sees which channels its inputs come from. The connected components of this
 // union-find are the groups (MorphNet's OpGroups, at channel granularity).
 //
@@ -43,6 +44,8 @@ struct ChannelGroup {
   std::vector<ChannelRef> convs;
   std::vector<ChannelRef> batchnorms;
   std::vector<ChannelRef> gates;
+  // Compactor rows (ResRep's masks act on them; not a source of the MorphNet methods).
+  std::vector<ChannelRef> compactors;
   const std::vector<ChannelRef>& sources(SourceKind kind) const;
 };
 

@@ -103,14 +103,16 @@ layers::ModelOptions model_options(const Config& c, const Dataset& train) {
   // FiGS gates are what the logistic_sigmoid method regularizes: it brings them along.
   o.gating = c.boolean("model.gating") || c.string("morph.method") == "logistic_sigmoid";
   o.gate_temperature = c.number("model.gate_temperature");
+  o.compactors = c.string("morph.method") == "resrep";  // ResRep's 1x1 compactors after each conv-BN
   return o;
 }
 
 OptimizerFactory optimizer_factory(const Config& c, const Graph& graph) {
   // PyTorch users' usual recipe: no weight decay on BN scales and shifts and on biases.
-  // Gate logits neither: decay would pull every gate towards half open.
+  // Gate logits neither (decay would pull every gate towards half open), nor ResRep's compactors
+  // (their penalty is the lasso; decay would shrink the rows it must rank).
   std::vector<ParamGroup> groups{no_weight_decay(bias_and_norm_params(graph)),
-                                 no_weight_decay(name_matches({"*.gate.logits"}))};
+                                 no_weight_decay(name_matches({"*.gate.logits", "*.compactor.weight"}))};
   if (c.string("optim.name") == "adamw") {
     AdamWOptions o;
     o.lr = c.number("optim.lr");

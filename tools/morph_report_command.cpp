@@ -51,7 +51,7 @@ int morph_report_command(const Config& config, const std::string& checkpoint, co
     loaded = manager.load(at.which, model.graph, nullptr, state).path;
   }
   // Any method works for a report; without one in the config, gamma (every zoo model has BNs).
-  const std::string method = morph_enabled(config) ? config.string("morph.method") : "gamma";
+  const std::string method = morph_enabled(config) && !resrep_enabled(config) ? config.string("morph.method") : "gamma";
   const auto reg = morph::make_regularizer(model.graph, model.logits, regularizer_options(config, method));
   std::cout << config.string("model.name") << ", " << loaded << "\n" << table(*reg);
   nlohmann::json j = morph::structure_report(*reg);

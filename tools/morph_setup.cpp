@@ -8,6 +8,7 @@
 namespace mt::tools {
 
 bool morph_enabled(const Config& c) { return c.string("morph.method") != "none"; }
+bool resrep_enabled(const Config& c) { return c.string("morph.method") == "resrep"; }
 
 morph::Hardware hardware_from_config(const Config& c) {
   const std::string& name = c.string("morph.hardware");
@@ -59,6 +60,24 @@ std::unique_ptr<MorphHook> make_morph_hook(const Config& c, const layers::Model&
     o.budget_every = std::max<int64_t>(1, steps_per_epoch / 50);
   }
   return std::make_unique<MorphHook>(std::move(regularizer), o, logger);
+}
+
+std::unique_ptr<ResRepHook> make_resrep_hook(const Config& c, const layers::Model& model, int64_t steps_per_epoch,
+                                             RunLogger* logger, const std::string& export_dir) {
+  morph::ResRepOptions o;
+  o.lasso_strength = c.number("morph.resrep.lasso_strength");
+  const int64_t warmup = c.integer("morph.resrep.warmup_steps");
+  o.warmup_steps = warmup >= 0 ? warmup : steps_per_epoch;
+  o.mask_interval = c.integer("morph.resrep.mask_interval");
+  o.mask_step = c.integer("morph.resrep.mask_step");
+  o.ranking = morph::parse_resrep_ranking(c.string("morph.resrep.ranking"));
+  o.target_fraction = c.number("morph.target.fraction");
+  MT_CHECK(o.target_fraction > 0, ConfigError, "morph.method resrep needs morph.target.fraction (the cost to prune to)");
+  const morph::RegularizerOptions r = regularizer_options(c, "gamma");  // only its cost settings
+  o.cost.target = r.target;
+  o.cost.hardware = r.hardware;
+  o.cost.batch_size = r.batch_size;
+  return std::make_unique<ResRepHook>(std::make_unique<morph::ResRep>(model.graph, model.logits, o), export_dir, logger);
 }
 
 }  // namespace mt::tools

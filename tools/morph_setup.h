@@ -8,10 +8,13 @@
 #include "morph/network_regularizer.h"
 #include "tools/config.h"
 #include "trainers/morph_hook.h"
+#include "trainers/resrep_hook.h"
 
 namespace mt::tools {
 
+// morph.method is not none; resrep_enabled: it is resrep (compactors, not a MorphNet regularizer).
 bool morph_enabled(const Config& c);
+bool resrep_enabled(const Config& c);
 // morph.hardware: a built-in table's name, or a JSON file {"name", "peak_gflops", "memory_gbps"}
 // as `morphtrain --calibrate` writes it. Errors name the key and the file.
 morph::Hardware hardware_from_config(const Config& c);
@@ -20,5 +23,9 @@ morph::RegularizerOptions regularizer_options(const Config& c, const std::string
 // The hook for a training run of `model`; export_dir receives the structure files.
 std::unique_ptr<MorphHook> make_morph_hook(const Config& c, const layers::Model& model, int64_t steps_per_epoch,
                                            RunLogger* logger, const std::string& export_dir);
+
+// ResRep (morph.method resrep) for a model built with compactors.
+std::unique_ptr<ResRepHook> make_resrep_hook(const Config& c, const layers::Model& model, int64_t steps_per_epoch,
+                                             RunLogger* logger, const std::string& export_dir);
 
 }  // namespace mt::tools

@@ -9,6 +9,7 @@
 #include "core/safetensors.h"
 #include "core/state_dict.h"
 #include "morph/reshape.h"
+#include "morph/resrep_merge.h"
 #include "morph/structure_file.h"
 #include "tools/experiment.h"
 #include "tools/morph_setup.h"
@@ -81,6 +82,58 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
+// ResRep's Rep: the compactor model merged into a plain slim model (lossless), which is the result
+// (`finetune`: ResRep's recipe, no further training) or is retrained from fresh weights
+// (`scratch`).
+int merge_and_retrain(const Config& config, layers::Model& dense, const DataSplits& data, const fs::path& run,
+                      PipelineState& state) {
+  std::ifstream in(run / "learn" / "resrep_masks.json");
+  MT_CHECK(in.good(), IoError, "'", (run / "learn" / "resrep_masks.json").string(), "' is missing: rerun the learn phase");
+  const nlohmann::json masks = nlohmann::json::parse(in);
+  std::vector<bool> masked(masks.at("num_groups").get<size_t>(), false);
+  for (int g : masks.at("masked_groups")) masked.at(static_cast<size_t>(g)) = true;
+  morph::MergeResult merged = morph::merge_compactors(dense, masked);
+  for (const std::string& line : merged.revived) std::cout << "merge: " << line << std::endl;
+  for (const std::string& line : merged.inexact) std::cout << "merge: inexact: " << line << std::endl;
+  layers::ModelOptions plain_options = model_options(config, data.train);
+  plain_options.compactors = false;
+  layers::Model plain = layers::build_model(config.string("model.name"), plain_options);
+  morph::write_structure((run / "structure.json").string(), merged.selection, plain);
+  std::cout << "== merge: " << dense.graph.num_parameters() << " parameters with compactors -> "
+            << merged.model.graph.num_parameters() << " (" << masks.at("masked_groups").size()
+            << " channel groups masked)" << std::endl;
+  const double merged_accuracy = evaluate_model(config, merged.model, data);
+  std::cout << "merged model: test accuracy " << 100 * merged_accuracy << "% (no fine-tuning)" << std::endl;
+  if (!state.done("reshape")) state.finish("reshape", {{"merged_test_accuracy", merged_accuracy}});
+
+  layers::Model slim = std::move(merged.model);
+  if (config.string("pipeline.retrain") == "scratch") {
+    morph::ReshapeOptions ro;
+    ro.init = morph::ReshapeInit::fresh;
+    ro.seed = static_cast<uint64_t>(config.integer("seed")) + 1;
+    slim = morph::reshape_model(plain, merged.selection, ro).model;
+    const fs::path retrain_dir = run / "retrain";
+    if (!state.done("retrain")) {
+      PhaseSetup setup{"retrain: the slim model (scratch)", retrain_dir, checkpoints_of(retrain_dir), "auto", false,
+                       config.integer("pipeline.retrain_epochs")};
+      const PhaseResult r = run_training_phase(config, slim, data, setup);
+      state.finish("retrain", {{"seconds", r.seconds + state.figure("retrain", "seconds", 0.0)},
+                               {"test_accuracy", r.test_accuracy},
+                               {"steps", r.steps}});
+    } else {
+      TrainerState unused;
+      CheckpointManager trained({(retrain_dir / "checkpoints").string(), 1, config.string("model.name")}, std::cout);
+      trained.load("auto", slim.graph, nullptr, unused);
+    }
+  } else if (!state.done("retrain")) {
+    state.finish("retrain", {{"seconds", 0.0}, {"test_accuracy", merged_accuracy}, {"steps", 0}, {"merged_only", true}});
+  }
+  write_slim_safetensors((run / "slim.safetensors").string(), slim, run / "structure.json");
+  const PipelineReport report = pipeline_report(config, plain, slim, data, run, state.json());
+  std::cout << report.summary;
+  return 0;
+}
+
 }  // namespace
 
 bool pipeline_enabled(const Config& config) { return config.string("pipeline.retrain") != "none"; }
@@ -105,12 +158,20 @@ int pipeline_command(const Config& config, const std::string& resume) {
     PhaseSetup setup{"learn: " + config.string("model.name") + " with " + config.string("morph.method"), learn_dir,
                      checkpoints_of(learn_dir), "auto", true, 0, learn_schedule == "same" ? "" : learn_schedule};
     const PhaseResult r = run_training_phase(config, dense, data, setup);
-    state.finish("learn", {{"seconds", r.seconds + state.figure("learn", "seconds", 0.0)},
+    nlohmann::json figures{{"seconds", r.seconds + state.figure("learn", "seconds", 0.0)},
                            {"test_accuracy", r.test_accuracy},
-                           {"steps", r.steps},
-                           {"cost_name", r.morph->regularizer().cost_name()},
-                           {"full_cost", r.morph->regularizer().full_cost()},
-                           {"learned_cost", r.morph->last_cost()}});
+                           {"steps", r.steps}};
+    if (r.resrep) {
+      figures["cost_name"] = r.resrep->resrep().cost_model().cost_name();
+      figures["full_cost"] = r.resrep->resrep().full_cost();
+      figures["learned_cost"] = r.resrep->resrep().cost();
+      r.resrep->export_structure();  // resrep_masks.json: what the merge (and a resume) reads
+    } else {
+      figures["cost_name"] = r.morph->regularizer().cost_name();
+      figures["full_cost"] = r.morph->regularizer().full_cost();
+      figures["learned_cost"] = r.morph->last_cost();
+    }
+    state.finish("learn", figures);
   } else {
     std::cout << "== learn: done (" << run.string() << "/pipeline.json)" << std::endl;
     TrainerState unused;
@@ -121,6 +182,7 @@ int pipeline_command(const Config& config, const std::string& resume) {
   // 2. Reshape: the structure from the learned weights (trimmed to the budget, expanded,
   // rounded), then the slim model, fresh (MorphNet's recipe) or from the learned weights.
   const auto t_reshape = std::chrono::steady_clock::now();
+  if (resrep_enabled(config)) return merge_and_retrain(config, dense, data, run, state);
   if (!state.done("reshape")) {
     const auto reg = morph::make_regularizer(dense.graph, dense.logits, regularizer_options(config));
     StructureChoiceOptions so;

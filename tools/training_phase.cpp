@@ -46,6 +46,15 @@ layers::Model configured_model(const Config& config, const Dataset& train) {
   return std::move(slim.model);
 }
 
+double evaluate_model(const Config& config, layers::Model& model, const DataSplits& data) {
+  if (!data.test) return -1;
+  const OptimizerFactory none = [](std::vector<ParamRef>) { return std::unique_ptr<Optimizer>(); };
+  const LrSchedule schedule = lr_schedule(config, 1);
+  Trainer trainer(model, backend_for(Device::cpu()), none, schedule, train_options(config),
+                  normalization(config, data.train));
+  return trainer.evaluate(*data.test).accuracy;
+}
+
 PhaseResult run_training_phase(const Config& config, layers::Model& model, const DataSplits& data,
                                const PhaseSetup& setup) {
   TrainOptions options = train_options(config);
@@ -70,7 +79,13 @@ PhaseResult run_training_phase(const Config& config, layers::Model& model, const
     trainer.set_checkpoints(&*checkpoints);
   }
   PhaseResult result;
-  if (setup.morph) {
+  if (setup.morph && resrep_enabled(config)) {
+    result.resrep = make_resrep_hook(config, model, steps_per_epoch, &logger, setup.dir.string());
+    trainer.add_hook(result.resrep.get());
+    std::cout << "structure learning: ResRep, " << result.resrep->resrep().num_prunable()
+              << " prunable channel groups, target " << 100 * config.number("morph.target.fraction") << "% of the dense "
+              << result.resrep->resrep().cost_model().cost_name() << std::endl;
+  } else if (setup.morph) {
     result.morph = make_morph_hook(config, model, steps_per_epoch, &logger, setup.dir.string());
     trainer.add_hook(result.morph.get());
     print_morph(config, *result.morph);

@@ -11,6 +11,7 @@
 #include "tools/config.h"
 #include "tools/experiment.h"
 #include "trainers/morph_hook.h"
+#include "trainers/resrep_hook.h"
 
 namespace mt::tools {
 
@@ -30,10 +31,15 @@ struct PhaseResult {
   double seconds = 0;                      // wall time of this process's part
   double test_accuracy = -1;               // after the last epoch; -1 without a test set
   std::unique_ptr<MorphHook> morph;        // the hook, when setup.morph: its final structure
+  std::unique_ptr<ResRepHook> resrep;      // instead, with morph.method resrep: its masks
 };
 
 PhaseResult run_training_phase(const Config& config, layers::Model& model, const DataSplits& data,
                                const PhaseSetup& setup);
+
+// Test accuracy of `model` in eval mode (no batch-norm recalibration: a merged ResRep model's
+// batch norms are identities on purpose); -1 without a test set.
+double evaluate_model(const Config& config, layers::Model& model, const DataSplits& data);
 
 // The model the config describes: the zoo model, or with model.structure the dense model
 // reshaped to that structure file with fresh weights (a pruned model retrained from the file).

@@ -29,6 +29,9 @@ struct ModelOptions {
   bool gating = false;
   double gate_temperature = 0.001;
   double gate_init_logit = 2.5;     // log odds; sigmoid(2.5) = 92% open
+  // ResRep compactors (layers/builder.h): `<conv>.compactor`, a 1x1 conv initialised to the
+  // identity, after the batch norm of every conv with groups 1. Not together with gating.
+  bool compactors = false;
   int depth = 20;                   // CIFAR ResNet: 6n + 2
   std::string shortcut = "A";       // CIFAR ResNet: A (zero-pad) or B (1x1 conv + BN)
   std::vector<int64_t> vgg_stages{32, 64, 128};  // VGG: channels per stage

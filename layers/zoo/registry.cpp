@@ -52,6 +52,9 @@ Model build_model(const std::string& name, const ModelOptions& options) {
   model.name = name;
   ModelBuilder b(model.graph, options.seed, options.dtype);
   b.set_gating(gating_options(options));
+  MT_CHECK(!(options.gating && options.compactors), ConfigError,
+           "gating and compactors belong to two structure-learning methods; enable one");
+  b.set_compactors(options.compactors);
   model.images = b.input("images", {options.in_channels, options.image_size, options.image_size});
   model.labels = b.labels("labels");
   model.logits = it->second(b, model.images, options);

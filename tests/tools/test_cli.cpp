@@ -218,6 +218,28 @@ TEST_CASE("the pipeline learns, reshapes, retrains and reports in one run direct
   CHECK(std::stoll(digits) == std::stoll(report.substr(slim + 8)));
 }
 
+TEST_CASE("a ResRep pipeline masks to the target and merges into a plain slim model", "[cli][pipeline][resrep]") {
+  mt::testing::TempDir tmp("cli");
+  const Result r = run(
+      "--config configs/resnet20_fmnist_morph.yaml --set output.root=" + tmp.path.string() +
+      " --set model.name=resnet_cifar --set model.depth=8 --set data.dataset=synthetic --set data.mean=[]"
+      " --set data.std=[] --set data.synthetic_size=256 --set train.batch_size=32 --set train.epochs=3"
+      " --set morph.method=resrep --set morph.resrep.warmup_steps=4 --set morph.resrep.mask_interval=2"
+      " --set morph.resrep.mask_step=6 --set pipeline.retrain=finetune --set pipeline.benchmark_batch=16");
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.output, Catch::Contains("structure learning: ResRep") && Catch::Contains("== merge:") &&
+                           Catch::Contains("merged model: test accuracy") && !Catch::Contains("inexact"));
+  const auto dir = (*std::filesystem::directory_iterator(tmp.path / "resnet20_fmnist_morph")).path();
+  for (const char* f : {"learn/resrep_masks.json", "structure.json", "report.md", "slim.onnx", "slim.safetensors"})
+    CHECK(std::filesystem::exists(dir / f));
+  std::ifstream in(dir / "report.json");
+  const std::string report((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto ratio = report.find("\"ratio\": ", report.find("\"flops\""));
+  REQUIRE(ratio != std::string::npos);
+  CHECK(std::stod(report.substr(ratio + 9)) <= 0.5);
+}
+
 TEST_CASE("the summary and help-config flags print without training", "[cli]") {
   Result r = run("--config configs/resnet20_fmnist.yaml --summary");
   CHECK(r.exit_code == 0);
