@@ -26,12 +26,7 @@ int evaluate_command(const Config& config, const std::string& checkpoint) {
   const CheckpointLoad loaded = manager.load(which, model.graph, nullptr, state);
   for (const std::string& w : loaded.warnings) std::cout << "warning: " << w << "\n";
 
-  TrainOptions options = train_options(config);
-  const OptimizerFactory no_optimizer = [](std::vector<ParamRef>) { return std::unique_ptr<Optimizer>(); };
-  const LrSchedule schedule = lr_schedule(config, 1);
-  Trainer trainer(model, backend_for(Device::cpu()), no_optimizer, schedule, options,
-                  normalization(config, data.train));
-  const EvalResult r = trainer.evaluate(*data.test);
+  const EvalResult r = evaluate_model(config, model, data);
   std::cout << std::fixed << std::setprecision(2) << "checkpoint " << loaded.path << " (step " << loaded.step
             << "): test accuracy " << 100 * r.accuracy << "% (" << r.samples << " samples), loss "
             << std::setprecision(4) << r.loss << std::endl;

@@ -78,6 +78,13 @@ fs::path checkpoints_of(const fs::path& phase_dir) {
   return fs::exists(phase_dir / "checkpoints" / "last") ? phase_dir / "checkpoints" : fs::path{};
 }
 
+// The weights a finished phase left (its newest complete checkpoint) into `graph`.
+void load_phase_weights(const fs::path& phase_dir, Graph& graph, const Config& config) {
+  TrainerState unused;
+  CheckpointManager phase({(phase_dir / "checkpoints").string(), 1, config.string("model.name")}, std::cout);
+  phase.load("auto", graph, nullptr, unused);
+}
+
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
@@ -102,7 +109,7 @@ int merge_and_retrain(const Config& config, layers::Model& dense, const DataSpli
   std::cout << "== merge: " << dense.graph.num_parameters() << " parameters with compactors -> "
             << merged.model.graph.num_parameters() << " (" << masks.at("masked_groups").size()
             << " channel groups masked)" << std::endl;
-  const double merged_accuracy = evaluate_model(config, merged.model, data);
+  const double merged_accuracy = evaluate_model(config, merged.model, data).accuracy;
   std::cout << "merged model: test accuracy " << 100 * merged_accuracy << "% (no fine-tuning)" << std::endl;
   if (!state.done("reshape")) state.finish("reshape", {{"merged_test_accuracy", merged_accuracy}});
 
@@ -121,9 +128,7 @@ int merge_and_retrain(const Config& config, layers::Model& dense, const DataSpli
                                {"test_accuracy", r.test_accuracy},
                                {"steps", r.steps}});
     } else {
-      TrainerState unused;
-      CheckpointManager trained({(retrain_dir / "checkpoints").string(), 1, config.string("model.name")}, std::cout);
-      trained.load("auto", slim.graph, nullptr, unused);
+      load_phase_weights(retrain_dir, slim.graph, config);
     }
   } else if (!state.done("retrain")) {
     state.finish("retrain", {{"seconds", 0.0}, {"test_accuracy", merged_accuracy}, {"steps", 0}, {"merged_only", true}});
@@ -174,9 +179,7 @@ int pipeline_command(const Config& config, const std::string& resume) {
     state.finish("learn", figures);
   } else {
     std::cout << "== learn: done (" << run.string() << "/pipeline.json)" << std::endl;
-    TrainerState unused;
-    CheckpointManager learned({(learn_dir / "checkpoints").string(), 1, config.string("model.name")}, std::cout);
-    learned.load("auto", dense.graph, nullptr, unused);
+    load_phase_weights(learn_dir, dense.graph, config);
   }
 
   // 2. Reshape: the structure from the learned weights (trimmed to the budget, expanded,
@@ -221,9 +224,7 @@ int pipeline_command(const Config& config, const std::string& resume) {
                              {"reshape_seconds", reshape_seconds}});
   } else {
     std::cout << "== retrain: done" << std::endl;
-    TrainerState unused;
-    CheckpointManager trained({(retrain_dir / "checkpoints").string(), 1, config.string("model.name")}, std::cout);
-    trained.load("auto", slim.model.graph, nullptr, unused);
+    load_phase_weights(retrain_dir, slim.model.graph, config);
   }
 
   // 4. Report and exports.

@@ -46,13 +46,13 @@ layers::Model configured_model(const Config& config, const Dataset& train) {
   return std::move(slim.model);
 }
 
-double evaluate_model(const Config& config, layers::Model& model, const DataSplits& data) {
-  if (!data.test) return -1;
+EvalResult evaluate_model(const Config& config, layers::Model& model, const DataSplits& data) {
+  if (!data.test) return {};
   const OptimizerFactory none = [](std::vector<ParamRef>) { return std::unique_ptr<Optimizer>(); };
   const LrSchedule schedule = lr_schedule(config, 1);
   Trainer trainer(model, backend_for(Device::cpu()), none, schedule, train_options(config),
                   normalization(config, data.train));
-  return trainer.evaluate(*data.test).accuracy;
+  return trainer.evaluate(*data.test);
 }
 
 PhaseResult run_training_phase(const Config& config, layers::Model& model, const DataSplits& data,

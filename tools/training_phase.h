@@ -22,7 +22,7 @@ struct PhaseSetup {
   std::string which = "auto";              // which checkpoint there (CheckpointManager::load)
   bool morph = false;                      // attach the config's morph hook
   int64_t epochs = 0;                      // > 0: overrides train.epochs
-  std::string schedule;                    // not empty: overrides schedule.name
+  std::string schedule = {};               // not empty: overrides schedule.name
 };
 
 struct PhaseResult {
@@ -37,9 +37,9 @@ struct PhaseResult {
 PhaseResult run_training_phase(const Config& config, layers::Model& model, const DataSplits& data,
                                const PhaseSetup& setup);
 
-// Test accuracy of `model` in eval mode (no batch-norm recalibration: a merged ResRep model's
-// batch norms are identities on purpose); -1 without a test set.
-double evaluate_model(const Config& config, layers::Model& model, const DataSplits& data);
+// Loss and accuracy of `model` on the test set in eval mode (no batch-norm recalibration: a
+// merged ResRep model's batch norms are identities on purpose); samples 0 without a test set.
+EvalResult evaluate_model(const Config& config, layers::Model& model, const DataSplits& data);
 
 // The model the config describes: the zoo model, or with model.structure the dense model
 // reshaped to that structure file with fresh weights (a pruned model retrained from the file).

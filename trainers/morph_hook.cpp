@@ -21,13 +21,15 @@ double MorphHook::after_backward(Executor& exec, int64_t step) {
   strength_used_ = strength();
   // The term's gradient goes straight into the parameters' gradients (host tensors on the CPU
   // backend); with strength 0 only the term and the cost are measured.
-  if (options_.proximal) {
-    term_ = regularizer_->regularization_term();  // applied in after_step, as a proximal step
+  if (options_.proximal) {  // the term acts in after_step, as a proximal step: only measure it
+    const morph::Evaluation e = regularizer_->evaluate();
+    term_ = e.term;
+    cost_ = e.cost;
   } else {
     const morph::GradientSink sink = [&exec](ValueId p) { return &exec.param_grad(p); };
     term_ = regularizer_->add_term_gradient(strength_used_, sink);
+    cost_ = regularizer_->cost();
   }
-  cost_ = regularizer_->cost();
   if (controller_ && step_ % options_.budget_every == 0) controller_->update(cost_);
   if (options_.export_every_steps && step_ % options_.export_every_steps == 0) export_structure(step_);
   return strength_used_ * term_;

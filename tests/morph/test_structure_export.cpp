@@ -4,10 +4,10 @@
 #include <cstdio>
 #include <fstream>
 #include <sstream>
-#include <unistd.h>
 
 #include "layers/zoo/model.h"
 #include "morph/structure_export.h"
+#include "tests/temp_dir.h"
 
 using namespace mt;
 
@@ -42,15 +42,15 @@ TEST_CASE("learned structure: alive output channels per conv, keyed by op name",
   CHECK_FALSE(s.contains("fc"));
   CHECK(s.begin().key() == "conv1");  // sorted keys, as json.dumps(sort_keys=True)
 
-  char dir[] = "/tmp/morph_export_XXXXXX";
-  REQUIRE(mkdtemp(dir) != nullptr);
-  const std::string path = std::string(dir) + "/learned_structure.json";
+  testing::TempDir tmp("morph_export");
+  const std::string dir = tmp.path.string();
+  const std::string path = dir + "/learned_structure.json";
   morph::write_learned_structure(path, *reg);
   const std::string text = read_all(path);
   CHECK(nlohmann::json::parse(text) == s);
   CHECK(text.find("\n  \"conv1\": 16,\n") != std::string::npos);  // indent 2
 
-  const std::string report_path = std::string(dir) + "/structure_report.json";
+  const std::string report_path = dir + "/structure_report.json";
   morph::write_structure_report(report_path, *reg);
   const nlohmann::json r = nlohmann::json::parse(read_all(report_path));
   CHECK(r.at("regularizer") == "GammaFlops");
@@ -65,9 +65,6 @@ TEST_CASE("learned structure: alive output channels per conv, keyed by op name",
   CHECK(op.at("alive_out") == 11);
   CHECK(op.at("in") == 16);
   CHECK(r.at("channel_groups").at(0).at("sources").size() == 10);
-  std::remove(path.c_str());
-  std::remove(report_path.c_str());
-  rmdir(dir);
 }
 
 TEST_CASE("learned structure leaves out what the method does not regularize", "[morph][export]") {

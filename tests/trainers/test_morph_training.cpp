@@ -11,34 +11,16 @@
 #include "trainers/morph_hook.h"
 #include "trainers/sgd.h"
 #include "trainers/trainer.h"
+#include "tests/trainers/banded_data.h"
 
 using namespace mt;
 
 namespace {
 
-Dataset banded(int64_t n, uint64_t seed) {
-  Dataset d;
-  d.name = "banded";
-  d.sample = Shape{1, 12, 12};
-  d.num_classes = 4;
-  Rng rng(seed);
-  d.labels.resize(n);
-  d.pixels.resize(n * 144);
-  for (int64_t i = 0; i < n; ++i) {
-    d.labels[i] = static_cast<int64_t>(rng.next() % 4);
-    for (int64_t p = 0; p < 144; ++p)
-      d.pixels[i * 144 + p] = static_cast<uint8_t>(rng.uniform(0, 90) + ((p / 12) / 3 == d.labels[i] ? 150 : 0));
-  }
-  return d;
-}
+using testing::banded;
 
 layers::Model small_resnet(bool gating = false) {
-  layers::ModelOptions o;
-  o.in_channels = 1;
-  o.image_size = 12;
-  o.num_classes = 4;
-  o.depth = 8;
-  o.width_multiplier = 0.5;
+  layers::ModelOptions o = testing::banded_resnet_options();
   o.gating = gating;
   o.gate_temperature = 0.5;
   o.seed = 3;
