@@ -1,7 +1,7 @@
 // Inference speed of a slim model against its dense model, in one run (alternating rounds), for
 // a learned structure with its widths rounded to several multiples: what rounding to the
 // kernels' blocking buys.
-//   build/bench/bench_slim --config configs/resnet20_fmnist_morph.yaml \
+//   build/bench/bench_slim --config configs/resnet20_fmnist_morph.yaml
 //       --structure runs/.../structure.json --round-to 1,8,16 [--batch 128] [--rounds 5]
 #include <cstdio>
 #include <iostream>

@@ -93,6 +93,33 @@ std::string Executor::profile_report() const {
   return out;
 }
 
+std::string Executor::profile_nodes_report(int top) const {
+  if (!options_.profile) return "";
+  std::vector<int> order;
+  double total = 0;
+  for (size_t n = 0; n < forward_seconds_.size(); ++n) {
+    total += forward_seconds_[n] + backward_seconds_[n];
+    if (forward_seconds_[n] + backward_seconds_[n] > 0) order.push_back(static_cast<int>(n));
+  }
+  auto seconds = [&](int n) { return forward_seconds_[n] + backward_seconds_[n]; };
+  std::sort(order.begin(), order.end(), [&](int a, int b) { return seconds(a) > seconds(b); });
+  if (static_cast<int>(order.size()) > top) order.resize(top);
+  const std::vector<Shape>* shapes = current_ ? &current_->shapes : nullptr;
+  std::string out = "node                            kind           forward s  backward s  share  in -> out\n";
+  char line[256];
+  for (const int n : order) {
+    const Node& node = graph_.node(n);
+    std::snprintf(line, sizeof line, "%-31s %-13s %10.4f %11.4f %5.1f%%  ", node.name.c_str(),
+                  std::string(node.op->kind()).c_str(), forward_seconds_[n], backward_seconds_[n],
+                  total > 0 ? 100 * seconds(n) / total : 0.0);
+    out += line;
+    if (shapes && !node.inputs.empty()) out += (*shapes)[node.inputs[0]].str();
+    if (shapes && !node.outputs.empty()) out += " -> " + (*shapes)[node.outputs[0]].str();
+    out += "\n";
+  }
+  return out;
+}
+
 Tensor Executor::allocate_like_value(ValueId v, const Shape& shape) const {
   const Value& val = graph_.value(v);
   bool activation_layout = shape.rank() == 4;

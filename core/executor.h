@@ -56,6 +56,9 @@ class Executor {
   // Seconds spent per op kind, forward and backward, since profiling started: a table sorted by
   // total time (empty unless profiling).
   std::string profile_report() const;
+  // The same seconds per node, slowest first (at most `top` rows), with each node's input and
+  // output shapes: where a model's time goes layer by layer.
+  std::string profile_nodes_report(int top = 30) const;
 
  private:
   // The buffers of one input shape.

@@ -173,7 +173,8 @@ std::pair<double, double> inference_speed(layers::Model& a, layers::Model& b, in
   std::vector<double> sa, sb;
   for (int r = 0; r < rounds; ++r) sa.push_back(time_one(ea)), sb.push_back(time_one(eb));
   std::sort(sa.begin(), sa.end()), std::sort(sb.begin(), sb.end());
-  if (profiles) *profiles = {ea.profile_report(), eb.profile_report()};
+  if (profiles)
+    *profiles = {ea.profile_report() + ea.profile_nodes_report(24), eb.profile_report() + eb.profile_nodes_report(24)};
   return {sa[sa.size() / 2], sb[sb.size() / 2]};
 }
 

@@ -1,6 +1,7 @@
 // Convolution on oneDNN: activations keep the caller's strides (nhwc is the fast path; plain nchw
 // falls back to oneDNN's gemm kernels), weights go through a cached reorder from OIHW into the
 // layout the primitive chose (format_tag::any).
+#include "kernels/cpu/conv_thin.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/cpu/cpu_util.h"
 #include "kernels/cpu/onednn_weights.h"
@@ -135,6 +136,10 @@ void CpuBackend::conv_forward(const Conv2dDesc& d, const Tensor& x, const Tensor
                               Tensor& y, bool relu) {
   constexpr std::string_view op = "conv2d_fwd";
   cpu::check_f32(op, {&x, &w, &b, &y});
+  if (cpu::thin_conv_applies(d, x, w, y)) {
+    cpu::thin_conv_forward(d, x, w, b, y, relu);
+    return;
+  }
   const Layout L = work_layout(x, y);
   const Tensor src = cpu::in_layout(x, L);
   Tensor dst = cpu::output_in_layout(y, L);
