@@ -8,6 +8,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "kernels/cpu/conv_thin.h"
 #include "morph/cost_model.h"
 #include "morph/reshape.h"
 #include "morph/structure_file.h"
@@ -23,11 +24,13 @@ int main(int argc, char** argv) {
   int64_t batch = 128;
   int rounds = 5;
   bool profile = false;
+  int64_t exact_up_to = cpu::kThinOutMax;  // as the pipeline rounds
   app.add_option("--config", config_path, "the pipeline's config")->required()->check(CLI::ExistingFile);
   app.add_option("--structure", structure_path, "structure.json of a pipeline run")->required()->check(CLI::ExistingFile);
   app.add_option("--round-to", round_to, "width multiples to try")->delimiter(',');
   app.add_option("--batch", batch, "inference batch size");
   app.add_option("--rounds", rounds, "alternating timing rounds (the median is reported)");
+  app.add_option("--exact-up-to", exact_up_to, "widths of at most this many channels are not rounded");
   app.add_flag("--profile", profile, "print per-op timings of both models (slows them a little)");
   CLI11_PARSE(app, argc, argv);
   try {
@@ -41,7 +44,7 @@ int main(int argc, char** argv) {
     std::printf("%-9s %10s %12s %12s %9s\n", "round_to", "FLOPs", "dense img/s", "slim img/s", "speed-up");
     for (const int64_t m : round_to) {
       morph::ChannelSelection s = learned;
-      if (m > 1) s = morph::WidthExpander(dense, {m, true}).fit(learned, target, flops.options()).selection;
+      if (m > 1) s = morph::WidthExpander(dense, {m, exact_up_to, true}).fit(learned, target, flops.options()).selection;
       morph::ReshapeOptions ro;
       ro.init = morph::ReshapeInit::fresh;
       layers::Model slim = morph::reshape_model(dense, s, ro).model;

@@ -88,7 +88,9 @@ std::vector<int64_t> WidthExpander::block_widths(const ChannelSelection& s) cons
 
 int64_t WidthExpander::rounded(double width, int64_t dense) const {
   const int64_t q = options_.multiple;
-  int64_t n = std::max<int64_t>(q, q * std::llround(width / static_cast<double>(q)));
+  const int64_t exact = std::max<int64_t>(1, std::llround(width));
+  int64_t n = exact <= options_.exact_up_to ? exact
+                                            : std::max<int64_t>(q, q * std::llround(width / static_cast<double>(q)));
   if (!options_.grow) n = std::min(n, dense >= q ? dense / q * q : dense);
   return n;
 }

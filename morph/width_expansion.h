@@ -44,6 +44,10 @@ std::vector<WidthBlock> width_blocks(const ChannelGroups& groups);
 
 struct ExpansionOptions {
   int64_t multiple = 1;  // round every block's width to a multiple of this (8, 16)
+  // Blocks whose scaled width is at most this many channels keep it unrounded: thin layers have
+  // kernels of their own (kernels/cpu/conv_thin.h), and rounding 3 channels up to 16 would spend
+  // the budget where it buys no speed.
+  int64_t exact_up_to = 0;
   bool grow = true;      // allow widths beyond the dense model's
 };
 

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <numeric>
 
+#include "kernels/cpu/conv_thin.h"
 #include "morph/width_expansion.h"
 
 namespace mt::tools {
@@ -57,6 +58,8 @@ StructureChoice choose_structure(const layers::Model& dense, const morph::Networ
   if (expand_fraction > 0 || options.round_to > 1) {
     morph::ExpansionOptions eo;
     eo.multiple = std::max<int64_t>(options.round_to, 1);
+    // Widths the thin-convolution kernels serve stay as learned: rounding them up buys no speed.
+    eo.exact_up_to = cpu::kThinOutMax;
     const morph::WidthExpander expander(dense, eo);
     // Without an expansion target, rounding aims at the cost the structure had.
     const double target = expand_fraction > 0 ? expand_fraction * full : c.trimmed_cost;
@@ -66,7 +69,7 @@ StructureChoice choose_structure(const layers::Model& dense, const morph::Networ
     c.final_cost = e.cost;
     char buf[200];
     std::snprintf(buf, sizeof buf, "width expansion x%.3f%s: %s of dense (target %s)", e.multiplier,
-                  eo.multiple > 1 ? (" with widths rounded to multiples of " + std::to_string(eo.multiple)).c_str() : "",
+                  eo.multiple > 1 ? (" with widths above " + std::to_string(eo.exact_up_to) + " rounded to multiples of " + std::to_string(eo.multiple)).c_str() : "",
                   percent(e.cost, full).c_str(), percent(target, full).c_str());
     c.notes.push_back(buf);
   }

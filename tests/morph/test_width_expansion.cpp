@@ -169,6 +169,27 @@ TEST_CASE("width expansion: rounded widths", "[morph][reshape]") {
   }
 }
 
+TEST_CASE("width expansion: thin widths stay unrounded", "[morph][reshape]") {
+  layers::Model dense = resnet20("A");
+  const morph::WidthExpander plain(dense, {.multiple = 1, .grow = true});
+  const morph::WidthExpander x(dense, {.multiple = 16, .exact_up_to = 8, .grow = true});
+  const morph::ChannelSelection learned = random_selection(x.groups(), 0.3, 7);
+  const std::vector<int64_t> exact = plain.block_widths(plain.scale(learned, 0.5));
+  const std::vector<int64_t> rounded = x.block_widths(x.scale(learned, 0.5));
+  REQUIRE(exact.size() == rounded.size());
+  int thin = 0;
+  for (size_t b = 0; b < exact.size(); ++b) {
+    INFO("block " << x.blocks()[b].name << ": " << exact[b] << " -> " << rounded[b]);
+    if (exact[b] <= 8) {
+      CHECK(rounded[b] == exact[b]);
+      thin += exact[b] > 0;
+    } else {
+      CHECK(rounded[b] % 16 == 0);
+    }
+  }
+  CHECK(thin > 0);  // the case exercises both sides
+}
+
 TEST_CASE("width expansion: a multiplier that meets a cost target", "[morph][reshape]") {
   layers::Model dense = resnet20("A");
   const morph::ChannelGroups groups(dense.graph, dense.logits);
