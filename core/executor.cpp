@@ -105,12 +105,14 @@ std::string Executor::profile_nodes_report(int top) const {
   std::sort(order.begin(), order.end(), [&](int a, int b) { return seconds(a) > seconds(b); });
   if (static_cast<int>(order.size()) > top) order.resize(top);
   const std::vector<Shape>* shapes = current_ ? &current_->shapes : nullptr;
-  std::string out = "node                            kind           forward s  backward s  share  in -> out\n";
+  const double per_fwd = 1e3 / std::max<int64_t>(profiled_forwards_, 1);
+  const double per_bwd = 1e3 / std::max<int64_t>(profiled_backwards_, 1);
+  std::string out = "node                            kind          fwd ms/call bwd ms/call  share  in -> out\n";
   char line[256];
   for (const int n : order) {
     const Node& node = graph_.node(n);
-    std::snprintf(line, sizeof line, "%-31s %-13s %10.4f %11.4f %5.1f%%  ", node.name.c_str(),
-                  std::string(node.op->kind()).c_str(), forward_seconds_[n], backward_seconds_[n],
+    std::snprintf(line, sizeof line, "%-31s %-13s %11.3f %11.3f %5.1f%%  ", node.name.c_str(),
+                  std::string(node.op->kind()).c_str(), forward_seconds_[n] * per_fwd, backward_seconds_[n] * per_bwd,
                   total > 0 ? 100 * seconds(n) / total : 0.0);
     out += line;
     if (shapes && !node.inputs.empty()) out += (*shapes)[node.inputs[0]].str();
@@ -292,6 +294,7 @@ void Executor::forward(const std::vector<Tensor>& feeds, Mode mode) {
     if (options_.profile) forward_seconds_[n] += std::chrono::duration<double>(Clock::now() - t0).count();
   }
   last_mode_ = mode;
+  if (options_.profile) ++profiled_forwards_;
   forward_done_ = true;
 }
 
@@ -299,6 +302,7 @@ void Executor::backward(ValueId loss) {
   MT_CHECK(forward_done_, ShapeError, "backward before forward");
   MT_CHECK(current_->shapes[loss].numel() == 1, ShapeError, "backward from '", graph_.value(loss).name,
            "' of shape ", current_->shapes[loss].str(), ": the loss must be a scalar");
+  if (options_.profile) ++profiled_backwards_;
   MT_CHECK(requires_grad_[loss], ShapeError, "backward from '", graph_.value(loss).name,
            "': it does not depend on any parameter");
   Plan& plan = *current_;

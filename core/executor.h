@@ -56,8 +56,8 @@ class Executor {
   // Seconds spent per op kind, forward and backward, since profiling started: a table sorted by
   // total time (empty unless profiling).
   std::string profile_report() const;
-  // The same seconds per node, slowest first (at most `top` rows), with each node's input and
-  // output shapes: where a model's time goes layer by layer.
+  // Milliseconds per call of every node, slowest first (at most `top` rows), with each node's
+  // input and output shapes: where a model's time goes layer by layer.
   std::string profile_nodes_report(int top = 30) const;
 
  private:
@@ -97,6 +97,7 @@ class Executor {
   Plan* current_ = nullptr;
   std::vector<bool> grad_written_;
   std::vector<double> forward_seconds_, backward_seconds_;  // per node, when profiling
+  int64_t profiled_forwards_ = 0, profiled_backwards_ = 0;
   Mode last_mode_ = Mode::eval;
   bool forward_done_ = false;
   uint64_t seed_ = 0;

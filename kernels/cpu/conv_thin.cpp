@@ -9,6 +9,7 @@
 // bounds checks.
 #include "kernels/cpu/conv_thin.h"
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -228,8 +229,8 @@ bool dense_oihw(const Tensor& w) {
   return w.strides() == std::vector<int64_t>{C * KH * KW, KH * KW, KW, 1};
 }
 
-bool enabled_by_environment() {
-  static const bool on = [] {
+std::atomic<bool>& enabled() {
+  static std::atomic<bool> on = [] {
     const char* env = std::getenv("MORPHTRAIN_THIN_CONV");
     return !(env && std::string(env) == "0");
   }();
@@ -238,8 +239,11 @@ bool enabled_by_environment() {
 
 }  // namespace
 
+bool thin_conv_enabled() { return enabled(); }
+void set_thin_conv_enabled(bool on) { enabled() = on; }
+
 bool thin_conv_applies(const Conv2dDesc& d, const Tensor& x, const Tensor& w, const Tensor& y) {
-  if (!enabled_by_environment() || d.groups != 1 || d.dilation_h != 1 || d.dilation_w != 1) return false;
+  if (!thin_conv_enabled() || d.groups != 1 || d.dilation_h != 1 || d.dilation_w != 1) return false;
   if (x.dtype() != DType::f32 || w.dtype() != DType::f32 || y.dtype() != DType::f32) return false;
   if (!dense_nhwc(x) || !dense_nhwc(y) || !dense_oihw(w) || w.dim(1) != x.dim(1)) return false;
   const int64_t C = x.dim(1), O = w.dim(0);

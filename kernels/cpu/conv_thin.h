@@ -18,9 +18,13 @@ constexpr int64_t kThinInMax = 8;
 
 // Whether thin_conv_forward serves this call: f32, groups 1, dilation 1, x and y dense nhwc, w
 // dense [O, C, kH, kW], and either O <= kThinOutMax with C a multiple of 16, or C <= kThinInMax
-// with O a multiple of 16 (at most 64). MORPHTRAIN_THIN_CONV=0 in the environment turns the
-// kernels off (to measure what they buy).
+// with O a multiple of 16 (at most 64).
 bool thin_conv_applies(const Conv2dDesc& d, const Tensor& x, const Tensor& w, const Tensor& y);
+
+// On unless MORPHTRAIN_THIN_CONV=0 is in the environment; off, oneDNN runs every convolution (to
+// measure what the thin kernels buy).
+bool thin_conv_enabled();
+void set_thin_conv_enabled(bool on);
 
 // y = conv(x, w) + b, then max(y, 0) when relu. b may be undefined (no bias).
 void thin_conv_forward(const Conv2dDesc& d, const Tensor& x, const Tensor& w, const Tensor& b,
