@@ -24,6 +24,8 @@ std::string resrep_ranking_name(ResRepRanking r) {
 void validate(const ResRepOptions& o) {
   MT_CHECK(std::isfinite(o.lasso_strength) && o.lasso_strength >= 0, ConfigError,
            "resrep: lasso_strength must be >= 0, got ", o.lasso_strength);
+  MT_CHECK(std::isfinite(o.masked_lasso_strength), ConfigError,
+           "resrep: masked_lasso_strength must be finite (negative: lasso_strength), got ", o.masked_lasso_strength);
   MT_CHECK(o.warmup_steps >= 0, ConfigError, "resrep: warmup_steps must be >= 0, got ", o.warmup_steps);
   MT_CHECK(o.mask_interval >= 1, ConfigError, "resrep: mask_interval must be >= 1, got ", o.mask_interval);
   MT_CHECK(o.mask_step >= 1, ConfigError, "resrep: mask_step must be >= 1, got ", o.mask_step);
@@ -121,7 +123,9 @@ std::vector<double> ResRep::group_savings() const {
 }
 
 double ResRep::add_penalty_gradient(const GradientSink& sink) const {
-  const double lambda = options_.lasso_strength;
+  const double kept_lambda = options_.lasso_strength;
+  const double masked_lambda =
+      options_.masked_lasso_strength >= 0 ? options_.masked_lasso_strength : options_.lasso_strength;
   double term = 0;
   for (const CompactorInfo& c : compactors_) {
     const std::string& name = graph_.value(c.weight).name;
@@ -138,6 +142,7 @@ double ResRep::add_penalty_gradient(const GradientSink& sink) const {
       double sq = 0;
       for (int64_t j = 0; j < n; ++j) sq += q[i * n + j] * q[i * n + j];
       const double norm = std::sqrt(sq);
+      const double lambda = masked_[g] ? masked_lambda : kept_lambda;
       term += lambda * norm;
       for (int64_t j = 0; dq && j < n; ++j) {
         const double objective = masked_[g] ? 0.0 : (*dq)[i * n + j];

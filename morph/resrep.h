@@ -5,8 +5,9 @@
 // The model carries a compactor after every conv-BN it may prune (ModelOptions::compactors). The
 // whole model trains with ordinary SGD; after each backward, for every compactor row i of a
 // prunable channel group (compactors.h):
-//   grad_i <- m_i x grad_i + lambda x Q_i / ||Q_i||             (rr/resrep_train.py train_one_step)
-// with m_i = 0 when the row's group is masked, else 1. The penalty acts on every row, masked or
+//   grad_i <- m_i x grad_i + lambda_i x Q_i / ||Q_i||           (rr/resrep_train.py train_one_step)
+// with m_i = 0 when the row's group is masked, else 1, and lambda_i ResRep's one lambda (or, if
+// set, a larger one for masked rows: ResRepOptions::masked_lasso_strength). The penalty acts on every row, masked or
 // not; a masked row keeps only the penalty and decays to zero. A zero row gets no penalty (the
 // subgradient 0 where ResRep would divide by zero).
 //
@@ -45,6 +46,11 @@ std::string resrep_ranking_name(ResRepRanking r);
 
 struct ResRepOptions {
   double lasso_strength = 1e-4;  // lambda
+  // lambda on masked rows; < 0: lasso_strength (ResRep's single lambda). A short schedule needs a
+  // masked row to forget faster than the paper's 1e-4 allows (it would keep most of its norm, and
+  // the merge would drop a channel still in use) without pressing the same strength on the rows
+  // the network keeps.
+  double masked_lasso_strength = -1;
   int64_t warmup_steps = 0;      // steps before the first mask update is due
   int64_t mask_interval = 200;   // steps between mask updates
   int64_t mask_step = 4;         // groups masked per update at most

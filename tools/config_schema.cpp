@@ -41,6 +41,7 @@ const std::vector<KeySpec>& config_schema() {
       {"debug.inject_nonfinite_at_step", K::integer, "0", "fault injection: poison a gradient with NaN at this step (0: never)", {}, 0},
       {"morph.method", K::string, "none", "structure learning: MorphNet's gamma (BN scales), group_lasso (filter norms), logistic_sigmoid (FiGS gates), ResRep (compactors, needs morph.target.fraction), or none", {"none", "gamma", "group_lasso", "logistic_sigmoid", "resrep"}},
       {"morph.resrep.lasso_strength", K::number, "1e-4", "ResRep: lambda of the compactor rows' lasso penalty", {}, 0},
+      {"morph.resrep.masked_lasso_strength", K::number, "-1", "ResRep: lambda on masked rows (negative: lasso_strength, the paper's single lambda); a short schedule needs masked rows to forget faster than the kept rows are pressed", {}},
       {"morph.resrep.warmup_steps", K::integer, "-1", "ResRep: steps before the first mask update (-1: one epoch)", {}, -1},
       {"morph.resrep.mask_interval", K::integer, "200", "ResRep: steps between mask updates", {}, 1},
       {"morph.resrep.mask_step", K::integer, "4", "ResRep: channel groups masked per update at most", {}, 1},

@@ -66,6 +66,7 @@ std::unique_ptr<ResRepHook> make_resrep_hook(const Config& c, const layers::Mode
                                              RunLogger* logger, const std::string& export_dir) {
   morph::ResRepOptions o;
   o.lasso_strength = c.number("morph.resrep.lasso_strength");
+  o.masked_lasso_strength = c.number("morph.resrep.masked_lasso_strength");
   const int64_t warmup = c.integer("morph.resrep.warmup_steps");
   o.warmup_steps = warmup >= 0 ? warmup : steps_per_epoch;
   o.mask_interval = c.integer("morph.resrep.mask_interval");

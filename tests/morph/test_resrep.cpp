@@ -161,12 +161,15 @@ TEST_CASE("compactors: a hidden linear layer's group is not ResRep-prunable", "[
   CHECK_THROWS_AS(morph::merge_compactors(m, masked), ShapeError);
 }
 
-TEST_CASE("resrep penalty: lambda Q_i / |Q_i| on every row, masked rows lose the objective", "[morph][resrep]") {
+TEST_CASE("resrep penalty: lambda Q_i / |Q_i| on every row (its own lambda on masked rows if set), masked rows lose the objective", "[morph][resrep]") {
   layers::Model m = build("resnet20_A", true, DType::f64, 0.25);
   Rng rng(7);
   randomize_compactors(m.graph, rng);
   morph::ResRepOptions o;
   o.lasso_strength = 0.01;
+  o.masked_lasso_strength = GENERATE(-1.0, 0.05);  // the paper's single lambda, or its own
+  INFO("masked_lasso_strength " << o.masked_lasso_strength);
+  const double masked_lambda = o.masked_lasso_strength >= 0 ? o.masked_lasso_strength : o.lasso_strength;
   morph::ResRep rr(m.graph, m.logits, o);
   std::vector<bool> masked(rr.groups().num_groups(), false);
   masked[0] = masked[5] = masked[17] = true;
@@ -197,12 +200,13 @@ TEST_CASE("resrep penalty: lambda Q_i / |Q_i| on every row, masked rows lose the
       double norm = 0;
       for (int64_t j = 0; j < n; ++j) norm += get_at(q, i * n + j) * get_at(q, i * n + j);
       norm = std::sqrt(norm);
-      expected_term += o.lasso_strength * norm;
       const bool mask = masked[c.row_group[i]];
+      const double lambda = mask ? masked_lambda : o.lasso_strength;
+      expected_term += lambda * norm;
       masked_rows += mask;
       for (int64_t j = 0; j < n; ++j) {
         const double want = (mask ? 0.0 : get_at(before[c.weight], i * n + j)) +
-                            (norm > 0 ? o.lasso_strength * get_at(q, i * n + j) / norm : 0.0);
+                            (norm > 0 ? lambda * get_at(q, i * n + j) / norm : 0.0);
         worst = std::max(worst, std::abs(get_at(grads[c.weight], i * n + j) - want));
       }
     }
