@@ -248,7 +248,8 @@ PipelineReport pipeline_report(const Config& config, const layers::Model& dense,
        << " | " << fmt("%.0f", j["inference"]["slim_img_per_s"]) << " | "
        << fmt("%.2fx faster", j["inference"]["speedup"]) << " |\n";
   md << "\nTest accuracy: learned model " << fmt("%.2f%%", 100 * learn_acc) << " (end of structure learning), slim model "
-     << fmt("%.2f%%", 100 * slim_acc) << " (after retraining).\n\n";
+     << fmt("%.2f%%", 100 * slim_acc)
+     << (retrain.value("merged_only", false) ? " (merged, no fine-tuning).\n\n" : " (after retraining).\n\n");
   md << "| phase | wall time |\n|---|---:|\n| learn | " << fmt("%.1f s", learn.value("seconds", 0.0))
      << " |\n| retrain | " << fmt("%.1f s", retrain.value("seconds", 0.0)) << " |\n\n";
   const nlohmann::json reshape = state.value("reshape", nlohmann::json::object());
