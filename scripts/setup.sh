@@ -9,7 +9,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 build_packages=(cmake ninja-build g++ pkg-config ccache libdnnl-dev libeigen3-dev nlohmann-json3-dev
                 catch2 libcli11-dev libyaml-cpp-dev zlib1g-dev libpng-dev libjpeg-dev
-                dataset-fashion-mnist)
+                libopenmpi-dev openmpi-bin dataset-fashion-mnist)
 
 # ensure_packages PKG...: apt-get install the ones dpkg does not report as installed.
 ensure_packages() {

@@ -4,12 +4,14 @@
 #include <string>
 
 #include "tools/config.h"
+#include "trainers/communicator.h"
 
 namespace mt::tools {
 
 // Trains as the config says into a new run directory, or with `resume` ("auto", a run directory
 // or a checkpoint directory) continues a run where its checkpoint left it, in its run directory.
-int train_command(const Config& config, const std::string& resume);
+// Under mpirun every process calls it with its communicator (data parallel; rank 0 writes).
+int train_command(const Config& config, const std::string& resume, Communicator& comm);
 
 // Evaluates a checkpoint (a checkpoint directory, or a run directory: its best checkpoint) on the
 // config's test set and prints loss and accuracy.

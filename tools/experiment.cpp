@@ -175,6 +175,20 @@ TrainOptions train_options(const Config& c) {
   return t;
 }
 
+DataParallelOptions data_parallel_options(const Config& c) {
+  DataParallelOptions o;
+  o.bucket_bytes = std::max<int64_t>(1, static_cast<int64_t>(c.number("distributed.bucket_mb") * (1 << 20)));
+  o.sync_bn_stats = c.boolean("distributed.sync_bn_stats");
+  o.verify_every_steps = c.integer("distributed.verify_every_steps");
+  return o;
+}
+
+CommunicatorOptions communicator_options(const Config& c) {
+  CommunicatorOptions o;
+  o.timeout_s = c.number("distributed.timeout_s");
+  return o;
+}
+
 Normalization normalization(const Config& c, const Dataset& train) {
   const int64_t channels = train.sample[0];
   Normalization n{c.numbers("data.mean"), c.numbers("data.std")};

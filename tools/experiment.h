@@ -6,6 +6,8 @@
 
 #include "layers/zoo/model.h"
 #include "tools/config.h"
+#include "trainers/communicator.h"
+#include "trainers/data_parallel.h"
 #include "trainers/dataset.h"
 #include "trainers/lr_schedule.h"
 #include "trainers/trainer.h"
@@ -24,6 +26,9 @@ OptimizerFactory optimizer_factory(const Config& c, const Graph& graph);
 // of kind `name` (empty: schedule.name).
 LrSchedule lr_schedule(const Config& c, int64_t steps_per_epoch, int64_t epochs = 0, const std::string& name = {});
 TrainOptions train_options(const Config& c);
+// The `distributed:` section.
+DataParallelOptions data_parallel_options(const Config& c);
+CommunicatorOptions communicator_options(const Config& c);
 // data.mean / data.std, or where they are [] the training set's own per-channel statistics.
 Normalization normalization(const Config& c, const Dataset& train);
 

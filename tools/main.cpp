@@ -2,9 +2,12 @@
 //   morphtrain --config configs/resnet20_fmnist.yaml [--set optim.lr=0.1 ...] [--resume auto|PATH]
 //   morphtrain --config FILE --evaluate RUN_OR_CHECKPOINT      test-set loss and accuracy
 //   morphtrain --config FILE --summary | --print-config         look without running
+//   mpirun -np N morphtrain --config FILE                       data parallel (docs/distributed.md)
 // Exit codes: 0 done, 1 a run-time failure (data, numerics, I/O), 2 a bad config or command line.
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <memory>
 
 #include <CLI/CLI.hpp>
 
@@ -12,9 +15,27 @@
 #include "tools/commands.h"
 #include "core/error.h"
 #include "tools/config_docs.h"
+#include "tools/experiment.h"
 #include "tools/pipeline.h"
+#include "trainers/communicator.h"
 
 namespace {
+
+// Under mpirun: the rank the launcher gave this process (0 when not launched by one), known
+// before MPI starts, so that a config error every rank hits is printed once.
+int launched_rank() {
+  for (const char* var : {"OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK"})
+    if (const char* v = std::getenv(var)) return std::atoi(v);
+  return 0;
+}
+
+// A training run's processes: MPI when launched by mpirun, else this one alone. Ranks other
+// than 0 print nothing on stdout (rank 0 reports for the job); errors reach stderr from any rank.
+std::unique_ptr<mt::Communicator> start_processes(const mt::tools::Config& config) {
+  std::unique_ptr<mt::Communicator> comm = mt::make_communicator(mt::tools::communicator_options(config));
+  if (!comm->is_root()) std::cout.setstate(std::ios::badbit);
+  return comm;
+}
 
 void print_config_keys() {
   for (const auto& k : mt::tools::config_schema()) {
@@ -68,6 +89,19 @@ int main(int argc, char** argv) {
       print_config_keys();
     return 0;
   }
+  std::unique_ptr<mt::Communicator> comm;
+  // A failing rank ends the whole job at once: its peers may be waiting for it in a collective,
+  // and a clean MPI_Finalize would wait for them.
+  const auto fail = [&](const char* what, const std::exception& e, int code) {
+    const bool several = comm && comm->size() > 1;
+    if (several || code != 2 || launched_rank() == 0) {
+      std::cerr << "morphtrain: " << what;
+      if (several) std::cerr << " (rank " << comm->rank() << ")";
+      std::cerr << ": " << e.what() << std::endl;
+    }
+    if (several) comm->abort(code);
+    return code;
+  };
   try {
     if (app.count("--calibrate")) return mt::tools::calibrate_command(calibrate.empty() ? "latency_table.json" : calibrate);
     // An evaluated run's own resolved config, unless another one is named.
@@ -83,13 +117,12 @@ int main(int argc, char** argv) {
     if (summary) return mt::tools::summary_command(config);
     if (!evaluate.empty()) return mt::tools::evaluate_command(config, evaluate);
     if (want_morph_report) return mt::tools::morph_report_command(config, morph_report, json_out);
-    if (mt::tools::pipeline_enabled(config)) return mt::tools::pipeline_command(config, resume);
-    return mt::tools::train_command(config, resume);
+    comm = start_processes(config);
+    if (mt::tools::pipeline_enabled(config)) return mt::tools::pipeline_command(config, resume, *comm);
+    return mt::tools::train_command(config, resume, *comm);
   } catch (const mt::ConfigError& e) {
-    std::cerr << "morphtrain: config error: " << e.what() << std::endl;
-    return 2;
+    return fail("config error", e, 2);
   } catch (const std::exception& e) {
-    std::cerr << "morphtrain: error: " << e.what() << std::endl;
-    return 1;
+    return fail("error", e, 1);
   }
 }

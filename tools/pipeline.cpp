@@ -26,19 +26,12 @@ namespace fs = std::filesystem;
 namespace {
 
 // pipeline.json: the phases done and their figures, rewritten atomically after each phase.
+// Rank 0 reads and writes it; the other ranks get its content, so all skip the same phases.
 class PipelineState {
  public:
-  explicit PipelineState(fs::path path) : path_(std::move(path)) {
-    if (!fs::exists(path_)) {  // written at once, so that `--resume auto` finds a run cut short
-      write_file_atomically(path_.string(), "{}\n");
-      return;
-    }
-    std::ifstream in(path_);
-    try {
-      state_ = nlohmann::json::parse(in);
-    } catch (const nlohmann::json::exception& e) {
-      MT_FAIL(IoError, "'", path_.string(), "' is not valid JSON (", e.what(), "); remove it to restart the pipeline");
-    }
+  PipelineState(fs::path path, Communicator& comm) : path_(std::move(path)), writer_(comm.is_root()) {
+    if (writer_) read();
+    state_ = nlohmann::json::parse(broadcast_string(comm, state_.dump()));
   }
   bool done(const std::string& phase) const { return figure(phase, "done", false); }
   // A figure a phase recorded (e.g. seconds spent before a resume), or `fallback`.
@@ -50,13 +43,38 @@ class PipelineState {
   void finish(const std::string& phase, nlohmann::json figures) {
     figures["done"] = true;
     state_[phase] = std::move(figures);
-    write_file_atomically(path_.string(), state_.dump(2) + "\n");
+    if (writer_) write_file_atomically(path_.string(), state_.dump(2) + "\n");
   }
 
  private:
+  void read() {
+    if (!fs::exists(path_)) {  // written at once, so that `--resume auto` finds a run cut short
+      write_file_atomically(path_.string(), "{}\n");
+      return;
+    }
+    std::ifstream in(path_);
+    try {
+      state_ = nlohmann::json::parse(in);
+    } catch (const nlohmann::json::exception& e) {
+      MT_FAIL(IoError, "'", path_.string(), "' is not valid JSON (", e.what(), "); remove it to restart the pipeline");
+    }
+  }
+
   fs::path path_;
+  bool writer_;
   nlohmann::json state_ = nlohmann::json::object();
 };
+
+// A file rank 0 wrote (the structure, the masks), read by rank 0 and handed to every rank.
+nlohmann::json read_on_root(const fs::path& path, Communicator& comm, const char* hint) {
+  std::string text;
+  if (comm.is_root()) {
+    std::ifstream in(path);
+    MT_CHECK(in.good(), IoError, "'", path.string(), "' is missing: ", hint);
+    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  return nlohmann::json::parse(broadcast_string(comm, text));
+}
 
 fs::path place_pipeline(const Config& config, const std::string& resume) {
   const std::string root = config.string("output.root"), name = config.string("name");
@@ -78,11 +96,15 @@ fs::path checkpoints_of(const fs::path& phase_dir) {
   return fs::exists(phase_dir / "checkpoints" / "last") ? phase_dir / "checkpoints" : fs::path{};
 }
 
-// The weights a finished phase left (its newest complete checkpoint) into `graph`.
-void load_phase_weights(const fs::path& phase_dir, Graph& graph, const Config& config) {
-  TrainerState unused;
-  CheckpointManager phase({(phase_dir / "checkpoints").string(), 1, config.string("model.name")}, std::cout);
-  phase.load("auto", graph, nullptr, unused);
+// The weights a finished phase left (its newest complete checkpoint) into `graph`: rank 0
+// reads them, every rank gets them.
+void load_phase_weights(const fs::path& phase_dir, Graph& graph, const Config& config, Communicator& comm) {
+  if (comm.is_root()) {
+    TrainerState unused;
+    CheckpointManager phase({(phase_dir / "checkpoints").string(), 1, config.string("model.name")}, std::cout);
+    phase.load("auto", graph, nullptr, unused);
+  }
+  broadcast_graph(comm, graph);
 }
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
@@ -93,10 +115,9 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 // (`finetune`: ResRep's recipe, no further training) or is retrained from fresh weights
 // (`scratch`).
 int merge_and_retrain(const Config& config, layers::Model& dense, const DataSplits& data, const fs::path& run,
-                      PipelineState& state) {
-  std::ifstream in(run / "learn" / "resrep_masks.json");
-  MT_CHECK(in.good(), IoError, "'", (run / "learn" / "resrep_masks.json").string(), "' is missing: rerun the learn phase");
-  const nlohmann::json masks = nlohmann::json::parse(in);
+                      PipelineState& state, Communicator& comm) {
+  const bool root = comm.is_root();
+  const nlohmann::json masks = read_on_root(run / "learn" / "resrep_masks.json", comm, "rerun the learn phase");
   std::vector<bool> masked(masks.at("num_groups").get<size_t>(), false);
   for (int g : masks.at("masked_groups")) masked.at(static_cast<size_t>(g)) = true;
   morph::MergeResult merged = morph::merge_compactors(dense, masked);
@@ -105,11 +126,11 @@ int merge_and_retrain(const Config& config, layers::Model& dense, const DataSpli
   layers::ModelOptions plain_options = model_options(config, data.train);
   plain_options.compactors = false;
   layers::Model plain = layers::build_model(config.string("model.name"), plain_options);
-  morph::write_structure((run / "structure.json").string(), merged.selection, plain);
+  if (root) morph::write_structure((run / "structure.json").string(), merged.selection, plain);
   std::cout << "== merge: " << dense.graph.num_parameters() << " parameters with compactors -> "
             << merged.model.graph.num_parameters() << " (" << masks.at("masked_groups").size()
             << " channel groups masked)" << std::endl;
-  const double merged_accuracy = evaluate_model(config, merged.model, data).accuracy;
+  const double merged_accuracy = root ? evaluate_model(config, merged.model, data).accuracy : 0.0;
   std::cout << "merged model: test accuracy " << 100 * merged_accuracy << "% (no fine-tuning)" << std::endl;
   if (!state.done("reshape")) state.finish("reshape", {{"merged_test_accuracy", merged_accuracy}});
 
@@ -123,16 +144,18 @@ int merge_and_retrain(const Config& config, layers::Model& dense, const DataSpli
     if (!state.done("retrain")) {
       PhaseSetup setup{"retrain: the slim model (scratch)", retrain_dir, checkpoints_of(retrain_dir), "auto", false,
                        config.integer("pipeline.retrain_epochs")};
+      setup.comm = &comm;
       const PhaseResult r = run_training_phase(config, slim, data, setup);
       state.finish("retrain", {{"seconds", r.seconds + state.figure("retrain", "seconds", 0.0)},
                                {"test_accuracy", r.test_accuracy},
                                {"steps", r.steps}});
     } else {
-      load_phase_weights(retrain_dir, slim.graph, config);
+      load_phase_weights(retrain_dir, slim.graph, config, comm);
     }
   } else if (!state.done("retrain")) {
     state.finish("retrain", {{"seconds", 0.0}, {"test_accuracy", merged_accuracy}, {"steps", 0}, {"merged_only", true}});
   }
+  if (!root) return 0;  // the exports and the report are rank 0's
   write_slim_safetensors((run / "slim.safetensors").string(), slim, run / "structure.json");
   const PipelineReport report = pipeline_report(config, plain, slim, data, run, state.json());
   std::cout << report.summary;
@@ -143,7 +166,7 @@ int merge_and_retrain(const Config& config, layers::Model& dense, const DataSpli
 
 bool pipeline_enabled(const Config& config) { return config.string("pipeline.retrain") != "none"; }
 
-int pipeline_command(const Config& config, const std::string& resume) {
+int pipeline_command(const Config& config, const std::string& resume, Communicator& comm) {
   MT_CHECK(morph_enabled(config), ConfigError, "pipeline.retrain needs structure learning: set morph.method");
   MT_CHECK(config.string("model.structure").empty(), ConfigError,
            "pipeline.retrain learns a structure; model.structure names one already (train it without the pipeline)");
@@ -151,8 +174,9 @@ int pipeline_command(const Config& config, const std::string& resume) {
   layers::Model dense = layers::build_model(config.string("model.name"), model_options(config, data.train));
   const bool scratch = config.string("pipeline.retrain") == "scratch";
 
-  const fs::path run = place_pipeline(config, resume);
-  PipelineState state(run / "pipeline.json");
+  const bool root = comm.is_root();
+  const fs::path run = broadcast_string(comm, root ? place_pipeline(config, resume).string() : std::string());
+  PipelineState state(run / "pipeline.json", comm);
   std::cout << "morphtrain pipeline: learn -> reshape -> retrain (" << config.string("pipeline.retrain")
             << ") -> report\nrun directory " << run.string() << std::endl;
 
@@ -162,6 +186,7 @@ int pipeline_command(const Config& config, const std::string& resume) {
     const std::string& learn_schedule = config.string("pipeline.learn_schedule");
     PhaseSetup setup{"learn: " + config.string("model.name") + " with " + config.string("morph.method"), learn_dir,
                      checkpoints_of(learn_dir), "auto", true, 0, learn_schedule == "same" ? "" : learn_schedule};
+    setup.comm = &comm;
     const PhaseResult r = run_training_phase(config, dense, data, setup);
     nlohmann::json figures{{"seconds", r.seconds + state.figure("learn", "seconds", 0.0)},
                            {"test_accuracy", r.test_accuracy},
@@ -179,14 +204,16 @@ int pipeline_command(const Config& config, const std::string& resume) {
     state.finish("learn", figures);
   } else {
     std::cout << "== learn: done (" << run.string() << "/pipeline.json)" << std::endl;
-    load_phase_weights(learn_dir, dense.graph, config);
+    load_phase_weights(learn_dir, dense.graph, config, comm);
   }
 
   // 2. Reshape: the structure from the learned weights (trimmed to the budget, expanded,
   // rounded), then the slim model, fresh (MorphNet's recipe) or from the learned weights.
   const auto t_reshape = std::chrono::steady_clock::now();
-  if (resrep_enabled(config)) return merge_and_retrain(config, dense, data, run, state);
-  if (!state.done("reshape")) {
+  if (resrep_enabled(config)) return merge_and_retrain(config, dense, data, run, state, comm);
+  // Rank 0 chooses the structure from its weights (the same on every rank) and writes it; every
+  // rank builds the slim model from that file's content.
+  if (!state.done("reshape") && root) {
     const auto reg = morph::make_regularizer(dense.graph, dense.logits, regularizer_options(config));
     StructureChoiceOptions so;
     so.budget_fraction = config.number("morph.target.fraction");
@@ -202,7 +229,9 @@ int pipeline_command(const Config& config, const std::string& resume) {
                              {"multiplier", choice.multiplier},
                              {"notes", choice.notes}});
   }
-  const morph::ChannelSelection keep = morph::read_structure((run / "structure.json").string(), dense);
+  if (!state.done("reshape")) state.finish("reshape", state.json().value("reshape", nlohmann::json::object()));
+  const morph::ChannelSelection keep = morph::structure_from_json(
+      read_on_root(run / "structure.json", comm, "rerun the reshape phase"), dense);
   morph::ReshapeOptions ro;
   ro.init = scratch ? morph::ReshapeInit::fresh : morph::ReshapeInit::copy;
   ro.seed = static_cast<uint64_t>(config.integer("seed")) + 1;
@@ -217,6 +246,7 @@ int pipeline_command(const Config& config, const std::string& resume) {
   if (!state.done("retrain")) {
     PhaseSetup setup{"retrain: the slim model (" + config.string("pipeline.retrain") + ")", retrain_dir,
                      checkpoints_of(retrain_dir), "auto", false, config.integer("pipeline.retrain_epochs")};
+    setup.comm = &comm;
     const PhaseResult r = run_training_phase(config, slim.model, data, setup);
     state.finish("retrain", {{"seconds", r.seconds + state.figure("retrain", "seconds", 0.0)},
                              {"test_accuracy", r.test_accuracy},
@@ -224,10 +254,11 @@ int pipeline_command(const Config& config, const std::string& resume) {
                              {"reshape_seconds", reshape_seconds}});
   } else {
     std::cout << "== retrain: done" << std::endl;
-    load_phase_weights(retrain_dir, slim.model.graph, config);
+    load_phase_weights(retrain_dir, slim.model.graph, config, comm);
   }
 
   // 4. Report and exports.
+  if (!root) return 0;
   write_slim_safetensors((run / "slim.safetensors").string(), slim.model, run / "structure.json");
   const PipelineReport report = pipeline_report(config, dense, slim.model, data, run, state.json());
   std::cout << report.summary;

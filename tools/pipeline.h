@@ -11,12 +11,15 @@
 #include <string>
 
 #include "tools/config.h"
+#include "trainers/communicator.h"
 
 namespace mt::tools {
 
 // Whether the config asks for the pipeline (pipeline.retrain is scratch or finetune).
 bool pipeline_enabled(const Config& config);
-// `resume`: as train_command's; a phase already done is not run again.
-int pipeline_command(const Config& config, const std::string& resume);
+// `resume`: as train_command's; a phase already done is not run again. Under mpirun every
+// process calls it: both training phases run data parallel, rank 0 decides the structure and
+// writes every file, and every rank builds the same slim model from rank 0's structure.
+int pipeline_command(const Config& config, const std::string& resume, Communicator& comm);
 
 }  // namespace mt::tools

@@ -14,11 +14,12 @@ namespace mt::tools {
 namespace {
 
 // The optimizer, schedule and normalisation checks, before a run directory exists.
-void validate_training(const Config& config, const layers::Model& model, const DataSplits& data) {
+void validate_training(const Config& config, const layers::Model& model, const DataSplits& data, int processes) {
   const TrainOptions options = train_options(config);
-  MT_CHECK(data.train.size() >= options.batch_size, ConfigError, "train.batch_size ", options.batch_size,
-           " exceeds the ", data.train.size(), " training samples");
-  lr_schedule(config, data.train.size() / options.batch_size);
+  MT_CHECK(data.train.size() >= options.batch_size * processes, ConfigError, "train.batch_size ", options.batch_size,
+           (processes > 1 ? " x " + std::to_string(processes) + " processes" : ""), " exceeds the ",
+           data.train.size(), " training samples");
+  lr_schedule(config, data.train.size() / (options.batch_size * processes));
   optimizer_factory(config, model.graph);
   normalization(config, data.train);
 }
@@ -55,15 +56,25 @@ RunPlace place_run(const Config& config, const std::string& resume) {
   return p;
 }
 
+// Rank 0 places the run (creating its directory); the others learn where it is.
+RunPlace shared_place(const Config& config, const std::string& resume, Communicator& comm) {
+  RunPlace place;
+  if (comm.is_root()) place = place_run(config, resume);
+  if (comm.size() == 1) return place;
+  const nlohmann::json j = nlohmann::json::parse(broadcast_string(
+      comm, nlohmann::json{place.run_dir.string(), place.resume_from.string(), place.which}.dump()));
+  return {j[0].get<std::string>(), j[1].get<std::string>(), j[2].get<std::string>()};
+}
+
 }  // namespace
 
-int train_command(const Config& config, const std::string& resume) {
+int train_command(const Config& config, const std::string& resume, Communicator& comm) {
   // Everything that can be wrong with the config or the data fails here, before a run directory.
   DataSplits data = load_data(config);
   layers::Model model = configured_model(config, data.train);
-  validate_training(config, model, data);
+  validate_training(config, model, data, comm.size());
 
-  const RunPlace place = place_run(config, resume);
+  const RunPlace place = shared_place(config, resume, comm);
   std::cout << "morphtrain: " << config.string("model.name") << " (" << model.graph.num_parameters()
             << " parameters) on " << data.train.name << " (" << data.train.size() << " train, "
             << (data.test ? data.test->size() : 0) << " test), seed " << config.integer("seed")
@@ -73,6 +84,7 @@ int train_command(const Config& config, const std::string& resume) {
   setup.resume_from = place.resume_from;
   setup.which = place.which;
   setup.morph = morph_enabled(config);
+  setup.comm = &comm;
   const PhaseResult r = run_training_phase(config, model, data, setup);
   if (r.epochs.empty())
     std::cout << "nothing to do: the run had already finished (" << r.steps << " steps)" << std::endl;

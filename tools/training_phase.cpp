@@ -57,43 +57,53 @@ EvalResult evaluate_model(const Config& config, layers::Model& model, const Data
 
 PhaseResult run_training_phase(const Config& config, layers::Model& model, const DataSplits& data,
                                const PhaseSetup& setup) {
+  Communicator& comm = setup.comm ? *setup.comm : single_process();
+  const bool root = comm.is_root();
   TrainOptions options = train_options(config);
   if (setup.epochs > 0) options.epochs = setup.epochs;
   // Recalibration serves structure learning; a retrain phase needs it only if asked for.
   if (!setup.morph && config.integer("eval.recalibrate_bn") < 0) options.recalibrate_bn_batches = 0;
-  const int64_t steps_per_epoch = data.train.size() / options.batch_size;
+  const int64_t steps_per_epoch = data.train.size() / (options.batch_size * comm.size());
   const LrSchedule schedule = lr_schedule(config, steps_per_epoch, options.epochs, setup.schedule);
   KernelBackend& backend = backend_for(Device::cpu());
-  std::filesystem::create_directories(setup.dir);
+  if (root) std::filesystem::create_directories(setup.dir);
   if (!setup.title.empty()) std::cout << "== " << setup.title << ": " << setup.dir.string() << std::endl;
+  if (comm.size() > 1)
+    std::cout << "data parallel: " << comm.size() << " processes (" << comm.name() << ") x batch "
+              << options.batch_size << " = global batch " << comm.size() * options.batch_size << std::endl;
 
-  RunLogger logger(std::cout, setup.dir.string(), progress_options(config));
+  // Only rank 0 writes: the other ranks have no logger, no export folder and no checkpoints.
+  std::optional<RunLogger> logger;
+  if (root) logger.emplace(std::cout, setup.dir.string(), progress_options(config));
+  RunLogger* log = logger ? &*logger : nullptr;
+  const std::string export_dir = root ? setup.dir.string() : std::string();
   Trainer trainer(model, backend, optimizer_factory(config, model.graph), schedule, options,
                   normalization(config, data.train));
-  trainer.set_logger(&logger);
+  trainer.set_logger(log);
+  if (comm.size() > 1) trainer.set_distributed(comm, data_parallel_options(config));
   const CheckpointOptions co{(setup.dir / "checkpoints").string(),
                              static_cast<int>(config.integer("checkpoint.keep_last")), config.string("model.name")};
   std::optional<CheckpointManager> checkpoints;
-  if (config.boolean("checkpoint.enabled")) {
+  if (config.boolean("checkpoint.enabled") && root) {
     checkpoints.emplace(co, std::cout);
     trainer.set_checkpoints(&*checkpoints);
   }
   PhaseResult result;
   if (setup.morph && resrep_enabled(config)) {
-    result.resrep = make_resrep_hook(config, model, steps_per_epoch, &logger, setup.dir.string());
+    result.resrep = make_resrep_hook(config, model, steps_per_epoch, log, export_dir);
     trainer.add_hook(result.resrep.get());
     std::cout << "structure learning: ResRep, " << result.resrep->resrep().num_prunable()
               << " prunable channel groups, target " << 100 * config.number("morph.target.fraction") << "% of the dense "
               << result.resrep->resrep().cost_model().cost_name() << std::endl;
   } else if (setup.morph) {
-    result.morph = make_morph_hook(config, model, steps_per_epoch, &logger, setup.dir.string());
+    result.morph = make_morph_hook(config, model, steps_per_epoch, log, export_dir);
     trainer.add_hook(result.morph.get());
     print_morph(config, *result.morph);
   }
-  if (!setup.resume_from.empty()) {
+  if (!setup.resume_from.empty() && root) {  // fit() hands rank 0's state to the others
     CheckpointManager source({setup.resume_from.string(), co.keep_last, co.model_name}, std::cout);
     const CheckpointLoad loaded = trainer.resume(source, setup.which);
-    logger.record({{"event", "resume"}, {"checkpoint", loaded.path}, {"step", loaded.step}});
+    logger->record({{"event", "resume"}, {"checkpoint", loaded.path}, {"step", loaded.step}});
   }
 
   const auto t0 = std::chrono::steady_clock::now();

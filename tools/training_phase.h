@@ -23,6 +23,10 @@ struct PhaseSetup {
   bool morph = false;                      // attach the config's morph hook
   int64_t epochs = 0;                      // > 0: overrides train.epochs
   std::string schedule = {};               // not empty: overrides schedule.name
+  // Data parallel over these processes (null: this process alone). Every rank runs the phase;
+  // only rank 0 prints, writes logs, structure files and checkpoints, and resumes (fit() hands
+  // its state to the others).
+  Communicator* comm = nullptr;
 };
 
 struct PhaseResult {

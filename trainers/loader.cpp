@@ -46,9 +46,13 @@ BatchLoader::BatchLoader(const Dataset& data, Normalization norm, LoaderOptions 
     scale_.push_back(static_cast<float>(1.0 / (255.0 * norm.std[ch])));
     shift_.push_back(static_cast<float>(norm.mean[ch] / norm.std[ch]));
   }
-  steps_ = options_.drop_last ? n / bs : (n + bs - 1) / bs;
+  MT_CHECK(options_.shards >= 1 && options_.shard >= 0 && options_.shard < options_.shards, ConfigError,
+           "BatchLoader: shard ", options_.shard, " of ", options_.shards);
+  MT_CHECK(options_.shards == 1 || options_.drop_last, ConfigError, "BatchLoader: sharding needs drop_last");
+  steps_ = options_.drop_last ? n / (bs * options_.shards) : (n + bs - 1) / bs;
   tail_ = options_.drop_last ? 0 : n % bs;
-  MT_CHECK(steps_ > 0, ConfigError, "data set '", data.name, "' of ", n, " samples gives no batch of ", bs,
+  MT_CHECK(steps_ > 0, ConfigError, "data set '", data.name, "' of ", n, " samples gives no batch of ",
+           bs * options_.shards, (options_.shards > 1 ? " (batch size x shards)" : ""),
            (options_.drop_last ? " with drop_last" : ""));
   const Shape sample = data.sample;
   slots_.resize(options_.buffers);
@@ -141,14 +145,11 @@ void BatchLoader::work() {
 
 // Runs on the worker without the lock: start_epoch waits for it before touching order_ or epoch_.
 void BatchLoader::fill(Slot& slot, int64_t step) {
-  const int64_t first = step * options_.batch_size;
+  const int64_t first = (step * options_.shards + options_.shard) * options_.batch_size;
   const bool last_small = tail_ > 0 && step == steps_ - 1;
   Batch& batch = last_small ? slot.tail : slot.full;
   const int64_t count = batch.labels.numel();
   const int64_t c = data_.sample[0], hw = data_.sample[1] * data_.sample[2];
-  // One engine per batch, seeded from (seed, epoch, step): a resumed epoch draws the same crops
-  // and flips without replaying the batches it skips.
-  std::mt19937_64 rng(mix_seed(options_.seed, epoch_, step, kAugmentStream));
   float* out = batch.images.data<float>();
   int64_t* labels = batch.labels.data<int64_t>();
   for (int64_t b = 0; b < count; ++b) {
@@ -158,6 +159,9 @@ void BatchLoader::fill(Slot& slot, int64_t step) {
              data_.name, "': label ", label, " of sample ", i, " is outside [0, ", data_.num_classes - 1, "]");
     const uint8_t* src = data_.pixels.data() + i * c * hw;
     if (options_.augment.enabled()) {
+      // One engine per sample position: a resumed epoch draws the same crops and flips without
+      // replaying the batches it skips, and a sharded epoch draws what an unsharded one does.
+      std::mt19937_64 rng(mix_seed(options_.seed, epoch_, first + b, kAugmentStream));
       augment_sample(src, scratch_.data(), data_.sample, options_.augment, rng);
       src = scratch_.data();
     }

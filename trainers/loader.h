@@ -17,14 +17,20 @@ namespace mt {
 
 struct LoaderOptions {
   int64_t batch_size = 128;
-  uint64_t seed = 0;        // (seed, epoch) fixes the order; (seed, epoch, step) the augmentation
+  uint64_t seed = 0;        // (seed, epoch) fixes the order; (seed, epoch, position) the augmentation
   bool shuffle = true;      // false: samples in data set order
   bool drop_last = true;    // false: a last, smaller batch takes the remainder
   AugmentOptions augment;
   int64_t buffers = 3;      // ring size: one batch in the caller's hands, the rest being filled
+  // Data parallel: every shard shares the epoch's order, and shard r of `shards` takes the r-th
+  // slice of batch_size samples of each global batch of shards x batch_size, so the shards of a
+  // step together hold exactly what one loader with shards x batch_size would. Needs drop_last.
+  int shard = 0, shards = 1;
 };
 
 struct Batch {
+  // Augmentation draws from (seed, epoch, the sample's position in the epoch's order) alone, so
+  // a sample is augmented alike however the epoch is split into batches and shards.
   Tensor images;  // [B, C, H, W] f32, nchw, normalised
   Tensor labels;  // [B] i64
   int64_t epoch = 0, step = 0;

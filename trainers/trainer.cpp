@@ -33,6 +33,15 @@ Trainer::Trainer(layers::Model& model, KernelBackend& backend, const OptimizerFa
   // The executor owns one gradient tensor per parameter from construction on, so the optimizer
   // exists before any step (a resume loads its state into it).
   optimizer_ = make_optimizer(graph_params(model_.graph, exec_));
+  dp_ = std::make_unique<DataParallel>(single_process(), model_.graph, exec_);
+}
+
+void Trainer::set_distributed(Communicator& comm, DataParallelOptions options) {
+  dp_ = std::make_unique<DataParallel>(comm, model_.graph, exec_, options);
+}
+
+int64_t Trainer::steps_per_epoch(const Dataset& train) const {
+  return train.size() / (options_.batch_size * dp_->size());
 }
 
 int64_t Trainer::count_correct(const Tensor& labels) const {
@@ -57,7 +66,11 @@ double Trainer::train_step(const Batch& batch) {
   exec_.set_seed(step_seed(options_.seed, step_));
   exec_.forward({batch.images, batch.labels}, Mode::train);
   exec_.backward(model_.loss);
-  const double data_loss = exec_.value(model_.loss).data<float>()[0];
+  dp_->average_gradients();
+  // The global figures of the step: every rank decides on the same loss below.
+  double tally[2] = {exec_.value(model_.loss).data<float>()[0], static_cast<double>(count_correct(batch.labels))};
+  dp_->sum(tally, 2);
+  const double data_loss = tally[0] / dp_->size();
   double loss = data_loss;
   for (TrainHook* h : hooks_) loss += h->after_backward(exec_, step_);
   if (options_.inject_nonfinite_at_step == step_ + 1) {  // fault injection for reliability tests
@@ -67,6 +80,7 @@ double Trainer::train_step(const Batch& batch) {
   // Checked before the update: a non-finite step must never reach the weights.
   const double grad_sq = gradient_sum_squares();
   correct_this_step_ = 0;
+  sync_hooks();  // their decisions (controller strength, masks) as rank 0 made them
   if (!std::isfinite(loss) || !std::isfinite(grad_sq)) {
     const std::string what = !std::isfinite(loss) ? "loss" : "gradient norm";
     MT_CHECK(options_.skip_nonfinite_steps, Error, "the ", what, " is not finite at step ", step_ + 1,
@@ -79,30 +93,38 @@ double Trainer::train_step(const Batch& batch) {
   optimizer_->set_lr(schedule_.lr(step_));
   optimizer_->step(backend_);
   for (TrainHook* h : hooks_) h->after_step(exec_, optimizer_->lr());
+  sync_hooks();
   ++step_;
-  correct_this_step_ = count_correct(batch.labels);
+  correct_this_step_ = static_cast<int64_t>(tally[1]);
+  dp_->maybe_verify(step_);
   return data_loss;
 }
 
 EvalResult Trainer::evaluate(const Dataset& data) {
   const int64_t n = data.size(), bs = options_.eval_batch_size;
+  // Identical replicas share the work (rank r takes the r-th slice); replicas whose BN
+  // statistics differ leave it to rank 0, whose model is the one checkpointed.
+  const bool shard = dp_->buffers_identical();
+  const int64_t ranks = shard ? dp_->size() : 1, r0 = shard ? dp_->rank() : 0;
+  const int64_t begin = n * r0 / ranks, end = n * (r0 + 1) / ranks;
   std::vector<int64_t> order(n);
   std::iota(order.begin(), order.end(), 0);
   EvalResult r;
-  double loss_sum = 0;
-  int64_t correct = 0;
-  for (int64_t start = 0; start < n; start += bs) {
-    const int64_t count = std::min(bs, n - start);
+  double sums[2] = {0, 0};  // loss x samples, correct
+  for (int64_t start = begin; start < end && (shard || dp_->is_root()); start += bs) {
+    const int64_t count = std::min(bs, end - start);
     Tensor images = Tensor::empty({count, data.sample[0], data.sample[1], data.sample[2]});
     Tensor labels = Tensor::empty({count}, DType::i64);
     fill_batch(data, normalization_, order.data() + start, count, images, labels);
     exec_.forward({images, labels}, Mode::eval);
-    loss_sum += exec_.value(model_.loss).data<float>()[0] * count;
-    correct += count_correct(labels);
+    sums[0] += exec_.value(model_.loss).data<float>()[0] * count;
+    sums[1] += static_cast<double>(count_correct(labels));
   }
+  if (shard) dp_->sum(sums, 2);
+  else if (dp_->size() > 1) dp_->comm().broadcast(sums, sizeof sums, 0);
   r.samples = n;
-  r.loss = n ? loss_sum / n : 0;
-  r.accuracy = n ? static_cast<double>(correct) / n : 0;
+  r.loss = n ? sums[0] / n : 0;
+  r.accuracy = n ? sums[1] / n : 0;
   return r;
 }
 
@@ -113,8 +135,9 @@ TrainerState Trainer::state() const {
   s.step_in_epoch = step_in_epoch_;
   s.seed = options_.seed;
   s.best_accuracy = best_accuracy_;
-  // The order and augmentation are functions of (seed, epoch, step): no engine state to keep.
+  // The order and augmentation are functions of (seed, epoch, position): no engine state to keep.
   s.extra["batch_size"] = options_.batch_size;
+  s.extra["world_size"] = dp_->size();
   s.extra["skipped_steps"] = skipped_steps_;
   s.extra["tally"] = {{"loss_sum", tally_.loss_sum}, {"correct", tally_.correct},
                       {"samples", tally_.samples}, {"steps", tally_.steps}};
@@ -124,7 +147,7 @@ TrainerState Trainer::state() const {
 }
 
 void Trainer::save_checkpoint(double test_accuracy) {
-  if (!checkpoints_) return;
+  if (!checkpoints_ || !dp_->is_root()) return;
   // Mid-epoch checkpoints pass -1: their model was not evaluated, so they never count as best.
   const std::string path = checkpoints_->save(model_.graph, *optimizer_, state(), test_accuracy);
   if (logger_) logger_->note("checkpoint " + path);
@@ -134,10 +157,21 @@ CheckpointLoad Trainer::resume(CheckpointManager& checkpoints, const std::string
   TrainerState s;
   CheckpointLoad loaded = checkpoints.load(which, model_.graph, optimizer_.get(), s);
   const auto batch = s.extra.value("batch_size", options_.batch_size);
-  MT_CHECK(s.seed == options_.seed && batch == options_.batch_size, ConfigError, "checkpoint ", loaded.path,
-           " was written with seed ", s.seed, " and train.batch_size ", batch, "; resuming with seed ",
-           options_.seed, " and batch size ", options_.batch_size,
-           " would not continue its data order: use the same values");
+  const auto ranks = s.extra.value("world_size", int64_t{1});
+  MT_CHECK(s.seed == options_.seed && batch == options_.batch_size && ranks == dp_->size(), ConfigError,
+           "checkpoint ", loaded.path, " was written with seed ", s.seed, ", train.batch_size ", batch, " and ",
+           ranks, " process(es); resuming with seed ", options_.seed, ", batch size ", options_.batch_size, " and ",
+           dp_->size(), " would not continue its data order: use the same values (mpirun -np ", ranks, ")");
+  apply_state(s);
+  if (logger_) {
+    for (const std::string& w : loaded.warnings) logger_->note("warning: " + w);
+    logger_->note("resumed from " + loaded.path + " at step " + std::to_string(step_) + " (epoch " +
+                  std::to_string(epoch_ + 1) + ", batch " + std::to_string(step_in_epoch_) + ")");
+  }
+  return loaded;
+}
+
+void Trainer::apply_state(const TrainerState& s) {
   step_ = s.step;
   epoch_ = s.epoch;
   step_in_epoch_ = s.step_in_epoch;
@@ -149,12 +183,31 @@ CheckpointLoad Trainer::resume(CheckpointManager& checkpoints, const std::string
   if (s.extra.contains("hooks"))
     for (TrainHook* h : hooks_)
       if (s.extra["hooks"].contains(h->state_key())) h->load_state(s.extra["hooks"][h->state_key()]);
-  if (logger_) {
-    for (const std::string& w : loaded.warnings) logger_->note("warning: " + w);
-    logger_->note("resumed from " + loaded.path + " at step " + std::to_string(step_) + " (epoch " +
-                  std::to_string(epoch_ + 1) + ", batch " + std::to_string(step_in_epoch_) + ")");
-  }
-  return loaded;
+}
+
+// Every rank starts where rank 0 stands: its weights, buffers, optimizer state, loop position
+// and hook states (a fresh run's, or the checkpoint rank 0 resumed from).
+void Trainer::sync_from_root() {
+  if (dp_->size() == 1) return;
+  dp_->broadcast_model();
+  dp_->broadcast_optimizer(*optimizer_);
+  const std::string root_state = broadcast_string(dp_->comm(), to_json(state()).dump());
+  if (!dp_->is_root()) apply_state(trainer_state_from_json(nlohmann::json::parse(root_state), "rank 0's state"));
+}
+
+// Hooks decide from the weights, which are the same on every rank; rank 0's decision is still
+// the one that counts, so a rank whose decision differed takes it over.
+void Trainer::sync_hooks() {
+  if (dp_->size() == 1) return;
+  nlohmann::json states = nlohmann::json::object();
+  for (const TrainHook* h : hooks_)
+    if (!h->state_key().empty()) states[h->state_key()] = h->state();
+  if (states.empty()) return;
+  const std::string mine = states.dump(), root = broadcast_string(dp_->comm(), mine);
+  if (root == mine) return;
+  const nlohmann::json chosen = nlohmann::json::parse(root);
+  for (TrainHook* h : hooks_)
+    if (chosen.contains(h->state_key())) h->load_state(chosen[h->state_key()]);
 }
 
 bool Trainer::done() const { return options_.max_steps && step_ >= options_.max_steps; }
@@ -193,11 +246,13 @@ EpochResult Trainer::finish_epoch(const Dataset& train, const Dataset* test, dou
   r.epoch = epoch_ + 1;
   r.steps = steps_here;
   r.seconds = seconds;
-  r.images_per_second = steps_here * options_.batch_size / std::max(seconds, 1e-9);
+  r.images_per_second = steps_here * options_.batch_size * dp_->size() / std::max(seconds, 1e-9);
   r.train.samples = tally_.samples;
   r.train.loss = tally_.steps ? tally_.loss_sum / tally_.steps : 0;
   r.train.accuracy = tally_.samples ? static_cast<double>(tally_.correct) / tally_.samples : 0;
   if (options_.recalibrate_bn_batches > 0) recalibrate_batchnorm(train, options_.recalibrate_bn_batches, epoch_);
+  dp_->sync_buffers();
+  dp_->verify_replicas(step_);
   if (test) r.test = evaluate(*test);
   for (TrainHook* h : hooks_) h->end_epoch(r.epoch);
   if (logger_) {
@@ -211,12 +266,16 @@ EpochResult Trainer::finish_epoch(const Dataset& train, const Dataset* test, dou
 
 std::vector<EpochResult> Trainer::fit(const Dataset& train, const Dataset* test) {
   MT_CHECK(optimizer_, ConfigError, "the trainer was built without an optimizer");
-  MT_CHECK(train.size() >= options_.batch_size, ConfigError, "train.batch_size ", options_.batch_size,
+  MT_CHECK(train.size() >= options_.batch_size * dp_->size(), ConfigError, "train.batch_size ",
+           options_.batch_size, (dp_->size() > 1 ? " x " + std::to_string(dp_->size()) + " processes" : ""),
            " exceeds the ", train.size(), " training samples");
+  sync_from_root();
   LoaderOptions lo;
   lo.batch_size = options_.batch_size;
   lo.seed = options_.seed;
   lo.augment = options_.augment;
+  lo.shard = dp_->rank();
+  lo.shards = dp_->size();
   BatchLoader loader(train, normalization_, lo);  // drops the last partial batch, as drop_last=True
   const int64_t steps_per_epoch = loader.steps_per_epoch();
   std::vector<EpochResult> results;
@@ -230,17 +289,19 @@ std::vector<EpochResult> Trainer::fit(const Dataset& train, const Dataset* test)
       const Batch* batch = loader.next();
       if (!batch) break;
       const double loss = train_step(*batch);
-      const int64_t images = batch->labels.dim(0);
+      const int64_t images = batch->labels.dim(0) * dp_->size();
       ++step_in_epoch_;
       ++steps_here;
       tally_.loss_sum += loss;
       tally_.correct += correct_this_step_;
       tally_.samples += images;
       ++tally_.steps;
-      log_step(loss, images, steps_here * options_.batch_size / std::max(seconds_since(t0), 1e-9));
+      log_step(loss, images, steps_here * options_.batch_size * dp_->size() / std::max(seconds_since(t0), 1e-9));
       if (options_.checkpoint_every_steps && step_ % options_.checkpoint_every_steps == 0 &&
-          step_in_epoch_ < steps_per_epoch && !done())
+          step_in_epoch_ < steps_per_epoch && !done()) {
+        dp_->sync_buffers();
         save_checkpoint(-1.0);
+      }
     }
     const bool complete = step_in_epoch_ >= steps_per_epoch;
     EpochResult r = finish_epoch(train, test, seconds_since(t0), steps_here);

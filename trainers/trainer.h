@@ -11,6 +11,7 @@
 #include "layers/zoo/model.h"
 #include "trainers/augment.h"
 #include "trainers/checkpoint.h"
+#include "trainers/data_parallel.h"
 #include "trainers/dataset.h"
 #include "trainers/loader.h"
 #include "trainers/lr_schedule.h"
@@ -22,7 +23,7 @@ namespace mt {
 
 struct TrainOptions {
   int64_t epochs = 1;
-  int64_t batch_size = 128;
+  int64_t batch_size = 128;     // per process; data parallel: the global batch is size() x this
   int64_t max_steps = 0;        // 0: no limit
   int64_t log_every = 50;       // steps between metrics lines (and plain progress lines)
   int64_t eval_batch_size = 500;
@@ -67,7 +68,13 @@ class Trainer {
 
   // Optional collaborators; each must outlive fit().
   void set_logger(RunLogger* logger) { logger_ = logger; }
+  // Checkpoints are written by rank 0 only (other ranks may pass one; it is not used).
   void set_checkpoints(CheckpointManager* checkpoints) { checkpoints_ = checkpoints; }
+  // Data-parallel training over `comm` (trainers/data_parallel.h): every rank calls fit() with
+  // the same data and options; fit() starts from rank 0's weights, optimizer state and loop
+  // position (so only rank 0 need resume()), and the epoch results are global on every rank.
+  // Without it: a single process.
+  void set_distributed(Communicator& comm, DataParallelOptions options = {});
   void add_hook(TrainHook* hook) { hooks_.push_back(hook); }
 
   // Restores weights, optimizer, hooks and loop position from a checkpoint (`which` as
@@ -83,6 +90,8 @@ class Trainer {
   void recalibrate_batchnorm(const Dataset& train, int64_t batches, uint64_t salt);
 
   int64_t steps() const { return step_; }
+  int64_t steps_per_epoch(const Dataset& train) const;
+  DataParallel& data_parallel() { return *dp_; }
   int64_t skipped_steps() const { return skipped_steps_; }
   Executor& executor() { return exec_; }
   Optimizer& optimizer() { return *optimizer_; }
@@ -100,6 +109,9 @@ class Trainer {
   EpochResult finish_epoch(const Dataset& train, const Dataset* test, double seconds, int64_t steps_here);
   void save_checkpoint(double test_accuracy);
   TrainerState state() const;
+  void apply_state(const TrainerState& s);
+  void sync_from_root();
+  void sync_hooks();
   bool done() const;
 
   layers::Model& model_;
@@ -112,6 +124,7 @@ class Trainer {
   RunLogger* logger_ = nullptr;
   CheckpointManager* checkpoints_ = nullptr;
   std::vector<TrainHook*> hooks_;
+  std::unique_ptr<DataParallel> dp_;  // over single_process() unless set_distributed
 
   int64_t step_ = 0;           // optimizer steps taken (skipped ones included)
   int64_t epoch_ = 0;          // the epoch in progress, 0-based
