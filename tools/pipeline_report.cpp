@@ -90,7 +90,7 @@ std::vector<std::vector<double>> summary_rows(const fs::path& file) {
 }
 
 void write_plots(const fs::path& run, const nlohmann::json& r, const std::vector<std::pair<std::string, int64_t>>& before,
-                 const std::vector<std::pair<std::string, int64_t>>& after, double budget_fraction) {
+                 const std::vector<std::pair<std::string, int64_t>>& after, double budget_fraction, bool resrep) {
   const fs::path dir = run / "plots";
   fs::create_directories(dir);
   LinePlot cost;
@@ -103,11 +103,22 @@ void write_plots(const fs::path& run, const nlohmann::json& r, const std::vector
   if (budget_fraction > 0) cost.reference_lines.push_back({budget_fraction, "budget " + fmt("%.0f%%", 100 * budget_fraction)});
   write_svg((dir / "cost.svg").string(), line_plot(cost));
 
+  if (resrep) {  // ResRep's masks grow on a schedule: how many, step by step
+    LinePlot masks;
+    masks.title = "ResRep: channel groups masked";
+    masks.x_label = "step";
+    masks.y_label = "masked groups";
+    masks.y_min = 0;
+    masks.series.push_back(metric_series(run / "learn" / "metrics.jsonl", "masked_groups", "masked groups"));
+    write_svg((dir / "masks.svg").string(), line_plot(masks));
+  }
+
   LinePlot reg;
   reg.title = "Regularization during structure learning";
   reg.x_label = "step";
-  reg.y_label = "strength x term (added to the loss)";
-  reg.series.push_back(metric_series(run / "learn" / "metrics.jsonl", "reg_loss", "regularization loss"));
+  reg.y_label = resrep ? "loss terms" : "strength x term (added to the loss)";
+  reg.series.push_back(resrep ? metric_series(run / "learn" / "metrics.jsonl", "resrep_penalty", "compactor lasso penalty")
+                              : metric_series(run / "learn" / "metrics.jsonl", "reg_loss", "regularization loss"));
   reg.series.push_back(metric_series(run / "learn" / "metrics.jsonl", "loss", "data loss"));
   write_svg((dir / "regularization.svg").string(), line_plot(reg));
 
@@ -234,7 +245,8 @@ PipelineReport pipeline_report(const Config& config, const layers::Model& dense,
     j["exports"] = {"slim.safetensors", "structure.json"};
     j["onnx_error"] = e.what();
   }
-  write_plots(run, learn, before, after, config.number("morph.target.fraction"));
+  const bool resrep = config.string("morph.method") == "resrep";
+  write_plots(run, learn, before, after, config.number("morph.target.fraction"), resrep);
 
   std::ostringstream md;
   md << "# morphtrain report: " << j["model"].get<std::string>() << ", " << j["method"].get<std::string>() << " / "
@@ -258,8 +270,8 @@ PipelineReport pipeline_report(const Config& config, const layers::Model& dense,
   md << "\n## Channels per layer\n\n| layer | dense | slim |\n|---|---:|---:|\n";
   for (const auto& l : j["layers"])
     md << "| " << l["name"].get<std::string>() << " | " << l["dense"] << " | " << l["slim"] << " |\n";
-  md << "\n## Plots\n\n![cost](plots/cost.svg)\n![regularization](plots/regularization.svg)\n"
-        "![accuracy](plots/accuracy.svg)\n![widths](plots/widths.svg)\n";
+  md << "\n## Plots\n\n![cost](plots/cost.svg)\n" << (resrep ? "![masks](plots/masks.svg)\n" : "")
+     << "![regularization](plots/regularization.svg)\n![accuracy](plots/accuracy.svg)\n![widths](plots/widths.svg)\n";
   report.markdown = md.str();
   write_file_atomically((run / "report.json").string(), j.dump(2) + "\n");
   write_file_atomically((run / "report.md").string(), report.markdown);

@@ -231,8 +231,17 @@ TEST_CASE("a ResRep pipeline masks to the target and merges into a plain slim mo
   CHECK_THAT(r.output, Catch::Contains("structure learning: ResRep") && Catch::Contains("== merge:") &&
                            Catch::Contains("merged model: test accuracy") && !Catch::Contains("inexact"));
   const auto dir = (*std::filesystem::directory_iterator(tmp.path / "resnet20_fmnist_morph")).path();
-  for (const char* f : {"learn/resrep_masks.json", "structure.json", "report.md", "slim.onnx", "slim.safetensors"})
+  for (const char* f : {"learn/resrep_masks.json", "structure.json", "report.md", "slim.onnx", "slim.safetensors",
+                        "plots/masks.svg"})
     CHECK(std::filesystem::exists(dir / f));
+  auto text_of = [](const std::filesystem::path& p) {
+    std::ifstream f(p);
+    return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  };
+  CHECK_THAT(text_of(dir / "report.md"),
+             Catch::Contains("(merged, no fine-tuning)") && Catch::Contains("plots/masks.svg"));
+  CHECK_THAT(text_of(dir / "plots/masks.svg"), Catch::Contains("masked groups"));
+  CHECK_THAT(text_of(dir / "plots/regularization.svg"), Catch::Contains("compactor lasso penalty"));
   std::ifstream in(dir / "report.json");
   const std::string report((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   const auto ratio = report.find("\"ratio\": ", report.find("\"flops\""));
