@@ -255,6 +255,12 @@ bool thin_conv_applies(const Conv2dDesc& d, const Tensor& x, const Tensor& w, co
 void thin_conv_forward(const Conv2dDesc& d, const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y,
                        bool relu) {
   const Geom g = geometry(d, x, w, y);
+  // oneDNN would have rejected inconsistent shapes; these loops trust them, so check here.
+  const int64_t want_h = (g.H + 2 * g.ph - g.KH) / g.sh + 1, want_w = (g.W + 2 * g.pw - g.KW) / g.sw + 1;
+  MT_CHECK(y.dim(0) == x.dim(0) && g.OH == want_h && g.OW == want_w && want_h > 0 && want_w > 0 &&
+               (!b.defined() || b.numel() == g.O),
+           ShapeError, "[conv2d_fwd] convolution of ", x.shape().str(), " by ", w.shape().str(), " cannot give ",
+           y.shape().str());
   const bool thin_out = g.O <= kThinOutMax && g.C % 16 == 0;
   // Repacked weights and a zero bias live in per-thread buffers that only ever grow: a
   // steady-state call allocates nothing.

@@ -115,6 +115,10 @@ TEST_CASE("the CPU backend's convolution routes thin layers through the thin ker
   const float* a = via_backend.data<float>();
   const float* c = direct.data<float>();
   for (int64_t i = 0; i < direct.numel(); ++i) REQUIRE(a[i] == c[i]);
+
+  // An output of the wrong size is refused, not written past.
+  Tensor too_small = Tensor::zeros({k.n, k.o, 9, 10}, DType::f32, Layout::nhwc);
+  CHECK_THROWS_AS(cpu.conv2d_fwd(k.d, x, w, b, too_small), ShapeError);
 }
 
 }  // namespace
