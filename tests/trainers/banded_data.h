@@ -1,8 +1,11 @@
 #pragma once
-// Small fixtures of the training-loop tests: a learnable data set and a tiny CIFAR ResNet for it.
+// Small fixtures of the training-loop tests: a learnable data set, a tiny CIFAR ResNet for it and
+// the optimizer they train with.
 #include "core/random.h"
 #include "layers/zoo/model.h"
 #include "trainers/dataset.h"
+#include "trainers/sgd.h"
+#include "trainers/trainer.h"
 
 namespace mt::testing {
 
@@ -33,6 +36,17 @@ inline layers::ModelOptions banded_resnet_options() {
   o.depth = 8;
   o.width_multiplier = 0.5;
   return o;
+}
+
+// SGD at lr 0.05 with momentum 0.9, the optimizer of the training-loop tests.
+inline OptimizerFactory sgd_factory(double weight_decay = 0) {
+  return [weight_decay](std::vector<ParamRef> params) {
+    SgdOptions o;
+    o.lr = 0.05;
+    o.momentum = 0.9;
+    o.weight_decay = weight_decay;
+    return std::make_unique<Sgd>(std::move(params), o);
+  };
 }
 
 }  // namespace mt::testing

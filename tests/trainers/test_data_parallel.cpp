@@ -118,12 +118,7 @@ TEST_CASE("the launcher is detected from its environment", "[distributed]") {
 
 TEST_CASE("a trainer over the single-process communicator trains as one without it", "[distributed][trainer]") {
   const Dataset train = testing::banded(48, 1);
-  const OptimizerFactory sgd = [](std::vector<ParamRef> params) {
-    SgdOptions o;
-    o.lr = 0.05;
-    o.momentum = 0.9;
-    return std::make_unique<Sgd>(std::move(params), o);
-  };
+  const OptimizerFactory sgd = mt::testing::sgd_factory();
   LrScheduleConfig lc;
   lc.base_lr = 0.05;
   const LrSchedule lr(lc);

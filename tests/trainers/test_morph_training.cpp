@@ -27,12 +27,7 @@ layers::Model small_resnet(bool gating = false) {
   return layers::build_model("resnet_cifar", o);
 }
 
-const OptimizerFactory sgd = [](std::vector<ParamRef> params) {
-  SgdOptions o;
-  o.lr = 0.05;
-  o.momentum = 0.9;
-  return std::make_unique<Sgd>(std::move(params), o);
-};
+const OptimizerFactory sgd = mt::testing::sgd_factory();
 
 struct Outcome {
   double cost, full_cost, last_term;

@@ -95,12 +95,7 @@ TEST_CASE("resrep hook: masks on schedule, masked rows decay, state and files", 
   t.epochs = 5;
   t.batch_size = 16;
   t.seed = 5;
-  const OptimizerFactory sgd = [](std::vector<ParamRef> params) {
-    SgdOptions o;
-    o.lr = 0.05;
-    o.momentum = 0.9;
-    return std::make_unique<Sgd>(std::move(params), o);
-  };
+  const OptimizerFactory sgd = mt::testing::sgd_factory();
   Probe probe;
   probe.rr = &hook.resrep();
   probe.lambda = ro.lasso_strength;

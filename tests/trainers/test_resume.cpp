@@ -38,13 +38,7 @@ TrainOptions options(int64_t epochs) {
   return t;
 }
 
-const OptimizerFactory sgd = [](std::vector<ParamRef> params) {
-  SgdOptions o;
-  o.lr = 0.05;
-  o.momentum = 0.9;
-  o.weight_decay = 5e-4;
-  return std::make_unique<Sgd>(std::move(params), o);
-};
+const OptimizerFactory sgd = mt::testing::sgd_factory(5e-4);
 
 LrSchedule schedule() {
   LrScheduleConfig c;

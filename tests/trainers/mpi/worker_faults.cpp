@@ -33,12 +33,7 @@ class FaultHook : public TrainHook {
   void (*fault_)();
 };
 
-const OptimizerFactory sgd = [](std::vector<ParamRef> params) {
-  SgdOptions o;
-  o.lr = 0.05;
-  o.momentum = 0.9;
-  return std::make_unique<Sgd>(std::move(params), o);
-};
+const OptimizerFactory sgd = mt::testing::sgd_factory();
 
 layers::Model model() {
   layers::ModelOptions mo = banded_resnet_options();

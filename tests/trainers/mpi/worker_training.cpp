@@ -18,13 +18,7 @@ namespace mt::testing {
 
 namespace {
 
-const OptimizerFactory sgd = [](std::vector<ParamRef> params) {
-  SgdOptions o;
-  o.lr = 0.05;
-  o.momentum = 0.9;
-  o.weight_decay = 5e-4;
-  return std::make_unique<Sgd>(std::move(params), o);
-};
+const OptimizerFactory sgd = mt::testing::sgd_factory(5e-4);
 
 LrSchedule schedule() {
   LrScheduleConfig c;
