@@ -8,6 +8,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "core/device_transfer.h"
 #include "core/executor.h"
 #include "kernels/backends.h"
 #include "layers/zoo/model.h"
@@ -26,7 +27,7 @@ int main(int argc, char** argv) {
   int warmup = 5, steps = 20;
   app.add_option("--model", model_name, "zoo model")->capture_default_str();
   app.add_option("--mode", mode, "train or infer")->check(CLI::IsMember({"train", "infer"}))->capture_default_str();
-  app.add_option("--backend", backend_name, "kernel backend")->capture_default_str();
+  app.add_option("--backend", backend_name, "kernel backend: cpu, reference or cuda")->capture_default_str();
   app.add_option("--batch", batch)->capture_default_str();
   app.add_option("--channels", channels)->capture_default_str();
   app.add_option("--size", size)->capture_default_str();
@@ -40,6 +41,7 @@ int main(int argc, char** argv) {
     options.image_size = size;
     mt::layers::Model model = mt::layers::build_model(model_name, options);
     auto backend = mt::make_backend(backend_name);
+    mt::move_state_to(model.graph, *backend);  // a GPU backend computes on its own memory
     mt::Executor exec(model.graph, *backend);
 
     mt::Rng rng(0);
@@ -53,20 +55,26 @@ int main(int argc, char** argv) {
     sgd.lr = 0.01;
     sgd.momentum = 0.9;
     sgd.weight_decay = 5e-4;
-    for (mt::ValueId p : model.graph.params())
-      momentum.push_back(mt::Tensor::zeros(model.graph.value(p).shape));
+    for (mt::ValueId p : model.graph.params()) {
+      momentum.push_back(mt::Tensor::empty(model.graph.value(p).shape, mt::DType::f32, mt::Layout::nchw,
+                                           backend->device()));
+      backend->fill(momentum.back(), 0.0);
+    }
 
+    // Each step ends by reading the loss on the host, as a training loop does: on a GPU that
+    // waits for the step's kernels, so the time is the step's and not its launch's.
     auto step = [&] {
       if (mode == "infer") {
         exec.forward({images, labels}, mt::Mode::eval);
-        return;
+      } else {
+        exec.forward({images, labels}, mt::Mode::train);
+        exec.backward(model.loss);
+        const auto& params = model.graph.params();
+        for (size_t i = 0; i < params.size(); ++i)
+          backend->sgd_step(sgd, model.graph.value(params[i]).data, exec.grad(params[i]), momentum[i]);
+        sgd.first_step = false;
       }
-      exec.forward({images, labels}, mt::Mode::train);
-      exec.backward(model.loss);
-      const auto& params = model.graph.params();
-      for (size_t i = 0; i < params.size(); ++i)
-        backend->sgd_step(sgd, model.graph.value(params[i]).data, exec.grad(params[i]), momentum[i]);
-      sgd.first_step = false;
+      (void)mt::to_host(exec.value(model.loss), *backend);
     };
     sgd.first_step = true;
     for (int i = 0; i < warmup; ++i) step();

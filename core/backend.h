@@ -18,6 +18,14 @@
 
 #include "core/tensor.h"
 
+// The two formulas below are shared with CUDA kernels (kernels/cuda), so that the GPU draws the
+// same dropout masks and gates as the CPU: under nvcc they compile for the device as well.
+#ifdef __CUDACC__
+#define MT_HOST_DEVICE __host__ __device__
+#else
+#define MT_HOST_DEVICE
+#endif
+
 namespace mt {
 
 // Kernel size comes from the weight shape [O, I/groups, kH, kW].
@@ -229,7 +237,7 @@ class KernelBackend {
 
 // Counter-based uniform in [0, 1) from (seed, index): splitmix64 of the pair. Deterministic and
 // identical on every backend, so a dropout mask never depends on thread scheduling.
-inline double dropout_uniform(uint64_t seed, uint64_t index) {
+MT_HOST_DEVICE inline double dropout_uniform(uint64_t seed, uint64_t index) {
   uint64_t z = seed + 0x9E3779B97F4A7C15ull * (index + 1);
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
   z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
@@ -244,7 +252,7 @@ inline double dropout_uniform(uint64_t seed, uint64_t index) {
 struct GateValue {
   double g, dg;  // the gate and d gate / d logit
 };
-inline GateValue gate_value(const GateDesc& d, double logit, uint64_t channel) {
+MT_HOST_DEVICE inline GateValue gate_value(const GateDesc& d, double logit, uint64_t channel) {
   // sigmoid(z) and sigmoid(-z) = 1 - sigmoid(z) without cancellation, for any z.
   const auto sigmoid = [](double z) {
     return z >= 0 ? 1 / (1 + std::exp(-z)) : std::exp(z) / (1 + std::exp(z));

@@ -29,6 +29,16 @@ Executor::Executor(Graph& graph, KernelBackend& backend, Options options)
     }
     for (ValueId out : node.outputs) requires_grad_[out] = any;
   }
+  // Backward runs the nodes in reverse, so a parameter's gradient is final once its first reader
+  // in graph order has run.
+  last_read_by_.assign(graph_.nodes().size(), {});
+  read_by_a_node_.assign(nv, false);
+  for (int n = 0; n < static_cast<int>(graph_.nodes().size()); ++n)
+    for (ValueId in : graph_.node(n).inputs)
+      if (graph_.value(in).kind == ValueKind::param && !read_by_a_node_[in]) {
+        read_by_a_node_[in] = true;
+        last_read_by_[n].push_back(in);
+      }
   plan_relu_fusion();
   plan_batchnorm_folding();
   param_grads_.resize(nv);
@@ -310,46 +320,64 @@ void Executor::backward(ValueId loss) {
   std::fill(grad_written_.begin(), grad_written_.end(), false);
   backend_.fill(grad_slot(loss), 1.0);
   grad_written_[loss] = true;
-
-  const auto& nodes = graph_.nodes();
-  for (int n = static_cast<int>(nodes.size()) - 1; n >= 0; --n) {
-    const Node& node = nodes[n];
-    if (absorbed_into_[n] >= 0) {  // the producer's backward handles the ReLU too
-      grad_written_[node.inputs[0]] = grad_written_[node.outputs[0]];
-      continue;
-    }
-    bool live = false;
-    for (ValueId out : node.outputs) live |= grad_written_[out];
-    if (!live) continue;
-    OpContext ctx = context(n, last_mode_);
-    for (ValueId out : node.outputs) {
-      if (!grad_written_[out]) backend_.fill(grad_slot(out), 0.0);  // an unused extra output
-      ctx.doutputs.push_back(&grad_slot(out));
-    }
-    // The first writer of a gradient writes it; later writers write scratch, added below.
-    std::vector<ValueId> accumulate;
-    for (size_t i = 0; i < node.inputs.size(); ++i) {
-      const ValueId in = node.inputs[i];
-      const bool wanted = requires_grad_[in] && node.op->differentiable_input(static_cast<int>(i));
-      if (!wanted) {
-        ctx.dinputs.push_back(nullptr);
-      } else if (!grad_written_[in]) {
-        ctx.dinputs.push_back(&grad_slot(in));
-      } else {
-        ctx.dinputs.push_back(&plan.scratch[in]);
-        accumulate.push_back(in);
-      }
-    }
-    const auto t0 = options_.profile ? Clock::now() : Clock::time_point{};
-    node.op->backward(ctx);
-    for (size_t i = 0; i < node.inputs.size(); ++i)
-      if (ctx.dinputs[i]) grad_written_[node.inputs[i]] = true;
-    for (ValueId in : accumulate) backend_.add_inplace(grad_slot(in), plan.scratch[in]);
-    if (options_.profile) backward_seconds_[n] += std::chrono::duration<double>(Clock::now() - t0).count();
+  for (int n = static_cast<int>(graph_.nodes().size()) - 1; n >= 0; --n) {
+    backward_node(n, plan);
+    if (grad_ready_hook_) report_final_grads(n);
   }
+  finish_param_grads();
+}
+
+void Executor::backward_node(int n, Plan& plan) {
+  const Node& node = graph_.node(n);
+  if (absorbed_into_[n] >= 0) {  // the producer's backward handles the ReLU too
+    grad_written_[node.inputs[0]] = grad_written_[node.outputs[0]];
+    return;
+  }
+  bool live = false;
+  for (ValueId out : node.outputs) live |= grad_written_[out];
+  if (!live) return;
+  OpContext ctx = context(n, last_mode_);
+  for (ValueId out : node.outputs) {
+    if (!grad_written_[out]) backend_.fill(grad_slot(out), 0.0);  // an unused extra output
+    ctx.doutputs.push_back(&grad_slot(out));
+  }
+  // The first writer of a gradient writes it; later writers write scratch, added below.
+  std::vector<ValueId> accumulate;
+  for (size_t i = 0; i < node.inputs.size(); ++i) {
+    const ValueId in = node.inputs[i];
+    const bool wanted = requires_grad_[in] && node.op->differentiable_input(static_cast<int>(i));
+    if (!wanted) {
+      ctx.dinputs.push_back(nullptr);
+    } else if (!grad_written_[in]) {
+      ctx.dinputs.push_back(&grad_slot(in));
+    } else {
+      ctx.dinputs.push_back(&plan.scratch[in]);
+      accumulate.push_back(in);
+    }
+  }
+  const auto t0 = options_.profile ? Clock::now() : Clock::time_point{};
+  node.op->backward(ctx);
+  for (size_t i = 0; i < node.inputs.size(); ++i)
+    if (ctx.dinputs[i]) grad_written_[node.inputs[i]] = true;
+  for (ValueId in : accumulate) backend_.add_inplace(grad_slot(in), plan.scratch[in]);
+  if (options_.profile) backward_seconds_[n] += std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+// After node n's backward: the gradients it finished. One that no path wrote is left to
+// finish_param_grads, which zeroes it.
+void Executor::report_final_grads(int n) {
+  for (ValueId p : last_read_by_[n])
+    if (grad_written_[p]) grad_ready_hook_(p);
+}
+
+void Executor::finish_param_grads() {
   // A parameter no path reached this time gets a zero gradient, not last step's.
-  for (ValueId p : graph_.params())
-    if (!grad_written_[p]) backend_.fill(param_grads_[p], 0.0);
+  for (ValueId p : graph_.params()) {
+    const bool reached = grad_written_[p];
+    if (!reached) backend_.fill(param_grads_[p], 0.0);
+    // Written without a reader: only a parameter that is itself the loss.
+    if (grad_ready_hook_ && (!reached || !read_by_a_node_[p])) grad_ready_hook_(p);
+  }
 }
 
 }  // namespace mt

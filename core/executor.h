@@ -3,6 +3,7 @@
 // op state are planned once per input shape and kept (a few shapes at a time: training and
 // evaluation batches alternate), so a steady-state step asks the allocator for nothing.
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -34,6 +35,15 @@ class Executor {
   void forward(const std::vector<Tensor>& feeds, Mode mode);
   // Reverse pass from a scalar value (the loss), seeded with d loss = 1.
   void backward(ValueId loss);
+
+  // Called by backward() once per parameter as soon as its gradient is final: right after the
+  // backward of the last node (in reverse order) that reads it, so that data-parallel training
+  // can start averaging a bucket of gradients while the rest of the pass runs. Parameters that no
+  // node reads, or that no path from the loss reached (their gradient is zeroed), are reported at
+  // the end of the pass. On a device backend "final" means queued: the kernels that write the
+  // gradient are on the backend's stream. An empty function removes the hook.
+  using GradReadyHook = std::function<void(ValueId param)>;
+  void set_grad_ready_hook(GradReadyHook hook) { grad_ready_hook_ = std::move(hook); }
 
   const Tensor& value(ValueId v) const;
   // Gradient of a value after backward(). A parameter's gradient tensor is one object for the
@@ -81,12 +91,17 @@ class Executor {
   Tensor allocate_like_value(ValueId v, const Shape& shape) const;
   Tensor& grad_slot(ValueId v);
   OpContext context(int node, Mode mode);
+  void backward_node(int n, Plan& plan);
+  void report_final_grads(int n);
+  void finish_param_grads();
 
   Graph& graph_;
   KernelBackend& backend_;
   Options options_;
   std::vector<bool> requires_grad_;
   std::vector<int> uses_;                  // how many node inputs read each value
+  std::vector<std::vector<ValueId>> last_read_by_;  // per node: the params no earlier node reads
+  std::vector<bool> read_by_a_node_;       // per value
   std::vector<bool> fused_relu_;           // per node: runs the ReLU that follows it
   std::vector<int> absorbed_into_;         // per node: the node that runs this ReLU, or -1
   std::vector<ValueId> alias_of_;          // per value: the value whose buffers it shares, or -1
@@ -96,6 +111,7 @@ class Executor {
   std::vector<std::unique_ptr<Plan>> plans_;
   Plan* current_ = nullptr;
   std::vector<bool> grad_written_;
+  GradReadyHook grad_ready_hook_;
   std::vector<double> forward_seconds_, backward_seconds_;  // per node, when profiling
   int64_t profiled_forwards_ = 0, profiled_backwards_ = 0;
   Mode last_mode_ = Mode::eval;

@@ -52,7 +52,7 @@ Tensor Tensor::zeros(const Shape& shape, DType dtype, Layout layout, Device devi
 }
 
 Tensor Tensor::wrap(void* data, const Shape& shape, DType dtype, Layout layout,
-                    std::shared_ptr<void> keep_alive) {
+                    std::shared_ptr<void> keep_alive, Device device) {
   Tensor t;
   t.keep_alive_ = std::move(keep_alive);
   t.data_ = data;
@@ -60,6 +60,7 @@ Tensor Tensor::wrap(void* data, const Shape& shape, DType dtype, Layout layout,
   t.strides_ = strides_for(shape, layout);
   t.dtype_ = dtype;
   t.layout_ = layout;
+  t.device_ = device;
   return t;
 }
 
@@ -118,12 +119,25 @@ void store(const Tensor& t, int64_t off, double v) {
 }
 }  // namespace
 
+namespace {
+CrossDeviceCopy g_cross_device_copy[2] = {nullptr, nullptr};  // by DeviceKind
+}  // namespace
+
+void register_cross_device_copy(DeviceKind kind, CrossDeviceCopy copy) {
+  g_cross_device_copy[static_cast<int>(kind)] = copy;
+}
+
 void Tensor::copy_from(const Tensor& src) {
   MT_CHECK(src.shape() == shape_, ShapeError, "copy_from: shape ", src.shape().str(), " into ",
            shape_.str());
-  MT_CHECK(device_.kind == DeviceKind::cpu && src.device().kind == DeviceKind::cpu, BackendError,
-           "copy_from between ", src.device().str(), " and ", device_.str(),
-           ": use the device backend");
+  if (device_.kind != DeviceKind::cpu || src.device().kind != DeviceKind::cpu) {
+    const DeviceKind kind = device_.kind != DeviceKind::cpu ? device_.kind : src.device().kind;
+    const CrossDeviceCopy copy = g_cross_device_copy[static_cast<int>(kind)];
+    MT_CHECK(copy, BackendError, "copy_from between ", src.device().str(), " and ", device_.str(),
+             ": no backend for that device is loaded");
+    copy(src, *this);
+    return;
+  }
   if (src.dtype() == dtype_ && src.strides() == strides_) {
     std::memcpy(data_, src.raw(), nbytes());
     return;

@@ -45,9 +45,10 @@ class Tensor {
                       Device device = Device::cpu());
   static Tensor zeros(const Shape& shape, DType dtype = DType::f32, Layout layout = Layout::nchw,
                       Device device = Device::cpu());
-  // A view of memory someone else owns (no copy); `keep_alive` may hold that owner.
+  // A view of memory someone else owns (no copy); `keep_alive` may hold that owner. `device`:
+  // where `data` lives (a device view of part of a larger buffer).
   static Tensor wrap(void* data, const Shape& shape, DType dtype, Layout layout = Layout::nchw,
-                     std::shared_ptr<void> keep_alive = nullptr);
+                     std::shared_ptr<void> keep_alive = nullptr, Device device = Device::cpu());
 
   bool defined() const { return data_ != nullptr || (storage_ && shape_.numel() == 0); }
   const Shape& shape() const { return shape_; }
@@ -70,11 +71,12 @@ class Tensor {
 
   // Same memory, another logical shape with the same number of elements (row-major only).
   Tensor reshape(const Shape& shape) const;
-  // A deep copy in the requested layout and dtype (CPU only).
+  // A deep copy in the requested layout and dtype, on the same device.
   Tensor to(Layout layout) const;
   Tensor to(DType dtype) const;
   Tensor clone() const { return to(layout_); }
-  // Copies values from `src` of the same logical shape: any layout, f32/f64 mixed (CPU only).
+  // Copies values from `src` of the same logical shape: any layout, f32/f64 mixed. A device on
+  // either side goes through its registered CrossDeviceCopy (and waits for it).
   void copy_from(const Tensor& src);
   void fill(double value);
 
@@ -98,6 +100,13 @@ class Tensor {
 using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 
 std::vector<int64_t> strides_for(const Shape& shape, Layout layout);
+
+// How Tensor::copy_from reaches a device's memory: the device's backend registers a copy that
+// crosses between host and device (or within the device) and has finished when it returns. It is
+// for the rare paths that hold no backend (loading a checkpoint or a state dict); the training
+// loop copies through KernelBackend::copy, which stays in the backend's stream order.
+using CrossDeviceCopy = void (*)(const Tensor& src, Tensor& dst);
+void register_cross_device_copy(DeviceKind kind, CrossDeviceCopy copy);
 // max|a - b| / max|b| over all elements (the reference is b): the test suite's comparison. A
 // per-element ratio would blow up on values near zero that carry no information.
 double max_rel_diff(const Tensor& a, const Tensor& b);

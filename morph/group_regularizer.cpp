@@ -92,9 +92,14 @@ GroupRegularizer::View GroupRegularizer::view(const Tensor& t, const std::string
   return v;
 }
 
-std::vector<GroupRegularizer::View> GroupRegularizer::param_views() const {
+std::vector<GroupRegularizer::View> GroupRegularizer::param_views(std::vector<HostMirror>& mirrors) const {
+  mirrors.clear();
+  mirrors.reserve(params_.size());  // views point into the mirrors: no reallocation below
   std::vector<View> out;
-  for (ValueId p : params_) out.push_back(view(groups_.graph().value(p).data, groups_.graph().value(p).name));
+  for (ValueId p : params_) {
+    mirrors.emplace_back(groups_.graph().value(p).data);
+    out.push_back(view(mirrors.back().host(), groups_.graph().value(p).name));
+  }
   return out;
 }
 
@@ -132,7 +137,8 @@ void GroupRegularizer::value_grad(const View& x, int64_t c, int64_t n, double up
 }
 
 GroupState GroupRegularizer::evaluate() const {
-  const auto params = param_views();
+  std::vector<HostMirror> mirrors;
+  const auto params = param_views(mirrors);
   const int n = groups_.num_groups();
   GroupState s{std::vector<double>(n, 0.0), std::vector<bool>(n, true), std::vector<bool>(n, false)};
   for (int g = 0; g < n; ++g) {
@@ -157,14 +163,17 @@ void GroupRegularizer::backprop(const std::vector<double>& dterm_dreg, double sc
   MT_CHECK(static_cast<int>(dterm_dreg.size()) == groups_.num_groups(), ShapeError,
            "[morph] backprop over ", dterm_dreg.size(), " groups, expected ", groups_.num_groups());
   if (scale == 0 || params_.empty()) return;
-  const auto params = param_views();
+  std::vector<HostMirror> param_mirrors, grad_mirrors;
+  const auto params = param_views(param_mirrors);
+  grad_mirrors.reserve(params_.size());
   std::vector<View> grads;  // a default View (no pointer) where the sink declines
   for (size_t i = 0; i < params_.size(); ++i) {
     const Value& p = groups_.graph().value(params_[i]);
     Tensor* g = sink(params_[i]);
     if (g) MT_CHECK(g->shape() == p.shape, ShapeError, "[morph] gradient of '", p.name, "' is ",
                     g->shape().str(), ", the parameter ", p.shape.str());
-    grads.push_back(g ? view(*g, p.name) : View{});
+    if (g) grad_mirrors.emplace_back(*g);
+    grads.push_back(g ? view(grad_mirrors.back().host(), p.name) : View{});
   }
   for (int g = 0; g < groups_.num_groups(); ++g) {
     const auto& src = sources_[g];
@@ -185,6 +194,7 @@ void GroupRegularizer::backprop(const std::vector<double>& dterm_dreg, double sc
       if (dr_dv != 0) value_grad(params[pi], c, chunk_[pi], scale * dterm_dreg[g] * dr_dv, grads[pi]);
     }
   }
+  for (HostMirror& m : grad_mirrors) m.commit();
 }
 
 namespace {
@@ -209,7 +219,8 @@ void GroupRegularizer::proximal_step(const std::vector<double>& dterm_dreg, doub
   MT_CHECK(method_ != Method::logistic_sigmoid, ConfigError,
            "[morph] logistic_sigmoid has no proximal step: regularize gates through the gradient");
   if (step == 0 || params_.empty()) return;
-  const auto params = param_views();
+  std::vector<HostMirror> mirrors;
+  const auto params = param_views(mirrors);
   for (int g = 0; g < groups_.num_groups(); ++g) {
     const auto& src = sources_[g];
     const double lambda = step * dterm_dreg[g];
@@ -229,6 +240,7 @@ void GroupRegularizer::proximal_step(const std::vector<double>& dterm_dreg, doub
       for (int64_t i = c * chunk_[pi]; i < (c + 1) * chunk_[pi]; ++i) x.add(i, (factor - 1) * x[i]);
     }
   }
+  for (HostMirror& m : mirrors) m.commit();
 }
 
 }  // namespace mt::morph

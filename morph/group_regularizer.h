@@ -22,6 +22,7 @@
 
 #include "core/tensor.h"
 #include "morph/channel_groups.h"
+#include "morph/host_mirror.h"
 
 namespace mt::morph {
 
@@ -83,7 +84,8 @@ class GroupRegularizer {
     }
   };
   View view(const Tensor& t, const std::string& name) const;
-  std::vector<View> param_views() const;  // indexed by position in params_
+  // Indexed by position in params_; `mirrors` keeps the host copies of device params alive.
+  std::vector<View> param_views(std::vector<HostMirror>& mirrors) const;
   double value(const View& p, int64_t channel, int64_t n) const;
   // Adds upstream x d value / d param to `grad`.
   void value_grad(const View& p, int64_t channel, int64_t n, double upstream, const View& grad) const;

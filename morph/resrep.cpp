@@ -7,6 +7,7 @@
 #include <numeric>
 #include <optional>
 
+#include "morph/host_mirror.h"
 #include "morph/host_view.h"
 
 namespace mt::morph {
@@ -94,7 +95,8 @@ std::vector<bool> ResRep::alive() const {
 std::vector<double> ResRep::group_norms() const {
   std::vector<double> sq(groups_->num_groups(), 0.0);
   for (const CompactorInfo& c : compactors_) {
-    const HostView q(graph_.value(c.weight).data, graph_.value(c.weight).name);
+    const HostMirror weight(graph_.value(c.weight).data);
+    const HostView q(weight.host(), graph_.value(c.weight).name);
     const int64_t n = static_cast<int64_t>(c.row_group.size());
     for (int64_t i = 0; i < n; ++i) {
       if (c.row_group[i] == ChannelGroups::kNone) continue;
@@ -129,11 +131,16 @@ double ResRep::add_penalty_gradient(const GradientSink& sink) const {
   double term = 0;
   for (const CompactorInfo& c : compactors_) {
     const std::string& name = graph_.value(c.weight).name;
-    const HostView q(graph_.value(c.weight).data, name);
+    const HostMirror weight(graph_.value(c.weight).data);
+    const HostView q(weight.host(), name);
     const int64_t n = static_cast<int64_t>(c.row_group.size());
     Tensor* grad = sink(c.weight);  // null: the term only
+    std::optional<HostMirror> grad_mirror;
     std::optional<HostView> dq;
-    if (grad) dq.emplace(*grad, name + " gradient");
+    if (grad) {
+      grad_mirror.emplace(*grad);
+      dq.emplace(grad_mirror->host(), name + " gradient");
+    }
     MT_CHECK(!dq || dq->size() == n * n, ShapeError, "[resrep] gradient of '", name, "' has ",
              dq ? dq->size() : 0, " elements, expected ", n * n);
     for (int64_t i = 0; i < n; ++i) {
@@ -149,6 +156,7 @@ double ResRep::add_penalty_gradient(const GradientSink& sink) const {
         dq->set(i * n + j, objective + (norm > 0 ? lambda * q[i * n + j] / norm : 0.0));
       }
     }
+    if (grad_mirror) grad_mirror->commit();
   }
   return term;
 }
@@ -230,11 +238,13 @@ nlohmann::json ResRep::learned_structure() const {
 void ResRep::zero_masked_rows(Graph& graph) const {
   MT_CHECK(&graph == &graph_, ShapeError, "[resrep] zero_masked_rows: not the graph ResRep analysed");
   for (const CompactorInfo& c : compactors_) {
-    const HostView q(graph.value(c.weight).data, graph.value(c.weight).name);
+    HostMirror weight(graph.value(c.weight).data);
+    const HostView q(weight.host(), graph.value(c.weight).name);
     const int64_t n = static_cast<int64_t>(c.row_group.size());
     for (int64_t i = 0; i < n; ++i)
       if (c.row_group[i] != ChannelGroups::kNone && masked_[c.row_group[i]])
         for (int64_t j = 0; j < n; ++j) q.set(i * n + j, 0.0);
+    weight.commit();
   }
 }
 

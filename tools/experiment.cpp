@@ -178,6 +178,7 @@ TrainOptions train_options(const Config& c) {
 DataParallelOptions data_parallel_options(const Config& c) {
   DataParallelOptions o;
   o.bucket_bytes = std::max<int64_t>(1, static_cast<int64_t>(c.number("distributed.bucket_mb") * (1 << 20)));
+  o.overlap = c.boolean("distributed.overlap");
   o.sync_bn_stats = c.boolean("distributed.sync_bn_stats");
   o.verify_every_steps = c.integer("distributed.verify_every_steps");
   return o;

@@ -33,6 +33,18 @@ void print_morph(const Config& config, const MorphHook& morph) {
 
 }  // namespace
 
+Device configured_device(const Config& config) {
+  const std::string& name = config.string("device");
+  if (name == "cpu") return Device::cpu();
+  if (name == "cuda") return Device::cuda(0);
+  if (name.rfind("cuda:", 0) == 0 && name.size() > 5 && name.size() < 9 &&
+      name.find_first_not_of("0123456789", 5) == std::string::npos)
+    return Device::cuda(std::stoi(name.substr(5)));
+  MT_FAIL(ConfigError, "device: '", name, "' is not a device; use cpu, cuda (the first GPU) or cuda:N");
+}
+
+KernelBackend& configured_backend(const Config& config) { return backend_for(configured_device(config)); }
+
 layers::Model configured_model(const Config& config, const Dataset& train) {
   layers::Model dense = layers::build_model(config.string("model.name"), model_options(config, train));
   const std::string& structure = config.string("model.structure");
@@ -50,7 +62,7 @@ EvalResult evaluate_model(const Config& config, layers::Model& model, const Data
   if (!data.test) return {};
   const OptimizerFactory none = [](std::vector<ParamRef>) { return std::unique_ptr<Optimizer>(); };
   const LrSchedule schedule = lr_schedule(config, 1);
-  Trainer trainer(model, backend_for(Device::cpu()), none, schedule, train_options(config),
+  Trainer trainer(model, configured_backend(config), none, schedule, train_options(config),
                   normalization(config, data.train));
   return trainer.evaluate(*data.test);
 }
@@ -65,7 +77,7 @@ PhaseResult run_training_phase(const Config& config, layers::Model& model, const
   if (!setup.morph && config.integer("eval.recalibrate_bn") < 0) options.recalibrate_bn_batches = 0;
   const int64_t steps_per_epoch = data.train.size() / (options.batch_size * comm.size());
   const LrSchedule schedule = lr_schedule(config, steps_per_epoch, options.epochs, setup.schedule);
-  KernelBackend& backend = backend_for(Device::cpu());
+  KernelBackend& backend = configured_backend(config);
   if (root) std::filesystem::create_directories(setup.dir);
   if (!setup.title.empty()) std::cout << "== " << setup.title << ": " << setup.dir.string() << std::endl;
   if (comm.size() > 1)

@@ -43,6 +43,11 @@ PhaseResult run_training_phase(const Config& config, layers::Model& model, const
 
 // Loss and accuracy of `model` on the test set in eval mode (no batch-norm recalibration: a
 // merged ResRep model's batch norms are identities on purpose); samples 0 without a test set.
+// The backend of the config's `device` (cpu, cuda, cuda:N). A device this build or machine lacks
+// throws an error that says so; a malformed value a ConfigError naming the key.
+Device configured_device(const Config& config);
+KernelBackend& configured_backend(const Config& config);
+
 EvalResult evaluate_model(const Config& config, layers::Model& model, const DataSplits& data);
 
 // The model the config describes: the zoo model, or with model.structure the dense model

@@ -13,6 +13,7 @@
 #include <fstream>
 
 #include "core/atomic_file.h"
+#include "core/device_transfer.h"
 #include "core/safetensors.h"
 #include "trainers/checkpoint_detail.h"
 
@@ -156,8 +157,9 @@ CheckpointManager::CheckpointManager(CheckpointOptions options, std::ostream& lo
 std::string CheckpointManager::save(const Graph& graph, const Optimizer& optimizer,
                                     const TrainerState& state, double test_accuracy) {
   const std::string name = checkpoint_name(state.step);
-  const NamedTensors model = graph.state_dict();
-  const NamedTensors optim = optimizer.state_dict();
+  // Host copies where the weights live on a GPU (on the CPU: the live tensors, no copy).
+  const NamedTensors model = on_host(graph.state_dict());
+  const NamedTensors optim = on_host(optimizer.state_dict());
   check_finite("model tensor", model);
   check_finite("optimizer state", optim);
 

@@ -4,8 +4,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/backend.h"
+
 #if MORPHTRAIN_HAVE_MPI
 #include "trainers/mpi_communicator.h"
+#endif
+#if MORPHTRAIN_HAVE_NCCL
+#include "trainers/nccl_communicator.h"
 #endif
 
 namespace mt {
@@ -25,8 +30,8 @@ std::string broadcast_string(Communicator& comm, std::string text, int root) {
 }
 
 void broadcast_tensor(Communicator& comm, Tensor& tensor, int root) {
-  MT_CHECK(tensor.device() == Device::cpu(), BackendError, "[broadcast] tensor on ", tensor.device().str(),
-           ": the ", comm.name(), " communicator moves host memory");
+  MT_CHECK(tensor.device() == comm.device(), BackendError, "[broadcast] tensor on ", tensor.device().str(),
+           ": the ", comm.name(), " communicator moves ", comm.device().str(), " memory");
   if (tensor.nbytes() > 0) comm.broadcast(tensor.raw(), static_cast<int64_t>(tensor.nbytes()), root);
 }
 
@@ -70,6 +75,22 @@ std::unique_ptr<Communicator> make_communicator(const CommunicatorOptions& optio
   MT_FAIL(ConfigError, "this process was launched by mpirun as one of ", launched,
           " processes, but morphtrain was built without MPI; hint: apt-get install libopenmpi-dev "
           "openmpi-bin and reconfigure with -DMORPHTRAIN_MPI=ON (or run without mpirun)");
+#endif
+}
+
+std::unique_ptr<Communicator> make_gpu_communicator(Communicator& host, KernelBackend& backend,
+                                                    const CommunicatorOptions& options) {
+  if (backend.device().kind == DeviceKind::cpu || host.size() == 1) return nullptr;
+#if MORPHTRAIN_HAVE_NCCL
+  auto* cuda = dynamic_cast<CudaBackend*>(&backend);
+  MT_CHECK(cuda, BackendError, "[nccl] the backend on ", backend.device().str(), " is '", backend.name(),
+           "', not the CUDA backend NCCL needs for its stream");
+  return std::make_unique<NcclCommunicator>(host, *cuda, options);
+#else
+  (void)options;
+  MT_FAIL(ConfigError, "training on ", backend.device().str(), " with ", host.size(),
+          " processes needs NCCL to average the gradients on the GPUs, but morphtrain was built without it; "
+          "hint: install NCCL into the CUDA prefix (libnccl.so, nccl.h) and reconfigure, or train with device: cpu");
 #endif
 }
 

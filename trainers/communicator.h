@@ -2,14 +2,17 @@
 // The collectives data-parallel training needs, behind one interface: which process this is
 // (rank) of how many (size), sums over every process in place (allreduce), one process's bytes
 // to all (broadcast), and a barrier. Backends: a single process (everything a no-op), MPI
-// (trainers/mpi_communicator.h), and later NCCL for GPU buffers (whose unique id would travel
-// over the MPI one's broadcast).
+// (trainers/mpi_communicator.h), and NCCL for GPU buffers (trainers/nccl_communicator.h, whose
+// unique id travels over the MPI one's broadcast).
 //
-// Buffers live where the communicator's data lives: host memory for the single-process and MPI
-// backends (a NCCL backend would take device pointers). Every process must call the same
+// Buffers live where the communicator's data lives (device()): host memory for the
+// single-process and MPI backends, the GPU for NCCL. Every process must call the same
 // collectives in the same order with the same sizes; a collective is also a synchronisation
 // point, so a process that never arrives holds the others, and a watchdog
 // (trainers/collective_watchdog.h) ends the job after `timeout_s`.
+//
+// Sums may also run in the background (start_allreduce_sum ... wait), so that data-parallel
+// training averages the gradients of the last layers while backward computes the first ones.
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -18,17 +21,45 @@
 
 namespace mt {
 
+class KernelBackend;
+
+// A sum in flight (Communicator::start_allreduce_sum), finished by wait(). Handles are plain
+// numbers owned by the communicator that issued them.
+struct PendingCollective {
+  int64_t id = -1;  // -1: nothing in flight (the sum ran at once)
+};
+
 class Communicator {
  public:
   virtual ~Communicator() = default;
   virtual int rank() const = 0;
   virtual int size() const = 0;
-  virtual std::string name() const = 0;  // "single", "mpi"
+  virtual std::string name() const = 0;  // "single", "mpi", "nccl"
+  // Where the buffers of its collectives live.
+  virtual Device device() const { return Device::cpu(); }
 
   // Element-wise sum over all processes, in place; every process ends with the same values.
   virtual void allreduce_sum(float* data, int64_t n) = 0;
   virtual void allreduce_sum(double* data, int64_t n) = 0;
   virtual void allreduce_sum(int64_t* data, int64_t n) = 0;
+  // The same sum, started in the background. `data` must stay untouched (neither read nor
+  // written) until wait() of the handle returns; every process starts its sums in the same order.
+  // The default sums at once (the single process: nothing to do).
+  virtual PendingCollective start_allreduce_sum(float* data, int64_t n) {
+    allreduce_sum(data, n);
+    return {};
+  }
+  virtual PendingCollective start_allreduce_sum(double* data, int64_t n) {
+    allreduce_sum(data, n);
+    return {};
+  }
+  // Moves the sum along and says whether it has finished (wait() must still be called). NB: Open
+  // MPI's ob1 transfers only inside MPI calls, so a caller that computes meanwhile calls this
+  // now and then.
+  virtual bool test(PendingCollective) { return true; }
+  // Blocks until the sum has finished (under the watchdog's timeout, as a blocking collective);
+  // then `data` holds it. A handle is waited on once.
+  virtual void wait(PendingCollective) {}
   // `bytes` bytes of `root`'s buffer into every other process's buffer.
   virtual void broadcast(void* data, int64_t bytes, int root) = 0;
   virtual void barrier() = 0;
@@ -79,5 +110,12 @@ int launched_world_size();
 // without MPI. The MPI communicator initialises MPI here and finalises it when destroyed; there
 // is one per process.
 std::unique_ptr<Communicator> make_communicator(const CommunicatorOptions& options = {});
+
+// The communicator for buffers on `backend`'s device, over the processes of `host` (the one
+// make_communicator returned): NCCL for a CUDA backend in a job of several processes, null when
+// `host` itself serves (a CPU backend, or one process). Throws ConfigError for a CUDA backend in
+// a multi-process job of a build without NCCL. `host` must outlive the result.
+std::unique_ptr<Communicator> make_gpu_communicator(Communicator& host, KernelBackend& backend,
+                                                    const CommunicatorOptions& options = {});
 
 }  // namespace mt

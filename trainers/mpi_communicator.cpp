@@ -4,6 +4,8 @@
 #include <climits>
 #include <cstdint>
 #include <string>
+#include <unordered_map>
+#include <vector>
 
 #include <mpi.h>
 
@@ -34,7 +36,36 @@ void allreduce_chunks(T* data, int64_t n, MPI_Datatype type) {
   }
 }
 
+// One request per chunk.
+template <typename T>
+std::vector<MPI_Request> start_allreduce_chunks(T* data, int64_t n, MPI_Datatype type) {
+  std::vector<MPI_Request> requests;
+  for (int64_t done = 0; done < n; done += kMaxChunk) {
+    const int count = static_cast<int>(std::min(kMaxChunk, n - done));
+    requests.push_back(MPI_REQUEST_NULL);
+    check(MPI_Iallreduce(MPI_IN_PLACE, data + done, count, type, MPI_SUM, MPI_COMM_WORLD, &requests.back()),
+          "MPI_Iallreduce");
+  }
+  return requests;
+}
+
 }  // namespace
+
+struct MpiCommunicator::Requests {
+  std::unordered_map<int64_t, std::vector<MPI_Request>> in_flight;
+  int64_t next_id = 0;
+
+  PendingCollective add(std::vector<MPI_Request> requests) {
+    in_flight.emplace(next_id, std::move(requests));
+    return {next_id++};
+  }
+  std::vector<MPI_Request>& at(PendingCollective pending) {
+    const auto it = in_flight.find(pending.id);
+    MT_CHECK(it != in_flight.end(), BackendError, "[mpi] no background sum ", pending.id,
+             " in flight (waited on twice?)");
+    return it->second;
+  }
+};
 
 MpiCommunicator::MpiCommunicator(const CommunicatorOptions& options) {
   int initialised = 0;
@@ -47,6 +78,7 @@ MpiCommunicator::MpiCommunicator(const CommunicatorOptions& options) {
   MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
   MPI_Comm_size(MPI_COMM_WORLD, &size_);
   watchdog_ = std::make_unique<CollectiveWatchdog>(options.timeout_s, rank_);
+  requests_ = std::make_unique<Requests>();
 }
 
 MpiCommunicator::~MpiCommunicator() {
@@ -70,6 +102,34 @@ void MpiCommunicator::allreduce_sum(int64_t* data, int64_t n) {
   static_assert(sizeof(int64_t) == sizeof(std::int64_t));
   auto guard = watchdog_->arm("allreduce");
   allreduce_chunks(data, n, MPI_INT64_T);
+}
+
+PendingCollective MpiCommunicator::start_allreduce_sum(float* data, int64_t n) {
+  return requests_->add(start_allreduce_chunks(data, n, MPI_FLOAT));
+}
+
+PendingCollective MpiCommunicator::start_allreduce_sum(double* data, int64_t n) {
+  return requests_->add(start_allreduce_chunks(data, n, MPI_DOUBLE));
+}
+
+bool MpiCommunicator::test(PendingCollective pending) {
+  if (pending.id < 0) return true;
+  std::vector<MPI_Request>& requests = requests_->at(pending);
+  int done = 0;
+  // Finished requests become MPI_REQUEST_NULL, which a later wait skips.
+  check(MPI_Testall(static_cast<int>(requests.size()), requests.data(), &done, MPI_STATUSES_IGNORE),
+        "MPI_Testall");
+  return done != 0;
+}
+
+void MpiCommunicator::wait(PendingCollective pending) {
+  if (pending.id < 0) return;
+  std::vector<MPI_Request>& requests = requests_->at(pending);
+  {
+    auto guard = watchdog_->arm("allreduce");
+    check(MPI_Waitall(static_cast<int>(requests.size()), requests.data(), MPI_STATUSES_IGNORE), "MPI_Waitall");
+  }
+  requests_->in_flight.erase(pending.id);
 }
 
 void MpiCommunicator::broadcast(void* data, int64_t bytes, int root) {

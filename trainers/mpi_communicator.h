@@ -4,8 +4,9 @@
 // it through make_communicator() (trainers/communicator.h) and never include <mpi.h>.
 //
 // MPI is initialised by the constructor (MPI_THREAD_FUNNELED: only the main thread calls MPI)
-// and finalised by the destructor; one instance per process. Every collective runs under the
-// watchdog (trainers/collective_watchdog.h).
+// and finalised by the destructor; one instance per process. Every blocking collective, and the
+// wait for a background sum (MPI_Iallreduce), runs under the watchdog
+// (trainers/collective_watchdog.h).
 #include <memory>
 
 #include "trainers/collective_watchdog.h"
@@ -26,13 +27,20 @@ class MpiCommunicator final : public Communicator {
   void allreduce_sum(float* data, int64_t n) override;
   void allreduce_sum(double* data, int64_t n) override;
   void allreduce_sum(int64_t* data, int64_t n) override;
+  PendingCollective start_allreduce_sum(float* data, int64_t n) override;
+  PendingCollective start_allreduce_sum(double* data, int64_t n) override;
+  bool test(PendingCollective pending) override;
+  void wait(PendingCollective pending) override;
   void broadcast(void* data, int64_t bytes, int root) override;
   void barrier() override;
   void abort(int code) override;
 
  private:
+  struct Requests;  // the MPI requests of every sum in flight (MPI types stay in the .cpp)
+
   int rank_ = 0, size_ = 1;
   std::unique_ptr<CollectiveWatchdog> watchdog_;
+  std::unique_ptr<Requests> requests_;
 };
 
 }  // namespace mt

@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <iostream>
 #include <limits>
 #include <numeric>
 
+#include "core/device_transfer.h"
 #include "trainers/loader.h"
 
 namespace mt {
@@ -30,10 +32,22 @@ Trainer::Trainer(layers::Model& model, KernelBackend& backend, const OptimizerFa
                  const LrSchedule& schedule, TrainOptions options, Normalization normalization)
     : model_(model), backend_(backend), schedule_(schedule), options_(options),
       normalization_(std::move(normalization)), exec_(model.graph, backend) {
+  // The weights live where the backend computes for as long as the trainer does (see ~Trainer).
+  move_state_to(model_.graph, backend_);
   // The executor owns one gradient tensor per parameter from construction on, so the optimizer
   // exists before any step (a resume loads its state into it).
   optimizer_ = make_optimizer(graph_params(model_.graph, exec_));
   dp_ = std::make_unique<DataParallel>(single_process(), model_.graph, exec_);
+}
+
+Trainer::~Trainer() {
+  // Everything after training (reshaping, export, reports) reads the weights on the host.
+  try {
+    move_state_to_host(model_.graph, backend_);
+  } catch (const std::exception& e) {
+    std::cerr << "[trainer] warning: could not copy the weights back from " << backend_.device().str()
+              << ": " << e.what() << std::endl;
+  }
 }
 
 void Trainer::set_distributed(Communicator& comm, DataParallelOptions options) {
@@ -45,7 +59,7 @@ int64_t Trainer::steps_per_epoch(const Dataset& train) const {
 }
 
 int64_t Trainer::count_correct(const Tensor& labels) const {
-  const Tensor& logits = exec_.value(model_.logits);  // [B, K], row-major on the CPU
+  const Tensor logits = to_host(exec_.value(model_.logits), backend_);  // [B, K], row-major
   const int64_t b = logits.dim(0), k = logits.dim(1);
   const float* z = logits.data<float>();
   int64_t correct = 0;
@@ -54,6 +68,10 @@ int64_t Trainer::count_correct(const Tensor& labels) const {
     correct += best == labels.data<int64_t>()[i];
   }
   return correct;
+}
+
+double Trainer::loss_value() const {
+  return to_host(exec_.value(model_.loss), backend_).data<float>()[0];
 }
 
 double Trainer::gradient_sum_squares() {
@@ -65,10 +83,13 @@ double Trainer::gradient_sum_squares() {
 double Trainer::train_step(const Batch& batch) {
   exec_.set_seed(step_seed(options_.seed, step_));
   exec_.forward({batch.images, batch.labels}, Mode::train);
+  // The gradients' allreduce overlaps the backward pass (bucket by bucket); the hooks' gradients
+  // are added after it, identical on every rank, so they are not averaged.
+  dp_->begin_backward();
   exec_.backward(model_.loss);
-  dp_->average_gradients();
+  dp_->finish_gradients();
   // The global figures of the step: every rank decides on the same loss below.
-  double tally[2] = {exec_.value(model_.loss).data<float>()[0], static_cast<double>(count_correct(batch.labels))};
+  double tally[2] = {loss_value(), static_cast<double>(count_correct(batch.labels))};
   dp_->sum(tally, 2);
   const double data_loss = tally[0] / dp_->size();
   double loss = data_loss;
@@ -117,7 +138,7 @@ EvalResult Trainer::evaluate(const Dataset& data) {
     Tensor labels = Tensor::empty({count}, DType::i64);
     fill_batch(data, normalization_, order.data() + start, count, images, labels);
     exec_.forward({images, labels}, Mode::eval);
-    sums[0] += exec_.value(model_.loss).data<float>()[0] * count;
+    sums[0] += loss_value() * count;
     sums[1] += static_cast<double>(count_correct(labels));
   }
   if (shard) dp_->sum(sums, 2);

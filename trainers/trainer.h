@@ -65,6 +65,11 @@ class Trainer {
  public:
   Trainer(layers::Model& model, KernelBackend& backend, const OptimizerFactory& make_optimizer,
           const LrSchedule& schedule, TrainOptions options, Normalization normalization);
+  // The model's params and buffers move to the backend's device for the trainer's lifetime and
+  // come back to the host when it ends.
+  ~Trainer();
+  Trainer(const Trainer&) = delete;
+  Trainer& operator=(const Trainer&) = delete;
 
   // Optional collaborators; each must outlive fit().
   void set_logger(RunLogger* logger) { logger_ = logger; }
@@ -104,6 +109,7 @@ class Trainer {
 
   double train_step(const Batch& batch);
   int64_t count_correct(const Tensor& labels) const;
+  double loss_value() const;  // this step's loss, read on the host
   double gradient_sum_squares();
   void log_step(double loss, int64_t images, double img_per_s);
   EpochResult finish_epoch(const Dataset& train, const Dataset* test, double seconds, int64_t steps_here);

@@ -3,6 +3,7 @@
 //   comm       allreduce / broadcast / barrier values
 //   identical  data-parallel training leaves bit-identical weights on every rank
 //   match      N ranks x batch B/N match 1 process x batch B (a model without batch norm)
+//   overlap    the allreduce overlapped with backward leaves the weights it leaves after backward
 //   morph      structure learning decides the same structure on every rank
 //   resume     rank 0 resumes mid-run; every rank continues exactly as the uninterrupted run
 //   kill DIR   trains with checkpoints in DIR; rank 1 dies at step 7 (run_faults.sh checks)
@@ -22,8 +23,9 @@ int main(int argc, char** argv) {
   }
   WorkerArgs args{argv[1], {argv + 2, argv + argc}};
   const std::map<std::string, int (*)(mt::Communicator&, const WorkerArgs&)> modes = {
-      {"comm", mode_comm},   {"identical", mode_identical}, {"match", mode_match}, {"morph", mode_morph}, {"resume", mode_resume},
-      {"kill", mode_kill},   {"hang", mode_hang},           {"load", mode_load}};
+      {"comm", mode_comm},       {"identical", mode_identical}, {"match", mode_match}, {"overlap", mode_overlap},
+      {"morph", mode_morph},     {"resume", mode_resume},       {"kill", mode_kill},   {"hang", mode_hang},
+      {"load", mode_load}};
   const auto it = modes.find(args.mode);
   if (it == modes.end()) {
     std::fprintf(stderr, "dist_worker: unknown mode '%s'\n", args.mode.c_str());

@@ -29,6 +29,7 @@ std::string graph_bytes(const Graph& graph, bool buffers);
 int mode_comm(Communicator& comm, const WorkerArgs& args);
 int mode_identical(Communicator& comm, const WorkerArgs& args);
 int mode_match(Communicator& comm, const WorkerArgs& args);
+int mode_overlap(Communicator& comm, const WorkerArgs& args);
 int mode_resume(Communicator& comm, const WorkerArgs& args);
 int mode_morph(Communicator& comm, const WorkerArgs& args);
 int mode_kill(Communicator& comm, const WorkerArgs& args);

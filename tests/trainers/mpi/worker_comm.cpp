@@ -1,5 +1,5 @@
-// Communicator unit checks on every rank: sums, broadcasts from every root, the helpers built on
-// them, and a barrier that really waits.
+// Communicator unit checks on every rank: sums (blocking and in the background), broadcasts from
+// every root, the helpers built on them, and a barrier that really waits.
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -41,6 +41,25 @@ void check_sum(Communicator& comm, int64_t n, T scale, const char* what) {
     require(v[i] == want, std::string(what) + " allreduce at " + std::to_string(i) + ": " + std::to_string(v[i]) +
                               " != " + std::to_string(want));
   }
+}
+
+// Background sums: several in flight at once, moved along by test(), finished by wait() in any
+// order, each with the blocking sum's values.
+void check_background_sums(Communicator& comm) {
+  const int p = comm.size();
+  std::vector<float> a(100000, static_cast<float>(comm.rank() + 1));
+  std::vector<double> b(4099, 0.5 * (comm.rank() + 1));
+  std::vector<float> empty;
+  const PendingCollective pa = comm.start_allreduce_sum(a.data(), static_cast<int64_t>(a.size()));
+  const PendingCollective pb = comm.start_allreduce_sum(b.data(), static_cast<int64_t>(b.size()));
+  const PendingCollective pe = comm.start_allreduce_sum(empty.data(), 0);
+  for (int i = 0; i < 1000 && !comm.test(pa); ++i) std::this_thread::sleep_for(std::chrono::microseconds(50));
+  comm.wait(pb);
+  comm.wait(pa);
+  comm.wait(pe);
+  const float want_a = static_cast<float>(p * (p + 1) / 2);
+  for (size_t i = 0; i < a.size(); ++i) require(a[i] == want_a, "background float sum at " + std::to_string(i));
+  for (size_t i = 0; i < b.size(); ++i) require(b[i] == 0.5 * want_a, "background double sum at " + std::to_string(i));
 }
 
 void check_broadcasts(Communicator& comm) {
@@ -89,6 +108,7 @@ int mode_comm(Communicator& comm, const WorkerArgs&) {
   check_sum<float>(comm, int64_t{3} << 20, 2.0f, "float (12 MiB)");
   check_sum<double>(comm, 4097, 0.25, "double");
   check_sum<int64_t>(comm, 777, int64_t{1} << 40, "int64");
+  check_background_sums(comm);
   check_broadcasts(comm);
   check_barrier(comm);
   require(same_on_all_ranks(comm, "same"), "same_on_all_ranks of equal bytes");

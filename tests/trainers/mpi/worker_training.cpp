@@ -104,6 +104,35 @@ int mode_identical(Communicator& comm, const WorkerArgs&) {
   return 0;
 }
 
+// The allreduce overlapped with backward (every bucket started by the gradient-ready hook)
+// leaves the same weights, bit for bit, as the allreduce after backward, on every rank.
+int mode_overlap(Communicator& comm, const WorkerArgs&) {
+  const Dataset train = banded(96, 1);
+  std::string weights[2];
+  for (const bool overlap : {false, true}) {
+    layers::ModelOptions mo = banded_resnet_options();
+    mo.seed = 5;
+    layers::Model m = layers::build_model("resnet_cifar", mo);
+    const LrSchedule lr = schedule();
+    Trainer trainer(m, backend_for(Device::cpu()), sgd, lr, options(8, 2), kNorm);
+    DataParallelOptions dp;
+    dp.bucket_bytes = 4 << 10;  // many buckets, most of them ready long before backward ends
+    dp.overlap = overlap;
+    trainer.set_distributed(comm, dp);
+    trainer.fit(train, nullptr);
+    const DataParallel& parallel = trainer.data_parallel();
+    require(parallel.num_buckets() > 4, "gradients in several buckets");
+    require(parallel.overlapped_buckets() == (overlap ? parallel.num_buckets() : 0),
+            "buckets started during backward: " + std::to_string(parallel.overlapped_buckets()) + " of " +
+                std::to_string(parallel.num_buckets()));
+    weights[overlap] = graph_bytes(m.graph, false);
+    require(same_on_all_ranks(comm, weights[overlap]), std::string("bit-identical weights, overlap ") +
+                                                           (overlap ? "on" : "off"));
+  }
+  require(weights[0] == weights[1], "overlap on and off give the same weights");
+  return 0;
+}
+
 // Rank 0 alone resumes from a checkpoint it wrote mid-run; fit() hands its state to the others,
 // and the run continues exactly as the uninterrupted one (weights and optimizer state equal).
 int mode_resume(Communicator& comm, const WorkerArgs&) {
