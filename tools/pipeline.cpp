@@ -77,6 +77,7 @@ nlohmann::json read_on_root(const fs::path& path, Communicator& comm, const char
 }
 
 fs::path place_pipeline(const Config& config, const std::string& resume) {
+  configured_backend(config);  // a GPU asked for but missing stops the run before any folder exists
   const std::string root = config.string("output.root"), name = config.string("name");
   if (resume == "auto") {
     if (const auto run = latest_resumable_run(root, name)) return *run;

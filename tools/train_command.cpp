@@ -13,8 +13,9 @@ namespace mt::tools {
 
 namespace {
 
-// The optimizer, schedule and normalisation checks, before a run directory exists.
+// The device, optimizer, schedule and normalisation checks, before a run directory exists.
 void validate_training(const Config& config, const layers::Model& model, const DataSplits& data, int processes) {
+  configured_backend(config);  // a GPU asked for but missing stops the run here
   const TrainOptions options = train_options(config);
   MT_CHECK(data.train.size() >= options.batch_size * processes, ConfigError, "train.batch_size ", options.batch_size,
            (processes > 1 ? " x " + std::to_string(processes) + " processes" : ""), " exceeds the ",

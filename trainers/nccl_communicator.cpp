@@ -38,9 +38,14 @@ struct NcclCommunicator::State {
     return comm;
   }
 
-  PendingCollective allreduce(void* data, int64_t n, ncclDataType_t type) {
-    // In place (send == receive buffer) is NCCL's documented in-place form.
-    if (n > 0) check(ncclAllReduce(data, data, static_cast<size_t>(n), type, ncclSum, live(), stream), "ncclAllReduce");
+  // NB: the first collective also connects to the peers (NCCL connects lazily) and blocks until
+  // they join, hence the watchdog around the enqueue too.
+  PendingCollective allreduce(void* data, int64_t n, ncclDataType_t type, CollectiveWatchdog& watchdog) {
+    if (n > 0) {
+      auto guard = watchdog.arm("ncclAllReduce");
+      // In place (send == receive buffer) is NCCL's documented in-place form.
+      check(ncclAllReduce(data, data, static_cast<size_t>(n), type, ncclSum, live(), stream), "ncclAllReduce");
+    }
     return queued();
   }
 
@@ -118,18 +123,24 @@ NcclCommunicator::~NcclCommunicator() {
   state_->comm = nullptr;
 }
 
-void NcclCommunicator::allreduce_sum(float* data, int64_t n) { wait(state_->allreduce(data, n, ncclFloat32)); }
+void NcclCommunicator::allreduce_sum(float* data, int64_t n) {
+  wait(state_->allreduce(data, n, ncclFloat32, *watchdog_));
+}
 
-void NcclCommunicator::allreduce_sum(double* data, int64_t n) { wait(state_->allreduce(data, n, ncclFloat64)); }
+void NcclCommunicator::allreduce_sum(double* data, int64_t n) {
+  wait(state_->allreduce(data, n, ncclFloat64, *watchdog_));
+}
 
-void NcclCommunicator::allreduce_sum(int64_t* data, int64_t n) { wait(state_->allreduce(data, n, ncclInt64)); }
+void NcclCommunicator::allreduce_sum(int64_t* data, int64_t n) {
+  wait(state_->allreduce(data, n, ncclInt64, *watchdog_));
+}
 
 PendingCollective NcclCommunicator::start_allreduce_sum(float* data, int64_t n) {
-  return state_->allreduce(data, n, ncclFloat32);
+  return state_->allreduce(data, n, ncclFloat32, *watchdog_);
 }
 
 PendingCollective NcclCommunicator::start_allreduce_sum(double* data, int64_t n) {
-  return state_->allreduce(data, n, ncclFloat64);
+  return state_->allreduce(data, n, ncclFloat64, *watchdog_);
 }
 
 bool NcclCommunicator::test(PendingCollective pending) {
@@ -150,9 +161,12 @@ void NcclCommunicator::wait(PendingCollective pending) {
 
 void NcclCommunicator::broadcast(void* data, int64_t bytes, int root) {
   MT_CHECK(root >= 0 && root < size(), BackendError, "[nccl] broadcast root ", root, " outside [0, ", size(), ")");
-  if (bytes > 0)
-    state_->check(ncclBroadcast(data, data, static_cast<size_t>(bytes), ncclUint8, root, state_->live(), state_->stream),
-                  "ncclBroadcast");
+  if (bytes > 0) {
+    auto guard = watchdog_->arm("ncclBroadcast");
+    state_->check(
+        ncclBroadcast(data, data, static_cast<size_t>(bytes), ncclUint8, root, state_->live(), state_->stream),
+        "ncclBroadcast");
+  }
   wait(state_->queued());
 }
 

@@ -81,8 +81,8 @@ void build(HookNet& net, test::Rng& rng) {
   node("dead", std::make_shared<LinearOp>(false), {flat, param("dead.weight", {3, 4})});
   param("unused.weight", {2});
   const ValueId sum = node("add", std::make_shared<AddOp>(), {a, b});
-  const ValueId logits =
-      node("fc_out", std::make_shared<LinearOp>(true), {sum, param("fc_out.weight", {3, 4}), param("fc_out.bias", {3})});
+  const ValueId logits = node("fc_out", std::make_shared<LinearOp>(true),
+                              {sum, param("fc_out.weight", {3, 4}), param("fc_out.bias", {3})});
   net.loss = node("loss", std::make_shared<SoftmaxCrossEntropyOp>(), {logits, net.labels});
   g.mark_output(net.loss);
 }

@@ -43,7 +43,8 @@ Case elementwise_case() {
     be.mul_bwd(a, nc, dy, dpnc, dnc);
     be.mul_bwd(a, nc, dy, dpnc_only, none);
 
-    Tensor ar = like(be, a, x), dar = like(be, a, x), dbr = like(be, a, x), dar_only = like(be, a, x);
+    Tensor ar = like(be, a, x), dar = like(be, a, x), dbr = like(be, a, x);
+    Tensor dar_only = like(be, a, x);
     be.add_relu_fwd(a, b, ar);
     be.add_relu_bwd(ar, dy, dar, dbr);
     be.add_relu_bwd(ar, dy, dar_only, none);
@@ -183,7 +184,8 @@ Case dense_case(double smoothing) {
     Tensor loss = like(be, x, {}), probs = like(be, x, {6, 10}), dlogits = like(be, x, {6, 10});
     be.softmax_xent_fwd(smoothing, in[7], in[8], loss, probs);
     be.softmax_xent_bwd(smoothing, probs, in[8], in[9], dlogits);
-    Tensor loss17 = like(be, x, {}), probs17 = like(be, x, {3, 17}), dlogits17 = like(be, x, {3, 17});
+    Tensor loss17 = like(be, x, {}), probs17 = like(be, x, {3, 17});
+    Tensor dlogits17 = like(be, x, {3, 17});
     be.softmax_xent_fwd(smoothing, in[10], in[11], loss17, probs17);
     be.softmax_xent_bwd(smoothing, probs17, in[11], in[9], dlogits17);
     return Outputs{{"linear y", y},          {"linear dx", dx},         {"linear dw", dw},

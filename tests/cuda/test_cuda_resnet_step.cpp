@@ -48,7 +48,8 @@ struct Pair {
   std::unique_ptr<Executor> cpu_exec, gpu_exec;
 
   explicit Pair(const layers::ModelOptions& o)
-      : cpu_model(layers::build_model("resnet20", o)), gpu_model(layers::build_model("resnet20", o)) {
+      : cpu_model(layers::build_model("resnet20", o)),
+        gpu_model(layers::build_model("resnet20", o)) {
     const NamedTensors a = cpu_model.graph.state_dict(), b = gpu_model.graph.state_dict();
     REQUIRE(a.size() == b.size());
     for (size_t i = 0; i < a.size(); ++i)

@@ -54,9 +54,12 @@ TEST_CASE("a repeated cuda training step of every op kind allocates nothing new"
   const Conv2dDesc conv{1, 1, 1, 1, 1, 1, 1};
   const Pool2dDesc pool{3, 3, 2, 2, 1, 1, false, true};
   const Shape act{8, 16, 16, 16}, pooled{8, 16, 8, 8};
-  const Tensor x = device_random(act, Layout::nhwc, 5), w = device_random({16, 16, 3, 3}, Layout::nchw, 6);
-  const Tensor gamma = device_random({16}, Layout::nchw, 7), beta = device_random({16}, Layout::nchw, 8);
-  const Tensor fc = device_random({10, 16}, Layout::nchw, 9), dloss = device_random({}, Layout::nchw, 10);
+  const Tensor x = device_random(act, Layout::nhwc, 5);
+  const Tensor w = device_random({16, 16, 3, 3}, Layout::nchw, 6);
+  const Tensor gamma = device_random({16}, Layout::nchw, 7);
+  const Tensor beta = device_random({16}, Layout::nchw, 8);
+  const Tensor fc = device_random({10, 16}, Layout::nchw, 9);
+  const Tensor dloss = device_random({}, Layout::nchw, 10);
   const Tensor labels_gpu = to_device(labels({0, 1, 2, 3, 4, 5, 6, 7}), gpu());
   Tensor y = device_empty(act, Layout::nhwc), bn = device_empty(act, Layout::nhwc), none;
   Tensor rm = device_empty({16}), rv = device_empty({16}), mean = device_empty({16});
@@ -68,7 +71,8 @@ TEST_CASE("a repeated cuda training step of every op kind allocates nothing new"
   Tensor dlogits = device_empty({8, 10}), dg = device_empty({8, 16}), dfc = device_empty({10, 16});
   Tensor dp = device_empty(pooled, Layout::nhwc), dbn = device_empty(act, Layout::nhwc);
   Tensor dy = device_empty(act, Layout::nhwc), dx = device_empty(act, Layout::nhwc);
-  Tensor dw = device_empty(w.shape()), momentum = device_empty(w.shape()), wc = device_empty(w.shape());
+  Tensor dw = device_empty(w.shape()), momentum = device_empty(w.shape());
+  Tensor wc = device_empty(w.shape());  // the weights the step updates
   Tensor sum = device_empty(act, Layout::nhwc), nchw = device_empty(act);
   gpu().copy(w, wc);
   gpu().fill(momentum, 0);

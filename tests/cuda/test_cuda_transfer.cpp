@@ -90,7 +90,8 @@ TEST_CASE("cuda copy leaves the host source free as soon as it returns", "[cuda]
   }
 }
 
-TEST_CASE("move_state_to puts a model's float state on the GPU and back unchanged", "[cuda][copy]") {
+TEST_CASE("move_state_to puts a model's float state on the GPU and back unchanged",
+          "[cuda][copy]") {
   layers::ModelOptions o;
   o.in_channels = 1;
   o.image_size = 28;
@@ -127,7 +128,8 @@ TEST_CASE("cuda ops reject host tensors and f64 naming the op", "[cuda]") {
   CHECK_THROWS_AS(gpu().relu_fwd(host_x, host_y), BackendError);
   const Tensor x64 = on_gpu({1, 2, 3, 3}, DType::f64, Layout::nchw);
   Tensor y64 = on_gpu({1, 2, 3, 3}, DType::f64, Layout::nchw);
-  CHECK_THROWS_WITH(gpu().relu_fwd(x64, y64), Catch::Contains("relu_fwd") && Catch::Contains("f64"));
+  CHECK_THROWS_WITH(gpu().relu_fwd(x64, y64),
+                    Catch::Contains("relu_fwd") && Catch::Contains("f64"));
   const Tensor w = on_gpu({4, 2, 3, 3}, DType::f32, Layout::nchw);
   Tensor y = on_gpu({1, 4, 1, 1}, DType::f32, Layout::nhwc), none;
   CHECK_THROWS_AS(gpu().conv2d_fwd({}, host_x, w, none, y), BackendError);

@@ -12,7 +12,7 @@ namespace mt {
 
 #ifdef MORPHTRAIN_HAVE_CUDA
 
-TEST_CASE("make_backend(\"cuda\") constructs where a GPU is visible, else says there is none",
+TEST_CASE("make_backend(cuda) constructs where a GPU is visible, else says there is none",
           "[cuda][backend]") {
   if (cuda::device_count() == 0) {
     INFO("no GPU here (" << cuda::no_device_reason() << "): the error must say so");
@@ -28,7 +28,7 @@ TEST_CASE("make_backend(\"cuda\") constructs where a GPU is visible, else says t
 
 #else
 
-TEST_CASE("make_backend(\"cuda\") in a build without CUDA names the option to turn it on",
+TEST_CASE("make_backend(cuda) in a build without CUDA names the option to turn it on",
           "[cuda][backend]") {
   CHECK_THROWS_AS(make_backend("cuda"), BackendError);
   CHECK_THROWS_WITH(make_backend("cuda"), Catch::Contains("MORPHTRAIN_CUDA"));
