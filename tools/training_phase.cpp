@@ -92,6 +92,11 @@ PhaseResult run_training_phase(const Config& config, layers::Model& model, const
   Trainer trainer(model, backend, optimizer_factory(config, model.graph), schedule, options,
                   normalization(config, data.train));
   trainer.set_logger(log);
+  // The MPI communicator sums host buffers; GPU gradients need the NCCL one, which is built
+  // (trainers/nccl_communicator.h) but not yet chosen here.
+  MT_CHECK(comm.size() == 1 || backend.device().kind == DeviceKind::cpu, ConfigError,
+           "device: ", backend.device().str(), " with ", comm.size(),
+           " processes: data-parallel training on GPUs (NCCL) is not wired up yet; use device: cpu under mpirun");
   if (comm.size() > 1) trainer.set_distributed(comm, data_parallel_options(config));
   const CheckpointOptions co{(setup.dir / "checkpoints").string(),
                              static_cast<int>(config.integer("checkpoint.keep_last")), config.string("model.name")};
