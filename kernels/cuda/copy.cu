@@ -87,6 +87,25 @@ void device_to_host(cuda::Context& ctx, const Tensor& src, Tensor& dst) {
   ctx.synchronize();
 }
 
+// A transfer between dtypes: the GPU holds one dtype per tensor, so the conversion happens on
+// the host side and `transfer` moves same-dtype data across. False (nothing done) when the
+// dtypes agree.
+template <typename Transfer>
+bool copy_converting_on_host(const Tensor& src, Tensor& dst, Transfer transfer) {
+  if (src.dtype() == dst.dtype()) return false;
+  const bool src_gpu = src.device().kind == DeviceKind::cuda;
+  MT_CHECK(src_gpu != (dst.device().kind == DeviceKind::cuda), BackendError, "[cuda copy] ",
+           dtype_name(src.dtype()), " into ", dtype_name(dst.dtype()), " on the GPU: convert on the host");
+  if (!src_gpu) {
+    transfer(src.to(dst.dtype()), dst);
+  } else {
+    Tensor host = Tensor::empty(src.shape(), src.dtype(), dst.layout());
+    transfer(src, host);
+    dst.copy_from(host);
+  }
+  return true;
+}
+
 }  // namespace
 
 namespace cuda {
@@ -98,19 +117,7 @@ void synchronous_copy(const Tensor& src, Tensor& dst) {
   MT_CUDA_CHECK(cudaDeviceSynchronize());
   const bool src_gpu = src.device().kind == DeviceKind::cuda;
   const bool dst_gpu = dst.device().kind == DeviceKind::cuda;
-  if (src.dtype() != dst.dtype()) {
-    // Convert on the host side: the GPU holds one dtype per tensor.
-    MT_CHECK(src_gpu != dst_gpu, BackendError, "[cuda copy] ", dtype_name(src.dtype()), " into ",
-             dtype_name(dst.dtype()), " on the GPU: convert on the host");
-    if (!src_gpu) {
-      synchronous_copy(src.to(dst.dtype()), dst);
-    } else {
-      Tensor host = Tensor::empty(src.shape(), src.dtype(), dst.layout());
-      synchronous_copy(src, host);
-      dst.copy_from(host);
-    }
-    return;
-  }
+  if (copy_converting_on_host(src, dst, synchronous_copy)) return;
   if (src.numel() > 0) {
     if (src_gpu && dst_gpu) {
       if (same_strides(src, dst))
@@ -145,19 +152,11 @@ void CudaBackend::copy(const Tensor& src, Tensor& dst) {
     return;
   }
   if (src.numel() == 0) return;
-  if (src.dtype() != dst.dtype()) {
-    // The GPU holds one dtype per tensor; convert on the host side of the transfer.
-    MT_CHECK(src_gpu != dst_gpu, BackendError, "[cuda copy] ", dtype_name(src.dtype()), " into ",
-             dtype_name(dst.dtype()), " on the GPU: convert on the host");
-    if (!src_gpu) {
-      host_to_device(*context_, src.to(dst.dtype()), dst);
-    } else {
-      Tensor host = Tensor::empty(src.shape(), src.dtype(), dst.layout());
-      device_to_host(*context_, src, host);
-      dst.copy_from(host);
-    }
-    return;
-  }
+  const auto same_dtype = [this](const Tensor& from, Tensor& to) {
+    if (from.device().kind == DeviceKind::cuda) device_to_host(*context_, from, to);
+    else host_to_device(*context_, from, to);
+  };
+  if (copy_converting_on_host(src, dst, same_dtype)) return;
   if (src_gpu && dst_gpu) {
     if (same_strides(src, dst))
       MT_CUDA_CHECK(cudaMemcpyAsync(dst.raw(), src.raw(), src.nbytes(), cudaMemcpyDeviceToDevice,
