@@ -10,7 +10,7 @@ const std::vector<KeySpec>& config_schema() {
       {"name", K::string, "experiment", "run name: the run directory is runs/<name>/<timestamp>/", {}},
       {"seed", K::integer, "0", "seeds initialisation and shuffling; a run is reproducible with it", {}, 0},
       {"output.root", K::string, "runs", "where run directories are created: <root>/<name>/<timestamp>/", {}},
-      {"device", K::string, "cpu", "where to train: cpu, cuda (the first GPU) or cuda:N (needs a build with the CUDA backend and a visible GPU)", {}},
+      {"device", K::string, "cpu", "where to train: cpu, cuda (the first GPU; under mpirun the GPU of each process's local rank) or cuda:N (needs a build with the CUDA backend and a visible GPU)", {}},
       {"model.name", K::string, "resnet20", "zoo model (resnet20/32/44/56/110, resnet18/34/50, vgg, vgg_small, mobilenet_v1, mobilenet_v2)", {}},
       {"model.depth", K::integer, "20", "depth of model.name resnet_cifar (6n + 2)", {}, 8, 1202},
       {"model.shortcut", K::string, "A", "CIFAR ResNet shortcut: A (zero-pad) or B (1x1 conv + BN)", {"A", "B"}},

@@ -36,14 +36,30 @@ void print_morph(const Config& config, const MorphHook& morph) {
 Device configured_device(const Config& config) {
   const std::string& name = config.string("device");
   if (name == "cpu") return Device::cpu();
-  if (name == "cuda") return Device::cuda(0);
+  const LocalPlacement local = launched_local_placement();
+  // One process per GPU: under mpirun each process of a machine takes the GPU of its local rank.
+  if (name == "cuda") return Device::cuda(local.rank);
   if (name.rfind("cuda:", 0) == 0 && name.size() > 5 && name.size() < 9 &&
-      name.find_first_not_of("0123456789", 5) == std::string::npos)
+      name.find_first_not_of("0123456789", 5) == std::string::npos) {
+    MT_CHECK(local.size <= 1, ConfigError, "device: '", name, "' would put all ", local.size,
+             " processes of this machine on one GPU, and NCCL needs a GPU per process; use device: cuda, "
+             "which gives each process the GPU of its local rank (CUDA_VISIBLE_DEVICES chooses which GPUs)");
     return Device::cuda(std::stoi(name.substr(5)));
+  }
   MT_FAIL(ConfigError, "device: '", name, "' is not a device; use cpu, cuda (the first GPU) or cuda:N");
 }
 
-KernelBackend& configured_backend(const Config& config) { return backend_for(configured_device(config)); }
+KernelBackend& configured_backend(const Config& config) {
+  const Device device = configured_device(config);
+  try {
+    return backend_for(device);
+  } catch (const BackendError& e) {
+    const LocalPlacement local = launched_local_placement();
+    if (device.kind == DeviceKind::cpu || local.rank == 0) throw;
+    MT_FAIL(ConfigError, e.what(), " (this process is local rank ", local.rank, " of the launcher, hence ",
+            device.str(), ": a machine needs a GPU per process it runs)");
+  }
+}
 
 layers::Model configured_model(const Config& config, const Dataset& train) {
   layers::Model dense = layers::build_model(config.string("model.name"), model_options(config, train));
@@ -78,11 +94,16 @@ PhaseResult run_training_phase(const Config& config, layers::Model& model, const
   const int64_t steps_per_epoch = data.train.size() / (options.batch_size * comm.size());
   const LrSchedule schedule = lr_schedule(config, steps_per_epoch, options.epochs, setup.schedule);
   KernelBackend& backend = configured_backend(config);
+  // The host communicator moves host memory; gradients on GPUs are summed by NCCL where they live
+  // (null for CPU training: the host one sums them too). Declared before the trainer, which uses it.
+  const std::unique_ptr<Communicator> device_comm = make_gpu_communicator(comm, backend, communicator_options(config));
   if (root) std::filesystem::create_directories(setup.dir);
   if (!setup.title.empty()) std::cout << "== " << setup.title << ": " << setup.dir.string() << std::endl;
   if (comm.size() > 1)
-    std::cout << "data parallel: " << comm.size() << " processes (" << comm.name() << ") x batch "
-              << options.batch_size << " = global batch " << comm.size() * options.batch_size << std::endl;
+    std::cout << "data parallel: " << comm.size() << " processes (" << comm.name()
+              << (device_comm ? ", gradients over " + device_comm->name() + " on " + backend.device().str() : "")
+              << ") x batch " << options.batch_size << " = global batch " << comm.size() * options.batch_size
+              << std::endl;
 
   // Only rank 0 writes: the other ranks have no logger, no export folder and no checkpoints.
   std::optional<RunLogger> logger;
@@ -92,12 +113,7 @@ PhaseResult run_training_phase(const Config& config, layers::Model& model, const
   Trainer trainer(model, backend, optimizer_factory(config, model.graph), schedule, options,
                   normalization(config, data.train));
   trainer.set_logger(log);
-  // The MPI communicator sums host buffers; GPU gradients need the NCCL one, which is built
-  // (trainers/nccl_communicator.h) but not yet chosen here.
-  MT_CHECK(comm.size() == 1 || backend.device().kind == DeviceKind::cpu, ConfigError,
-           "device: ", backend.device().str(), " with ", comm.size(),
-           " processes: data-parallel training on GPUs (NCCL) is not wired up yet; use device: cpu under mpirun");
-  if (comm.size() > 1) trainer.set_distributed(comm, data_parallel_options(config));
+  if (comm.size() > 1) trainer.set_distributed(comm, data_parallel_options(config), device_comm.get());
   const CheckpointOptions co{(setup.dir / "checkpoints").string(),
                              static_cast<int>(config.integer("checkpoint.keep_last")), config.string("model.name")};
   std::optional<CheckpointManager> checkpoints;

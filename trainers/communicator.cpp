@@ -1,6 +1,7 @@
 #include "trainers/communicator.h"
 
 #include <cstdlib>
+#include <initializer_list>
 
 #include <nlohmann/json.hpp>
 
@@ -63,6 +64,27 @@ int launched_world_size() {
     }
   }
   return 1;
+}
+
+namespace {
+// The value of the first of `vars` that is set to a number >= 0, else -1.
+int first_env_number(std::initializer_list<const char*> vars) {
+  for (const char* var : vars) {
+    const char* v = std::getenv(var);
+    if (!v || !*v) continue;
+    char* end = nullptr;
+    const long n = std::strtol(v, &end, 10);
+    if (*end == '\0' && n >= 0 && n < (1 << 20)) return static_cast<int>(n);
+  }
+  return -1;
+}
+}  // namespace
+
+LocalPlacement launched_local_placement() {
+  const int rank = first_env_number({"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "SLURM_LOCALID"});
+  if (rank < 0) return {};
+  const int size = first_env_number({"OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS"});
+  return {rank, size > rank ? size : 0};
 }
 
 std::unique_ptr<Communicator> make_communicator(const CommunicatorOptions& options) {

@@ -111,6 +111,16 @@ int launched_world_size();
 // is one per process.
 std::unique_ptr<Communicator> make_communicator(const CommunicatorOptions& options = {});
 
+// This process's place among the processes the launcher started on the same machine: Open MPI's
+// OMPI_COMM_WORLD_LOCAL_RANK / _LOCAL_SIZE, MPICH's MPI_LOCALRANKID / MPI_LOCALNRANKS, or Slurm's
+// SLURM_LOCALID (whose local size is unknown: 0). Rank 0 of 1 when no launcher says. One process
+// per GPU picks the GPU of its local rank, as torchrun's LOCAL_RANK is used.
+struct LocalPlacement {
+  int rank = 0;
+  int size = 1;  // 0: unknown
+};
+LocalPlacement launched_local_placement();
+
 // The communicator for buffers on `backend`'s device, over the processes of `host` (the one
 // make_communicator returned): NCCL for a CUDA backend in a job of several processes, null when
 // `host` itself serves (a CPU backend, or one process). Throws ConfigError for a CUDA backend in

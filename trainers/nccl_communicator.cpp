@@ -14,7 +14,12 @@ namespace mt {
 
 struct NcclCommunicator::State {
   ncclComm_t comm = nullptr;
-  cudaStream_t stream = nullptr;  // the backend's: collectives are ordered with its kernels
+  cudaStream_t compute = nullptr;  // the backend's, where the buffers are written and read
+  // The collectives' own stream: a sum started during backward runs beside backward's kernels
+  // instead of queueing between them. Each collective first waits for `ready`, recorded on the
+  // compute stream, so it sees every kernel queued before it.
+  cudaStream_t stream = nullptr;
+  cudaEvent_t ready = nullptr;
   std::unordered_map<int64_t, cudaEvent_t> in_flight;  // recorded right after each collective
   std::vector<cudaEvent_t> spare;
   int64_t next_id = 0;
@@ -27,6 +32,20 @@ struct NcclCommunicator::State {
     if (stream) cudaStreamSynchronize(stream);
     for (auto& entry : in_flight) cudaEventDestroy(entry.second);
     for (cudaEvent_t e : spare) cudaEventDestroy(e);
+    if (ready) cudaEventDestroy(ready);
+    if (stream) cudaStreamDestroy(stream);
+  }
+
+  void create_stream(cudaStream_t compute_stream) {
+    compute = compute_stream;
+    MT_CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+    MT_CUDA_CHECK(cudaEventCreateWithFlags(&ready, cudaEventDisableTiming));
+  }
+
+  // The collective stream waits (on the device, the host goes on) for the compute stream's work so far.
+  void follow_compute() {
+    MT_CUDA_CHECK(cudaEventRecord(ready, compute));
+    MT_CUDA_CHECK(cudaStreamWaitEvent(stream, ready, 0));
   }
 
   void check(ncclResult_t result, const char* call) const {
@@ -42,6 +61,7 @@ struct NcclCommunicator::State {
   // they join, hence the watchdog around the enqueue too.
   PendingCollective allreduce(void* data, int64_t n, ncclDataType_t type, CollectiveWatchdog& watchdog) {
     if (n > 0) {
+      follow_compute();
       auto guard = watchdog.arm("ncclAllReduce");
       // In place (send == receive buffer) is NCCL's documented in-place form.
       check(ncclAllReduce(data, data, static_cast<size_t>(n), type, ncclSum, live(), stream), "ncclAllReduce");
@@ -49,7 +69,7 @@ struct NcclCommunicator::State {
     return queued();
   }
 
-  // A handle on everything queued on the stream so far.
+  // A handle on everything queued on the collective stream so far.
   PendingCollective queued() {
     cudaEvent_t done = nullptr;
     if (spare.empty()) {
@@ -96,12 +116,12 @@ NcclCommunicator::NcclCommunicator(Communicator& host, CudaBackend& backend, con
   MT_CHECK(host.device() == Device::cpu(), BackendError, "[nccl] the unique id travels over a host communicator, not ",
            host.name());
   cuda::Context& context = backend.context();
-  state_->stream = context.stream();
+  // NB: the stream, and the NCCL communicator, belong to the current device.
+  MT_CUDA_CHECK(cudaSetDevice(context.device_index()));
+  state_->create_stream(context.stream());
   ncclUniqueId id{};
   if (host.is_root()) state_->check(ncclGetUniqueId(&id), "ncclGetUniqueId");
   host.broadcast(&id, static_cast<int64_t>(sizeof id), 0);
-  // NB: NCCL binds the communicator to the current device.
-  MT_CUDA_CHECK(cudaSetDevice(context.device_index()));
   auto guard = watchdog_->arm("ncclCommInitRank");
   state_->check(ncclCommInitRank(&state_->comm, host.size(), id, host.rank()), "ncclCommInitRank");
 }
@@ -162,6 +182,7 @@ void NcclCommunicator::wait(PendingCollective pending) {
 void NcclCommunicator::broadcast(void* data, int64_t bytes, int root) {
   MT_CHECK(root >= 0 && root < size(), BackendError, "[nccl] broadcast root ", root, " outside [0, ", size(), ")");
   if (bytes > 0) {
+    state_->follow_compute();
     auto guard = watchdog_->arm("ncclBroadcast");
     state_->check(
         ncclBroadcast(data, data, static_cast<size_t>(bytes), ncclUint8, root, state_->live(), state_->stream),

@@ -4,11 +4,12 @@
 // Only built with MORPHTRAIN_HAVE_NCCL; callers get it through make_gpu_communicator()
 // (trainers/communicator.h) and never include <nccl.h>.
 //
-// Every collective takes DEVICE pointers and runs on the CUDA backend's one stream, so it comes
-// after the kernels queued before it (backward's gradients) and before those queued after it,
-// with no synchronisation in between. A blocking collective (allreduce_sum, broadcast) also
-// waits on the host until it has finished, as the MPI ones do; start_allreduce_sum only queues,
-// and wait() waits. Waits poll NCCL's asynchronous error state and run under the watchdog, so a
+// Every collective takes DEVICE pointers and runs on a stream of its own, after the kernels
+// queued on the CUDA backend's stream before it (backward's gradients): the device orders the
+// two streams through an event, without the host waiting. So a bucket's sum started during
+// backward overlaps the kernels backward queues after it. A blocking collective (allreduce_sum,
+// broadcast) waits on the host until it has finished, as the MPI ones do; start_allreduce_sum only
+// queues, and wait() waits on the host, after which the compute stream may use the buffer. Waits poll NCCL's asynchronous error state and run under the watchdog, so a
 // hung peer ends the job after `timeout_s` here as well. barrier() is the host communicator's.
 #include <memory>
 

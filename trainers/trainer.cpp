@@ -50,8 +50,8 @@ Trainer::~Trainer() {
   }
 }
 
-void Trainer::set_distributed(Communicator& comm, DataParallelOptions options) {
-  dp_ = std::make_unique<DataParallel>(comm, model_.graph, exec_, options);
+void Trainer::set_distributed(Communicator& comm, DataParallelOptions options, Communicator* device_comm) {
+  dp_ = std::make_unique<DataParallel>(comm, model_.graph, exec_, options, device_comm);
 }
 
 int64_t Trainer::steps_per_epoch(const Dataset& train) const {

@@ -78,8 +78,9 @@ class Trainer {
   // Data-parallel training over `comm` (trainers/data_parallel.h): every rank calls fit() with
   // the same data and options; fit() starts from rank 0's weights, optimizer state and loop
   // position (so only rank 0 need resume()), and the epoch results are global on every rank.
-  // Without it: a single process.
-  void set_distributed(Communicator& comm, DataParallelOptions options = {});
+  // Without it: a single process. Gradients on a GPU are summed by `device_comm` (NCCL, from
+  // make_gpu_communicator); `comm` moves everything else, through the host.
+  void set_distributed(Communicator& comm, DataParallelOptions options = {}, Communicator* device_comm = nullptr);
   void add_hook(TrainHook* hook) { hooks_.push_back(hook); }
 
   // Restores weights, optimizer, hooks and loop position from a checkpoint (`which` as

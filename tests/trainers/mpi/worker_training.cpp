@@ -104,12 +104,53 @@ int mode_identical(Communicator& comm, const WorkerArgs&) {
   return 0;
 }
 
+// Stands in for NCCL as the trainer's device communicator: forwards to the MPI one and counts the
+// gradient sums that reach it, so the test sees that the buckets travel through it.
+class ForwardingCommunicator final : public Communicator {
+ public:
+  explicit ForwardingCommunicator(Communicator& to) : to_(to) {}
+  int rank() const override { return to_.rank(); }
+  int size() const override { return to_.size(); }
+  std::string name() const override { return "forwarding"; }
+  void allreduce_sum(float* data, int64_t n) override {
+    ++sums;
+    to_.allreduce_sum(data, n);
+  }
+  void allreduce_sum(double* data, int64_t n) override {
+    ++sums;
+    to_.allreduce_sum(data, n);
+  }
+  void allreduce_sum(int64_t* data, int64_t n) override {
+    ++sums;
+    to_.allreduce_sum(data, n);
+  }
+  PendingCollective start_allreduce_sum(float* data, int64_t n) override {
+    ++sums;
+    return to_.start_allreduce_sum(data, n);
+  }
+  PendingCollective start_allreduce_sum(double* data, int64_t n) override {
+    ++sums;
+    return to_.start_allreduce_sum(data, n);
+  }
+  bool test(PendingCollective p) override { return to_.test(p); }
+  void wait(PendingCollective p) override { to_.wait(p); }
+  void broadcast(void* data, int64_t bytes, int root) override { to_.broadcast(data, bytes, root); }
+  void barrier() override { to_.barrier(); }
+  void abort(int code) override { to_.abort(code); }
+  int64_t sums = 0;
+
+ private:
+  Communicator& to_;
+};
+
 // The allreduce overlapped with backward (every bucket started by the gradient-ready hook)
-// leaves the same weights, bit for bit, as the allreduce after backward, on every rank.
+// leaves the same weights, bit for bit, as the allreduce after backward, on every rank; and so
+// does a separate communicator for the gradients (the NCCL arrangement: MPI for the rest).
 int mode_overlap(Communicator& comm, const WorkerArgs&) {
   const Dataset train = banded(96, 1);
-  std::string weights[2];
-  for (const bool overlap : {false, true}) {
+  enum Variant { after_backward, overlapped, device_comm };
+  std::string weights[3];
+  for (const Variant variant : {after_backward, overlapped, device_comm}) {
     layers::ModelOptions mo = banded_resnet_options();
     mo.seed = 5;
     layers::Model m = layers::build_model("resnet_cifar", mo);
@@ -117,19 +158,24 @@ int mode_overlap(Communicator& comm, const WorkerArgs&) {
     Trainer trainer(m, backend_for(Device::cpu()), sgd, lr, options(8, 2), kNorm);
     DataParallelOptions dp;
     dp.bucket_bytes = 4 << 10;  // many buckets, most of them ready long before backward ends
-    dp.overlap = overlap;
-    trainer.set_distributed(comm, dp);
+    dp.overlap = variant != after_backward;
+    ForwardingCommunicator gradients(comm);
+    trainer.set_distributed(comm, dp, variant == device_comm ? &gradients : nullptr);
     trainer.fit(train, nullptr);
     const DataParallel& parallel = trainer.data_parallel();
+    const std::string tag = " (variant " + std::to_string(variant) + ")";
     require(parallel.num_buckets() > 4, "gradients in several buckets");
-    require(parallel.overlapped_buckets() == (overlap ? parallel.num_buckets() : 0),
+    require(parallel.overlapped_buckets() == (dp.overlap ? parallel.num_buckets() : 0),
             "buckets started during backward: " + std::to_string(parallel.overlapped_buckets()) + " of " +
-                std::to_string(parallel.num_buckets()));
-    weights[overlap] = graph_bytes(m.graph, false);
-    require(same_on_all_ranks(comm, weights[overlap]), std::string("bit-identical weights, overlap ") +
-                                                           (overlap ? "on" : "off"));
+                std::to_string(parallel.num_buckets()) + tag);
+    if (variant == device_comm)
+      require(gradients.sums == trainer.steps() * parallel.num_buckets(),
+              "every bucket of every step summed by the device communicator: " + std::to_string(gradients.sums));
+    weights[variant] = graph_bytes(m.graph, false);
+    require(same_on_all_ranks(comm, weights[variant]), "bit-identical weights" + tag);
   }
   require(weights[0] == weights[1], "overlap on and off give the same weights");
+  require(weights[1] == weights[2], "a separate gradient communicator gives the same weights");
   return 0;
 }
 
