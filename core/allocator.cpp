@@ -1,6 +1,7 @@
 #include "core/allocator.h"
 
 #include <cstdlib>
+#include <exception>
 #include <new>
 
 #include "core/error.h"
@@ -41,7 +42,16 @@ Block CachingAllocator::allocate(size_t bytes) {
     ++stats_.cache_hits;
     return block;
   }
-  void* p = raw_alloc_(size);
+  void* p = nullptr;
+  try {
+    p = raw_alloc_(size);
+  } catch (const std::exception&) {
+    // Blocks cached for other sizes (an earlier batch or model shape) may be what the device
+    // lacks: give them back and try once more before failing.
+    if (free_blocks_.empty()) throw;
+    release_cached_locked();
+    p = raw_alloc_(size);
+  }
   ++stats_.system_allocs;
   stats_.bytes_in_use += static_cast<int64_t>(size);
   return {p, size};
@@ -62,6 +72,10 @@ AllocatorStats CachingAllocator::stats() const {
 
 void CachingAllocator::release_cached() {
   std::lock_guard<std::mutex> lock(mutex_);
+  release_cached_locked();
+}
+
+void CachingAllocator::release_cached_locked() {
   for (auto& [size, p] : free_blocks_) {
     raw_free_(p);
     ++stats_.system_frees;

@@ -46,12 +46,16 @@ class CachingAllocator : public Allocator {
   Block allocate(size_t bytes) override;
   void deallocate(Block block) override;
   AllocatorStats stats() const override;
+  // Frees every cached block (allocate() also does so once before it gives up on a failed
+  // raw allocation).
   void release_cached() override;
 
   // Sizes are rounded so that slightly different requests share blocks.
   static size_t round_size(size_t bytes);
 
  private:
+  void release_cached_locked();
+
   RawAlloc raw_alloc_;
   RawFree raw_free_;
   mutable std::mutex mutex_;

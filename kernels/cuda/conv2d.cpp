@@ -10,6 +10,7 @@
 #include <climits>
 #include <string>
 
+#include "core/allocator.h"
 #include "kernels/cuda/conv_cache.h"
 #include "kernels/cuda/conv_kernels.h"
 #include "kernels/cuda/cuda_backend.h"
@@ -86,10 +87,14 @@ Staged stage(CudaBackend& be, ConvPass pass, const Tensor& x, const Tensor& w, c
           staged(be, y, act, pass != ConvPass::fwd)};
 }
 
-size_t search_budget() {
+// Half of what the device could give: its free memory plus what the caching allocator holds
+// unused (cudaMemGetInfo counts that as taken, and the allocator releases it when short), so a
+// warm cache does not starve the search into a slow algorithm kept for the run.
+size_t search_budget(Device device) {
   size_t free = 0, total = 0;
   MT_CUDA_CHECK(cudaMemGetInfo(&free, &total));
-  return std::min(kSearchBudget, free / 2);
+  const int64_t cached = allocator_for(device).stats().bytes_cached;
+  return std::min(kSearchBudget, (free + static_cast<size_t>(std::max<int64_t>(cached, 0))) / 2);
 }
 
 // First call of a shape: stage the tensors in the preferred layouts and benchmark; nchw if
@@ -99,7 +104,7 @@ cuda::ConvPlan& choose_plan(CudaBackend& be, cuda::ConvCache& cache, const cuda:
   cuda::Context& ctx = be.context();
   const Layout preferred =
       x.layout() == Layout::nhwc || y.layout() == Layout::nhwc ? Layout::nhwc : Layout::nchw;
-  const size_t budget = search_budget();
+  const size_t budget = search_budget(be.device());
   void* workspace = ctx.workspace(budget);
   auto plan = std::make_unique<cuda::ConvPlan>();
   std::string reasons;

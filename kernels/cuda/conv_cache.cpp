@@ -13,13 +13,17 @@ std::array<int64_t, 4> four(const std::vector<int64_t>& v) { return {v[0], v[1],
 const char* layout_name(Layout l) { return l == Layout::nhwc ? "nhwc" : "nchw"; }
 
 // NB: cudnnFind*AlgorithmEx reports the math type each result ran with, and the descriptor must
-// carry that type when the algorithm runs. Results that down-convert f32 to f16
-// (ALLOW_CONVERSION) are never taken; without TF32 only plain-FMA results are, so TF32 off gives
-// full f32 products.
+// carry a type the algorithm supports when it runs. Results that down-convert f32 to f16
+// (ALLOW_CONVERSION) are never taken. Without TF32, a search over an FMA descriptor may still
+// report DEFAULT_MATH for plain-f32 results (PyTorch meets the same and rewrites it), and DEFAULT
+// would permit TF32 on Ampere and later: so those results are taken and run under FMA, which
+// gives full f32 products.
 bool math_allowed(cudnnMathType_t math, bool tf32) {
   if (math == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION) return false;
-  return tf32 || math == CUDNN_FMA_MATH;
+  return tf32 || math == CUDNN_FMA_MATH || math == CUDNN_DEFAULT_MATH;
 }
+
+cudnnMathType_t math_to_run(cudnnMathType_t reported, bool tf32) { return tf32 ? reported : CUDNN_FMA_MATH; }
 
 // The fastest result that ran, fits the budget and keeps the precision asked for: cuDNN sorts the
 // results by time, fastest first. Null, with the reasons in `why`, when there is none.
@@ -36,7 +40,7 @@ const Perf* fastest(const std::vector<Perf>& perf, int returned, bool tf32, size
              ", " + std::to_string(p.memory) + " bytes;";
   }
   why = "no algorithm ran within " + std::to_string(budget) + " bytes of workspace" +
-        (tf32 ? "" : " in plain f32 (FMA) math") + (tried.empty() ? " (none returned)" : ":" + tried);
+        (tf32 ? "" : " in plain f32 (FMA or default) math") + (tried.empty() ? " (none returned)" : ":" + tried);
   return nullptr;
 }
 
@@ -171,7 +175,7 @@ bool ConvPlan::find_fwd(cudnnHandle_t handle, const ConvBuffers& b, bool tf32, v
   const auto* best = fastest(perf, returned, tf32, budget, why);
   if (!best) return false;
   fwd_algo_ = best->algo;
-  MT_CUDNN_CHECK(cudnnSetConvolutionMathType(conv_desc_, best->mathType));
+  MT_CUDNN_CHECK(cudnnSetConvolutionMathType(conv_desc_, math_to_run(best->mathType, tf32)));
   size_t bytes = 0;
   if (cudnnGetConvolutionForwardWorkspaceSize(handle, x_desc_, w_desc_, conv_desc_, y_desc_,
                                               fwd_algo_, &bytes) != CUDNN_STATUS_SUCCESS)
@@ -194,7 +198,7 @@ bool ConvPlan::find_bwd_data(cudnnHandle_t handle, const ConvBuffers& b, bool tf
   const auto* best = fastest(perf, returned, tf32, budget, why);
   if (!best) return false;
   bwd_data_algo_ = best->algo;
-  MT_CUDNN_CHECK(cudnnSetConvolutionMathType(conv_desc_, best->mathType));
+  MT_CUDNN_CHECK(cudnnSetConvolutionMathType(conv_desc_, math_to_run(best->mathType, tf32)));
   size_t bytes = 0;
   if (cudnnGetConvolutionBackwardDataWorkspaceSize(handle, w_desc_, y_desc_, conv_desc_, x_desc_,
                                                    bwd_data_algo_, &bytes) != CUDNN_STATUS_SUCCESS)
@@ -217,7 +221,7 @@ bool ConvPlan::find_bwd_filter(cudnnHandle_t handle, const ConvBuffers& b, bool 
   const auto* best = fastest(perf, returned, tf32, budget, why);
   if (!best) return false;
   bwd_filter_algo_ = best->algo;
-  MT_CUDNN_CHECK(cudnnSetConvolutionMathType(conv_desc_, best->mathType));
+  MT_CUDNN_CHECK(cudnnSetConvolutionMathType(conv_desc_, math_to_run(best->mathType, tf32)));
   size_t bytes = 0;
   if (cudnnGetConvolutionBackwardFilterWorkspaceSize(handle, x_desc_, y_desc_, conv_desc_, w_desc_,
                                                      bwd_filter_algo_, &bytes) != CUDNN_STATUS_SUCCESS)
