@@ -233,7 +233,42 @@ class KernelBackend {
   // (relu(x) with d.relu). dx or dlogits may be undefined.
   virtual void gate_bwd(const GateDesc& d, const Tensor& x, const Tensor& dy,
                         const Tensor& workspace, Tensor& dx, Tensor& dlogits) = 0;
+
+  // ---- row-wise terms of structure learning (morph/: group lasso, BN-scale L1, FiGS gates,
+  // ResRep compactors). A row-major param x (rank >= 1) is viewed as [R, n], R = x.dim(0),
+  // n = numel / R: one row per output channel (a conv filter, a BN scale, a compactor row). The
+  // morph code needs a few numbers per channel and one update of each element, so these two ops
+  // let only per-row numbers cross between host and device while the elements stay where x lives.
+  // out [R, 3] in x's dtype: per row the sum of x^2, of |x| and of x, accumulated in double.
+  virtual void row_stats(const Tensor& x, Tensor& out) = 0;
+  // coef [R, 4] in x's dtype; y row-major of x's shape and dtype, and may be x itself (in place):
+  //   y[r, j] = c0[r] y[r, j] + c1[r] x[r, j] + c2[r] sign(x[r, j]) + c3[r]       (sign(0) = 0)
+  // as row_update_value() below computes it: in double, stored in y's dtype.
+  virtual void row_update(const Tensor& x, const Tensor& coef, Tensor& y) = 0;
 };
+
+// The [R, n] view row_stats and row_update take of x, after the checks every backend shares:
+// x and `per_row` (row_stats' out [R, 3], row_update's coef [R, 4]) row-major, and y (row_update
+// only; null for row_stats) row-major of x's shape. Dtypes and devices are each backend's to check.
+struct RowExtent {
+  int64_t rows, cols;
+};
+inline RowExtent row_extent(std::string_view op, const Tensor& x, const Tensor& per_row,
+                            int64_t per_row_cols, const Tensor* y) {
+  MT_CHECK(x.defined() && x.rank() >= 1 && x.layout() == Layout::nchw, ShapeError, "[", op,
+           "] x must be a row-major tensor of rank >= 1, got shape ", x.shape().str(),
+           x.layout() == Layout::nhwc ? " nhwc" : "");
+  const int64_t rows = x.dim(0);
+  MT_CHECK(per_row.defined() && per_row.shape() == Shape({rows, per_row_cols}) &&
+               per_row.layout() == Layout::nchw,
+           ShapeError, "[", op, "] per-row tensor has shape ", per_row.shape().str(), ", expected [",
+           rows, ", ", per_row_cols, "] row-major for x ", x.shape().str());
+  if (y)
+    MT_CHECK(y->defined() && y->shape() == x.shape() && y->layout() == Layout::nchw, ShapeError,
+             "[", op, "] y has shape ", y->shape().str(), ", expected x's ", x.shape().str(),
+             " row-major");
+  return {rows, rows > 0 ? x.numel() / rows : 0};
+}
 
 // Counter-based uniform in [0, 1) from (seed, index): splitmix64 of the pair. Deterministic and
 // identical on every backend, so a dropout mask never depends on thread scheduling.
@@ -266,6 +301,19 @@ MT_HOST_DEVICE inline GateValue gate_value(const GateDesc& d, double logit, uint
   const double u = (std::floor(dropout_uniform(d.seed, channel) * 0x1.0p52) + 0.5) * 0x1.0p-52;
   const double z = (logit + std::log(u) - std::log1p(-u)) / d.temperature;
   return {sigmoid(z), sigmoid(z) * sigmoid(-z) / d.temperature};
+}
+
+// One element of row_update, identical on every backend (and compiled for the GPU). A zero
+// coefficient drops its term instead of multiplying it: c0 = 0 overwrites y even where it holds
+// NaN or inf (ResRep clears masked gradient rows so, as it always has), and a row (1, 0, 0, 0)
+// leaves y bit for bit whatever x holds.
+MT_HOST_DEVICE inline double row_update_value(double c0, double c1, double c2, double c3, double x,
+                                              double y) {
+  double v = c0 != 0 ? c0 * y : 0.0;
+  if (c1 != 0) v += c1 * x;
+  if (c2 != 0) v += c2 * (x > 0 ? 1.0 : (x < 0 ? -1.0 : 0.0));
+  if (c3 != 0) v += c3;
+  return v;
 }
 
 }  // namespace mt

@@ -9,7 +9,6 @@ namespace mt::morph {
 namespace {
 
 double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
-double sign(double x) { return x > 0 ? 1.0 : (x < 0 ? -1.0 : 0.0); }
 
 }  // namespace
 
@@ -70,9 +69,13 @@ GroupRegularizer::GroupRegularizer(const ChannelGroups& groups, Method method, d
       const ValueId p = groups.source_param(kind, r.node);
       auto [it, added] = index.emplace(p, static_cast<int>(params_.size()));
       if (added) {
-        const Shape& s = groups.graph().value(p).shape;
+        const Value& v = groups.graph().value(p);
         params_.push_back(p);
-        chunk_.push_back(s.numel() / s[0]);
+        chunk_.push_back(v.shape.numel() / v.shape[0]);
+        // The value of a BN scale or a gate logit reads the row sums of a one-element row.
+        MT_CHECK(method == Method::group_lasso || chunk_.back() == 1, ShapeError, "[morph] '", v.name,
+                 "' ", v.shape.str(), " has ", chunk_.back(), " elements per channel; a ",
+                 method_name(method), " source has one");
       }
       sources_[g].push_back({it->second, r.channel});
     }
@@ -82,63 +85,40 @@ bool GroupRegularizer::has_sources() const { return !params_.empty(); }
 
 std::vector<ValueId> GroupRegularizer::params() const { return params_; }
 
-GroupRegularizer::View GroupRegularizer::view(const Tensor& t, const std::string& name) const {
-  MT_CHECK(t.layout() == Layout::nchw && (t.dtype() == DType::f32 || t.dtype() == DType::f64),
-           BackendError, "[morph] '", name, "' must be a row-major f32 or f64 host tensor, got ",
-           dtype_name(t.dtype()), t.layout() == Layout::nhwc ? " nhwc" : "");
-  View v;
-  if (t.dtype() == DType::f64) v.d = t.data<double>();
-  else v.f = t.data<float>();
-  return v;
+std::vector<std::vector<RowSums>> GroupRegularizer::param_sums() const {
+  std::vector<Tensor> params;
+  for (ValueId p : params_) params.push_back(groups_.graph().value(p).data);
+  return row_sums(params);
 }
 
-std::vector<GroupRegularizer::View> GroupRegularizer::param_views(std::vector<HostMirror>& mirrors) const {
-  mirrors.clear();
-  mirrors.reserve(params_.size());  // views point into the mirrors: no reallocation below
-  std::vector<View> out;
-  for (ValueId p : params_) {
-    mirrors.emplace_back(groups_.graph().value(p).data);
-    out.push_back(view(mirrors.back().host(), groups_.graph().value(p).name));
-  }
-  return out;
-}
-
-double GroupRegularizer::value(const View& x, int64_t c, int64_t n) const {
-  const int64_t at = c * n;
-  if (method_ == Method::gamma) return std::abs(x[at]);
-  if (method_ == Method::logistic_sigmoid) return sigmoid(x[at]);
-  double sq = 0, ab = 0;
-  for (int64_t i = at; i < at + n; ++i) sq += x[i] * x[i], ab += std::abs(x[i]);
+double GroupRegularizer::value(const RowSums& s, int64_t n) const {
+  if (method_ == Method::gamma) return s.abs;  // n = 1: |gamma|
+  if (method_ == Method::logistic_sigmoid) return sigmoid(s.sum);
   const double nn = static_cast<double>(n);
-  return (1 - l1_fraction_) * std::sqrt(sq / nn) + l1_fraction_ * ab / nn;
+  return (1 - l1_fraction_) * std::sqrt(s.sq / nn) + l1_fraction_ * s.abs / nn;
 }
 
-void GroupRegularizer::value_grad(const View& x, int64_t c, int64_t n, double upstream,
-                                  const View& grad) const {
-  const int64_t at = c * n;
+// The gradient of each value in row_update's terms: gamma's sign(x) (the subgradient 0 at gamma = 0,
+// as TF's abs), the sigmoid's s(1 - s), and the filter norm's x / (n rms) + sign(x) / n.
+void GroupRegularizer::add_value_grad(const RowSums& s, int64_t n, double upstream,
+                                      std::array<double, 4>& coef) const {
   if (method_ == Method::gamma) {
-    grad.add(at, upstream * sign(x[at]));  // the subgradient 0 at gamma = 0, as TF's abs
+    coef[2] += upstream;
     return;
   }
   if (method_ == Method::logistic_sigmoid) {
-    const double s = sigmoid(x[at]);
-    grad.add(at, upstream * s * (1 - s));
+    const double p = sigmoid(s.sum);
+    coef[3] += upstream * p * (1 - p);
     return;
   }
   const double nn = static_cast<double>(n);
-  double sq = 0;
-  for (int64_t i = at; i < at + n; ++i) sq += x[i] * x[i];
-  const double rms = std::sqrt(sq / nn);
-  for (int64_t i = at; i < at + n; ++i) {
-    // d rms / dx = x / (n rms); a zero filter has no direction: 0 there.
-    const double l2 = rms > 0 ? x[i] / (nn * rms) : 0.0;
-    grad.add(i, upstream * ((1 - l1_fraction_) * l2 + l1_fraction_ * sign(x[i]) / nn));
-  }
+  const double rms = std::sqrt(s.sq / nn);
+  if (rms > 0) coef[1] += upstream * (1 - l1_fraction_) / (nn * rms);  // a zero filter has no direction
+  coef[2] += upstream * l1_fraction_ / nn;
 }
 
 GroupState GroupRegularizer::evaluate() const {
-  std::vector<HostMirror> mirrors;
-  const auto params = param_views(mirrors);
+  const auto sums = param_sums();
   const int n = groups_.num_groups();
   GroupState s{std::vector<double>(n, 0.0), std::vector<bool>(n, true), std::vector<bool>(n, false)};
   for (int g = 0; g < n; ++g) {
@@ -147,7 +127,7 @@ GroupState GroupRegularizer::evaluate() const {
     bool alive = false;
     double max = 0, none_open = 1;
     for (const auto& [pi, c] : sources_[g]) {
-      const double v = value(params[pi], c, chunk_[pi]);
+      const double v = value(sums[pi][c], chunk_[pi]);
       alive = alive || v > threshold_;
       max = std::max(max, v);
       none_open *= 1 - v;
@@ -163,38 +143,40 @@ void GroupRegularizer::backprop(const std::vector<double>& dterm_dreg, double sc
   MT_CHECK(static_cast<int>(dterm_dreg.size()) == groups_.num_groups(), ShapeError,
            "[morph] backprop over ", dterm_dreg.size(), " groups, expected ", groups_.num_groups());
   if (scale == 0 || params_.empty()) return;
-  std::vector<HostMirror> param_mirrors, grad_mirrors;
-  const auto params = param_views(param_mirrors);
-  grad_mirrors.reserve(params_.size());
-  std::vector<View> grads;  // a default View (no pointer) where the sink declines
+  std::vector<Tensor*> grads;  // null where the sink declines
+  std::vector<RowCoefs> coefs(params_.size());
   for (size_t i = 0; i < params_.size(); ++i) {
     const Value& p = groups_.graph().value(params_[i]);
     Tensor* g = sink(params_[i]);
     if (g) MT_CHECK(g->shape() == p.shape, ShapeError, "[morph] gradient of '", p.name, "' is ",
                     g->shape().str(), ", the parameter ", p.shape.str());
-    if (g) grad_mirrors.emplace_back(*g);
-    grads.push_back(g ? view(grad_mirrors.back().host(), p.name) : View{});
+    if (g) coefs[i] = identity_rows(p.shape[0]);
+    grads.push_back(g);
   }
+  const auto sums = param_sums();
   for (int g = 0; g < groups_.num_groups(); ++g) {
     const auto& src = sources_[g];
     if (src.empty() || dterm_dreg[g] == 0) continue;
     std::vector<double> v;
-    for (const auto& [pi, c] : src) v.push_back(value(params[pi], c, chunk_[pi]));
+    for (const auto& [pi, c] : src) v.push_back(value(sums[pi][c], chunk_[pi]));
     // The max passes its gradient to the first source that attains it.
     const size_t arg = static_cast<size_t>(std::max_element(v.begin(), v.end()) - v.begin());
     for (size_t s = 0; s < src.size(); ++s) {
       const auto [pi, c] = src[s];
-      if (!grads[pi].f && !grads[pi].d) continue;
+      if (!grads[pi]) continue;
       double dr_dv = s == arg ? 1.0 : 0.0;
       if (method_ == Method::logistic_sigmoid) {
         dr_dv = 1;  // d(1 - prod(1 - p)) / dp_s = prod over the others of (1 - p)
         for (size_t o = 0; o < src.size(); ++o)
           if (o != s) dr_dv *= 1 - v[o];
       }
-      if (dr_dv != 0) value_grad(params[pi], c, chunk_[pi], scale * dterm_dreg[g] * dr_dv, grads[pi]);
+      if (dr_dv != 0) add_value_grad(sums[pi][c], chunk_[pi], scale * dterm_dreg[g] * dr_dv, coefs[pi][c]);
     }
   }
-  for (HostMirror& m : grad_mirrors) m.commit();
+  std::vector<RowUpdate> updates;
+  for (size_t i = 0; i < params_.size(); ++i)
+    if (grads[i]) updates.push_back({groups_.graph().value(params_[i]).data, std::move(coefs[i]), *grads[i]});
+  update_rows(updates);
 }
 
 namespace {
@@ -219,15 +201,16 @@ void GroupRegularizer::proximal_step(const std::vector<double>& dterm_dreg, doub
   MT_CHECK(method_ != Method::logistic_sigmoid, ConfigError,
            "[morph] logistic_sigmoid has no proximal step: regularize gates through the gradient");
   if (step == 0 || params_.empty()) return;
-  std::vector<HostMirror> mirrors;
-  const auto params = param_views(mirrors);
+  const auto sums = param_sums();
+  std::vector<RowCoefs> coefs;
+  for (ValueId p : params_) coefs.push_back(identity_rows(groups_.graph().value(p).shape[0]));
   for (int g = 0; g < groups_.num_groups(); ++g) {
     const auto& src = sources_[g];
     const double lambda = step * dterm_dreg[g];
     if (src.empty() || lambda <= 0) continue;
     std::vector<std::pair<double, double>> v_n;
     for (const auto& [pi, c] : src)
-      v_n.emplace_back(value(params[pi], c, chunk_[pi]), method_ == Method::gamma ? 1.0 : static_cast<double>(chunk_[pi]));
+      v_n.emplace_back(value(sums[pi][c], chunk_[pi]), method_ == Method::gamma ? 1.0 : static_cast<double>(chunk_[pi]));
     const double tau = clip_level(v_n, lambda);
     for (size_t s = 0; s < src.size(); ++s) {
       const double v = v_n[s].first;
@@ -235,12 +218,15 @@ void GroupRegularizer::proximal_step(const std::vector<double>& dterm_dreg, doub
       // Both value kinds are 1-homogeneous in the channel's elements: scaling them by tau / v
       // brings the value to exactly tau (0 kills the channel).
       const auto [pi, c] = src[s];
-      const View& x = params[pi];
-      const double factor = tau / v;
-      for (int64_t i = c * chunk_[pi]; i < (c + 1) * chunk_[pi]; ++i) x.add(i, (factor - 1) * x[i]);
+      coefs[pi][c][0] = tau / v;
     }
   }
-  for (HostMirror& m : mirrors) m.commit();
+  std::vector<RowUpdate> updates;  // in place: x and y share the param's memory
+  for (size_t i = 0; i < params_.size(); ++i) {
+    const Tensor& param = groups_.graph().value(params_[i]).data;
+    updates.push_back({param, std::move(coefs[i]), param});
+  }
+  update_rows(updates);
 }
 
 }  // namespace mt::morph

@@ -1,6 +1,7 @@
 #pragma once
-// The regularization vector and alive vector of every channel group, for one method, computed on
-// the host from the parameter tensors (MorphNet's op_regularizers/ + grouping regularizers).
+// The regularization vector and alive vector of every channel group, for one method (MorphNet's
+// op_regularizers/ + grouping regularizers), computed on the host from per-channel sums of the
+// parameter tensors that the params' own device produces (morph/row_kernels.h).
 //
 // Per source channel (one output channel of one op):
 //   gamma             v = |gamma_c|                                  (GammaL1Regularizer)
@@ -16,13 +17,14 @@
 //   logistic_sigmoid    r = 1 - prod_s (1 - p_s), alive = any       (ProbabilisticGroupingRegularizer)
 // A group without sources of that kind is not regularized: r = 0 and always alive
 // (ConstantOpRegularizer).
+#include <array>
 #include <functional>
 #include <string>
 #include <vector>
 
 #include "core/tensor.h"
 #include "morph/channel_groups.h"
-#include "morph/host_mirror.h"
+#include "morph/row_kernels.h"
 
 namespace mt::morph {
 
@@ -72,23 +74,13 @@ class GroupRegularizer {
   std::vector<ValueId> params() const;
 
  private:
-  // Reads element i of a row-major f32 or f64 tensor, or adds to it: parameters are read in
-  // place, not copied (a group-lasso term reads every conv weight at each step).
-  struct View {
-    float* f = nullptr;
-    double* d = nullptr;
-    double operator[](int64_t i) const { return d ? d[i] : static_cast<double>(f[i]); }
-    void add(int64_t i, double v) const {
-      if (d) d[i] += v;
-      else f[i] += static_cast<float>(v);
-    }
-  };
-  View view(const Tensor& t, const std::string& name) const;
-  // Indexed by position in params_; `mirrors` keeps the host copies of device params alive.
-  std::vector<View> param_views(std::vector<HostMirror>& mirrors) const;
-  double value(const View& p, int64_t channel, int64_t n) const;
-  // Adds upstream x d value / d param to `grad`.
-  void value_grad(const View& p, int64_t channel, int64_t n, double upstream, const View& grad) const;
+  // Per param (as indexed in params_), per channel: the sums of its row of the param viewed as
+  // [C, n]; one wait for the device.
+  std::vector<std::vector<RowSums>> param_sums() const;
+  // A source's value from its channel's sums over n elements.
+  double value(const RowSums& s, int64_t n) const;
+  // Adds upstream x d value / d channel to the channel's row_update coefficients.
+  void add_value_grad(const RowSums& s, int64_t n, double upstream, std::array<double, 4>& coef) const;
 
   const ChannelGroups& groups_;
   Method method_;

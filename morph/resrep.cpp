@@ -5,10 +5,7 @@
 #include <limits>
 #include <map>
 #include <numeric>
-#include <optional>
 
-#include "morph/host_mirror.h"
-#include "morph/host_view.h"
 
 namespace mt::morph {
 
@@ -92,16 +89,24 @@ std::vector<bool> ResRep::alive() const {
   return a;
 }
 
+std::vector<std::vector<RowSums>> ResRep::compactor_sums() const {
+  std::vector<Tensor> weights;
+  for (const CompactorInfo& c : compactors_) weights.push_back(graph_.value(c.weight).data);
+  std::vector<std::vector<RowSums>> sums = row_sums(weights);
+  for (size_t k = 0; k < compactors_.size(); ++k)
+    MT_CHECK(sums[k].size() == compactors_[k].row_group.size(), ShapeError, "[resrep] '",
+             graph_.value(compactors_[k].weight).name, "' has ", sums[k].size(), " rows, expected ",
+             compactors_[k].row_group.size());
+  return sums;
+}
+
 std::vector<double> ResRep::group_norms() const {
   std::vector<double> sq(groups_->num_groups(), 0.0);
-  for (const CompactorInfo& c : compactors_) {
-    const HostMirror weight(graph_.value(c.weight).data);
-    const HostView q(weight.host(), graph_.value(c.weight).name);
-    const int64_t n = static_cast<int64_t>(c.row_group.size());
-    for (int64_t i = 0; i < n; ++i) {
-      if (c.row_group[i] == ChannelGroups::kNone) continue;
-      for (int64_t j = 0; j < n; ++j) sq[c.row_group[i]] += q[i * n + j] * q[i * n + j];
-    }
+  const auto sums = compactor_sums();
+  for (size_t k = 0; k < compactors_.size(); ++k) {
+    const std::vector<int>& row_group = compactors_[k].row_group;
+    for (size_t i = 0; i < row_group.size(); ++i)
+      if (row_group[i] != ChannelGroups::kNone) sq[row_group[i]] += sums[k][i].sq;
   }
   for (double& s : sq) s = std::sqrt(s);
   return sq;
@@ -124,40 +129,33 @@ std::vector<double> ResRep::group_savings() const {
   return saving;
 }
 
+// Row i's gradient becomes m_i x grad_i + (lambda_i / ||Q_i||) x Q_i: row_update with c0 = m_i,
+// c1 = lambda_i / ||Q_i||; c0 = 0 overwrites a masked row whatever it held, as ResRep does.
 double ResRep::add_penalty_gradient(const GradientSink& sink) const {
   const double kept_lambda = options_.lasso_strength;
   const double masked_lambda =
       options_.masked_lasso_strength >= 0 ? options_.masked_lasso_strength : options_.lasso_strength;
+  const auto sums = compactor_sums();
   double term = 0;
-  for (const CompactorInfo& c : compactors_) {
-    const std::string& name = graph_.value(c.weight).name;
-    const HostMirror weight(graph_.value(c.weight).data);
-    const HostView q(weight.host(), name);
-    const int64_t n = static_cast<int64_t>(c.row_group.size());
+  std::vector<RowUpdate> updates;
+  for (size_t k = 0; k < compactors_.size(); ++k) {
+    const CompactorInfo& c = compactors_[k];
+    const Value& weight = graph_.value(c.weight);
     Tensor* grad = sink(c.weight);  // null: the term only
-    std::optional<HostMirror> grad_mirror;
-    std::optional<HostView> dq;
-    if (grad) {
-      grad_mirror.emplace(*grad);
-      dq.emplace(grad_mirror->host(), name + " gradient");
-    }
-    MT_CHECK(!dq || dq->size() == n * n, ShapeError, "[resrep] gradient of '", name, "' has ",
-             dq ? dq->size() : 0, " elements, expected ", n * n);
-    for (int64_t i = 0; i < n; ++i) {
+    MT_CHECK(!grad || grad->shape() == weight.shape, ShapeError, "[resrep] gradient of '", weight.name,
+             "' is ", grad ? grad->shape().str() : "", ", the parameter ", weight.shape.str());
+    RowCoefs coefs = identity_rows(static_cast<int64_t>(c.row_group.size()));
+    for (size_t i = 0; i < c.row_group.size(); ++i) {
       const int g = c.row_group[i];
       if (g == ChannelGroups::kNone || !prunable_[g]) continue;
-      double sq = 0;
-      for (int64_t j = 0; j < n; ++j) sq += q[i * n + j] * q[i * n + j];
-      const double norm = std::sqrt(sq);
+      const double norm = std::sqrt(sums[k][i].sq);
       const double lambda = masked_[g] ? masked_lambda : kept_lambda;
       term += lambda * norm;
-      for (int64_t j = 0; dq && j < n; ++j) {
-        const double objective = masked_[g] ? 0.0 : (*dq)[i * n + j];
-        dq->set(i * n + j, objective + (norm > 0 ? lambda * q[i * n + j] / norm : 0.0));
-      }
+      coefs[i] = {masked_[g] ? 0.0 : 1.0, norm > 0 ? lambda / norm : 0.0, 0.0, 0.0};
     }
-    if (grad_mirror) grad_mirror->commit();
+    if (grad) updates.push_back({weight.data, std::move(coefs), *grad});
   }
+  update_rows(updates);
   return term;
 }
 
@@ -237,15 +235,15 @@ nlohmann::json ResRep::learned_structure() const {
 
 void ResRep::zero_masked_rows(Graph& graph) const {
   MT_CHECK(&graph == &graph_, ShapeError, "[resrep] zero_masked_rows: not the graph ResRep analysed");
+  std::vector<RowUpdate> updates;  // in place: x and y share the weight's memory
   for (const CompactorInfo& c : compactors_) {
-    HostMirror weight(graph.value(c.weight).data);
-    const HostView q(weight.host(), graph.value(c.weight).name);
-    const int64_t n = static_cast<int64_t>(c.row_group.size());
-    for (int64_t i = 0; i < n; ++i)
-      if (c.row_group[i] != ChannelGroups::kNone && masked_[c.row_group[i]])
-        for (int64_t j = 0; j < n; ++j) q.set(i * n + j, 0.0);
-    weight.commit();
+    RowCoefs coefs = identity_rows(static_cast<int64_t>(c.row_group.size()));
+    for (size_t i = 0; i < c.row_group.size(); ++i)
+      if (c.row_group[i] != ChannelGroups::kNone && masked_[c.row_group[i]]) coefs[i][0] = 0;
+    const Tensor& q = graph.value(c.weight).data;
+    updates.push_back({q, std::move(coefs), q});
   }
+  update_rows(updates);
 }
 
 }  // namespace mt::morph

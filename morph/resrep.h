@@ -124,6 +124,8 @@ class ResRep {
   bool would_empty(int g, const std::vector<int64_t>& value_alive) const;
   std::vector<int64_t> value_alive() const;
   std::vector<double> rank_scores() const;
+  // Per compactor, per row of its weight: the row's sums (one wait for the device).
+  std::vector<std::vector<RowSums>> compactor_sums() const;
 
   const Graph& graph_;
   ResRepOptions options_;

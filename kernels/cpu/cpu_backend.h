@@ -89,6 +89,9 @@ class CpuBackend : public KernelBackend {
   void gate_bwd(const GateDesc& d, const Tensor& x, const Tensor& dy, const Tensor& workspace,
                 Tensor& dx, Tensor& dlogits) override;
 
+  void row_stats(const Tensor& x, Tensor& out) override;
+  void row_update(const Tensor& x, const Tensor& coef, Tensor& y) override;
+
  private:
   void conv_forward(const Conv2dDesc& d, const Tensor& x, const Tensor& w, const Tensor& b,
                     Tensor& y, bool relu);

@@ -122,6 +122,10 @@ class CudaBackend final : public KernelBackend {
   void gate_bwd(const GateDesc& d, const Tensor& x, const Tensor& dy, const Tensor& workspace,
                 Tensor& dx, Tensor& dlogits) override;
 
+  // row_ops.cu: one block per row for the sums, a grid-stride pass for the update.
+  void row_stats(const Tensor& x, Tensor& out) override;
+  void row_update(const Tensor& x, const Tensor& coef, Tensor& y) override;
+
  private:
   CudaOptions options_;
   std::unique_ptr<cuda::Context> context_;

@@ -10,6 +10,7 @@
 #include "kernels/reference/linear.h"
 #include "kernels/reference/optim.h"
 #include "kernels/reference/pool2d.h"
+#include "kernels/reference/row_ops.h"
 #include "kernels/reference/softmax_cross_entropy.h"
 
 namespace mt {
@@ -257,6 +258,15 @@ void ReferenceBackend::gate_bwd(const GateDesc& d, const Tensor& x, const Tensor
                                 const Tensor& workspace, Tensor& dx, Tensor& dlogits) {
   dispatch("gate_bwd", x.dtype(),
            [&](auto tag) { reference::gate_bwd<MT_TAG_T>(d, x, dy, workspace, dx, dlogits); });
+}
+
+void ReferenceBackend::row_stats(const Tensor& x, Tensor& out) {
+  dispatch("row_stats", x.dtype(), [&](auto tag) { reference::row_stats<MT_TAG_T>(x, out); });
+}
+
+void ReferenceBackend::row_update(const Tensor& x, const Tensor& coef, Tensor& y) {
+  dispatch("row_update", x.dtype(),
+           [&](auto tag) { reference::row_update<MT_TAG_T>(x, coef, y); });
 }
 
 #undef MT_TAG_T

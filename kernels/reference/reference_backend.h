@@ -78,6 +78,9 @@ class ReferenceBackend : public KernelBackend {
                 Tensor& workspace) override;
   void gate_bwd(const GateDesc& d, const Tensor& x, const Tensor& dy, const Tensor& workspace,
                 Tensor& dx, Tensor& dlogits) override;
+
+  void row_stats(const Tensor& x, Tensor& out) override;
+  void row_update(const Tensor& x, const Tensor& coef, Tensor& y) override;
 };
 
 }  // namespace mt

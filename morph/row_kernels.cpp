@@ -1,0 +1,111 @@
+#include "morph/row_kernels.h"
+
+#include <algorithm>
+
+#include "core/device_transfer.h"
+#include "kernels/backends.h"
+#include "kernels/reference/reference_backend.h"
+
+namespace mt::morph {
+
+namespace {
+
+bool is_identity(const std::array<double, 4>& c) { return c[0] == 1 && c[1] == 0 && c[2] == 0 && c[3] == 0; }
+
+// Whether all tensors live on one device in one dtype (all of a model's params do), so that their
+// sums fit one buffer and come back in one copy.
+bool share_one_buffer(const std::vector<Tensor>& xs) {
+  for (const Tensor& x : xs)
+    if (x.device() != xs.front().device() || x.dtype() != xs.front().dtype()) return false;
+  return true;
+}
+
+}  // namespace
+
+KernelBackend& row_backend(Device device, DType dtype) {
+  // A device's tensors go to its process-wide backend (for a GPU, the stream the training step
+  // runs on). Host tensors in f64 go to the reference backend: morph's graphs may be f64 (its tests
+  // check gradients by finite differences in double), which the oneDNN backend does not compute.
+  if (device.kind == DeviceKind::cpu && dtype != DType::f32) {
+    static ReferenceBackend reference;
+    return reference;
+  }
+  return backend_for(device);
+}
+
+std::vector<std::vector<RowSums>> row_sums(const std::vector<Tensor>& xs) {
+  std::vector<std::vector<RowSums>> out(xs.size());
+  if (xs.empty()) return out;
+  if (!share_one_buffer(xs)) {
+    for (size_t k = 0; k < xs.size(); ++k) out[k] = std::move(row_sums({xs[k]})[0]);
+    return out;
+  }
+  const Device device = xs.front().device();
+  const DType dtype = xs.front().dtype();
+  KernelBackend& backend = row_backend(device, dtype);
+  int64_t total = 0;
+  for (const Tensor& x : xs) {
+    MT_CHECK(x.defined() && x.rank() >= 1, ShapeError, "[morph] row sums of a tensor of shape ",
+             x.shape().str(), ": it needs rank >= 1");
+    total += x.dim(0);
+  }
+  Tensor sums = Tensor::empty({total, 3}, dtype, Layout::nchw, device);  // [sum of R, 3]
+  const size_t row_bytes = 3 * dtype_size(dtype);
+  int64_t first = 0;
+  for (const Tensor& x : xs) {
+    if (x.dim(0) > 0) {  // `sums` outlives the view, which therefore needs no keep-alive
+      Tensor rows = Tensor::wrap(static_cast<char*>(sums.raw()) + first * row_bytes, {x.dim(0), 3},
+                                 dtype, Layout::nchw, nullptr, device);
+      backend.row_stats(x, rows);
+    }
+    first += x.dim(0);
+  }
+  const Tensor host = to_host(sums, backend).to(DType::f64);
+  const double* p = host.data<double>();
+  for (size_t k = 0; k < xs.size(); ++k) {
+    out[k].resize(xs[k].dim(0));
+    for (RowSums& s : out[k]) s = {p[0], p[1], p[2]}, p += 3;
+  }
+  return out;
+}
+
+RowCoefs identity_rows(int64_t rows) { return RowCoefs(rows, {1.0, 0.0, 0.0, 0.0}); }
+
+void update_rows(const std::vector<RowUpdate>& updates) {
+  std::vector<const RowUpdate*> todo;  // the updates that change something
+  for (const RowUpdate& u : updates) {
+    MT_CHECK(u.y.rank() >= 1 && static_cast<int64_t>(u.coef.size()) == u.y.dim(0), ShapeError,
+             "[morph] ", u.coef.size(), " rows of coefficients for a tensor of shape ", u.y.shape().str());
+    if (!std::all_of(u.coef.begin(), u.coef.end(), is_identity)) todo.push_back(&u);
+  }
+  if (todo.empty()) return;
+  const auto same_place = [&](const RowUpdate* u) {
+    return u->y.device() == todo.front()->y.device() && u->y.dtype() == todo.front()->y.dtype();
+  };
+  if (!std::all_of(todo.begin(), todo.end(), same_place)) {
+    for (const RowUpdate* u : todo) update_rows({*u});
+    return;
+  }
+  const Device device = todo.front()->y.device();
+  const DType dtype = todo.front()->y.dtype();
+  KernelBackend& backend = row_backend(device, dtype);
+  int64_t total = 0;
+  for (const RowUpdate* u : todo) total += u->y.dim(0);
+  Tensor host = Tensor::empty({total, 4}, DType::f64);  // [sum of R, 4]
+  double* p = host.data<double>();
+  for (const RowUpdate* u : todo)
+    for (const auto& c : u->coef) p = std::copy(c.begin(), c.end(), p);
+  const Tensor coefs = to_device(host.to(dtype), backend);
+  const size_t row_bytes = 4 * dtype_size(dtype);
+  int64_t first = 0;
+  for (const RowUpdate* u : todo) {
+    // `coefs` outlives the view (and on a GPU, stream order keeps the memory until the kernel ran).
+    const Tensor rows = Tensor::wrap(static_cast<char*>(coefs.raw()) + first * row_bytes,
+                                     {u->y.dim(0), 4}, dtype, Layout::nchw, nullptr, device);
+    Tensor y = u->y;  // shares the target's memory
+    backend.row_update(u->x.dtype() == dtype ? u->x : u->x.to(dtype), rows, y);
+    first += u->y.dim(0);
+  }
+}
+
+}  // namespace mt::morph

@@ -1,0 +1,49 @@
+#pragma once
+// The per-channel arithmetic of the morph terms, run where the params live. Each term reads a few
+// numbers per output channel of a param (its sums of squares, of absolute values, of values) and
+// changes every element by a per-channel rule y = c0 y + c1 x + c2 sign(x) + c3: the two row ops of
+// KernelBackend (row_stats, row_update) on the param viewed as [R, n]. A model training on a GPU
+// thus sends the host a few numbers per channel instead of its weights and gradients.
+//
+// NB: GPU tensors go through backend_for(device), the backend training uses, so the row ops run in
+// order with the step on its stream. Work on a GPU tensor queued through another CudaBackend (its
+// own stream) must have finished before these functions see the tensor.
+#include <array>
+#include <cstdint>
+#include <vector>
+
+#include "core/backend.h"
+
+namespace mt::morph {
+
+// The backend that runs the row ops on tensors of `device` in `dtype`: the device's own
+// (backend_for), except for host tensors in f64, which only the reference backend computes.
+KernelBackend& row_backend(Device device, DType dtype);
+
+// The sums over one row of a param viewed as [R, n].
+struct RowSums {
+  double sq = 0, abs = 0, sum = 0;
+};
+
+// Per tensor, per row: its sums (in the tensor's dtype, read back as double). Waits for the
+// device once, after every tensor's sums are queued.
+std::vector<std::vector<RowSums>> row_sums(const std::vector<Tensor>& xs);
+
+// Per row: c0, c1, c2, c3 of KernelBackend::row_update.
+using RowCoefs = std::vector<std::array<double, 4>>;
+// Every row (1, 0, 0, 0): y stays as it is.
+RowCoefs identity_rows(int64_t rows);
+
+// y <- c0 y + c1 x + c2 sign(x) + c3, row by row, on y's device. x and y are handles that share
+// the memory of a param and of its gradient (or of the param itself: in place).
+struct RowUpdate {
+  Tensor x;
+  RowCoefs coef;
+  Tensor y;
+};
+// Runs every update with a row that is not the identity. The coefficients of updates on one
+// device in one dtype (all of a model's) travel in one copy. Host tensors may mix the two float
+// dtypes (x is converted to y's).
+void update_rows(const std::vector<RowUpdate>& updates);
+
+}  // namespace mt::morph
