@@ -123,7 +123,7 @@ class Trainer {
 
   layers::Model& model_;
   KernelBackend& backend_;
-  const LrSchedule& schedule_;
+  const LrSchedule schedule_;  // a copy: a caller's temporary schedule must not dangle
   TrainOptions options_;
   Normalization normalization_;
   Executor exec_;
