@@ -1,15 +1,16 @@
-// The CUDA backend against the reference, part 2: element-wise ops (with mul's broadcast forms
-// and the fused add + ReLU), concat, channel pad, global average pooling, copies between layouts
-// on the GPU, linear layers, softmax cross-entropy, and every one of them on empty tensors.
-#include "tests/cuda/gpu_compare.h"
+#pragma once
+// Backend-equivalence cases (tests/kernels/backend_cases.h), part 2: element-wise ops (with mul's
+// broadcast forms and the fused add + ReLU), concat, channel pad, global average pooling, copies
+// between layouts on the backend's device, linear layers, softmax cross-entropy, and every
+// element-wise op on empty tensors.
+#include <string>
+#include <vector>
 
-namespace mt::gputest {
-namespace {
+#include "tests/kernels/backend_cases.h"
 
-using test::off_zero;
-using test::uniform;
+namespace mt::test {
 
-Case elementwise_case() {
+inline Case elementwise_case() {
   const Shape x{3, 17, 5, 7}, big{8, 16, 32, 32};
   auto inputs = [=](Rng& rng, Layout l) {
     return Inputs{off_zero(x, rng, l), uniform(x, rng, l),    uniform(x, rng, l),
@@ -93,14 +94,19 @@ Case elementwise_case() {
   return {"elementwise relu sigmoid add mul add_relu fill scale sum_squares", true, inputs, run};
 }
 
-Case shape_ops_case() {
+inline Case shape_ops_case() {
   const Shape a{3, 3, 7, 9}, b{3, 17, 7, 9}, c{3, 5, 7, 9}, cat{3, 25, 7, 9};
   const ChannelPadDesc pad2{3, 4, 2}, pad1{1, 0, 1};
   const Shape padded2{3, 10, 4, 5}, padded1{3, 4, 7, 9};
   auto inputs = [=](Rng& rng, Layout l) {
-    return Inputs{uniform(a, rng, l),       uniform(b, rng, l),       uniform(c, rng, l),
-                  uniform(cat, rng, l),     uniform(padded2, rng, l), uniform(padded1, rng, l),
-                  uniform({3, 17, 1, 1}, rng, l), uniform({3, 17}, rng)};
+    return Inputs{uniform(a, rng, l),
+                  uniform(b, rng, l),
+                  uniform(c, rng, l),
+                  uniform(cat, rng, l),
+                  uniform(padded2, rng, l),
+                  uniform(padded1, rng, l),
+                  uniform({3, 17, 1, 1}, rng, l),
+                  uniform({3, 17}, rng)};
   };
   auto run = [=](KernelBackend& be, Inputs& in) {
     const Tensor &xa = in[0], &xb = in[1], &xc = in[2], &dcat = in[3];
@@ -152,7 +158,7 @@ Case shape_ops_case() {
 }
 
 // Linear layers with and without bias (and without db), and softmax cross-entropy.
-Case dense_case(double smoothing) {
+inline Case dense_case(double smoothing) {
   auto inputs = [](Rng& rng, Layout) {
     return Inputs{uniform({5, 17}, rng),
                   uniform({3, 17}, rng),
@@ -188,18 +194,26 @@ Case dense_case(double smoothing) {
     Tensor dlogits17 = like(be, x, {3, 17});
     be.softmax_xent_fwd(smoothing, in[10], in[11], loss17, probs17);
     be.softmax_xent_bwd(smoothing, probs17, in[11], in[9], dlogits17);
-    return Outputs{{"linear y", y},          {"linear dx", dx},         {"linear dw", dw},
-                   {"linear db", db},        {"linear no bias y", y2},  {"linear no bias dx", dx2},
-                   {"linear no bias dw", dw2}, {"xent loss", loss},     {"xent probs", probs},
-                   {"xent dlogits", dlogits}, {"xent K=17 loss", loss17},
-                   {"xent K=17 probs", probs17}, {"xent K=17 dlogits", dlogits17}};
+    return Outputs{{"linear y", y},
+                   {"linear dx", dx},
+                   {"linear dw", dw},
+                   {"linear db", db},
+                   {"linear no bias y", y2},
+                   {"linear no bias dx", dx2},
+                   {"linear no bias dw", dw2},
+                   {"xent loss", loss},
+                   {"xent probs", probs},
+                   {"xent dlogits", dlogits},
+                   {"xent K=17 loss", loss17},
+                   {"xent K=17 probs", probs17},
+                   {"xent K=17 dlogits", dlogits17}};
   };
   return {"linear and softmax xent, smoothing " + std::to_string(smoothing), false, inputs, run};
 }
 
 // Every element-wise op, copy and optimizer step must accept tensors with no elements (a launch
 // with zero blocks is an error on the GPU).
-Case empty_case() {
+inline Case empty_case() {
   const Shape x{0, 5, 3, 3};
   auto inputs = [=](Rng& rng, Layout l) {
     return Inputs{uniform(x, rng, l), uniform(x, rng, l), uniform({0, 4}, rng)};
@@ -217,28 +231,15 @@ Case empty_case() {
     be.scale_inplace(sum, 2);
     Tensor none;
     be.sgd_step(SgdDesc{}, param, in[2], none);
-    return Outputs{{"relu", relu},   {"sigmoid", sig},   {"add", sum},
-                   {"mul", prod},    {"copy", other},    {"sgd", param},
+    return Outputs{{"relu", relu},
+                   {"sigmoid", sig},
+                   {"add", sum},
+                   {"mul", prod},
+                   {"copy", other},
+                   {"sgd", param},
                    {"sum_squares", host_scalar(be.sum_squares(a)), kTol, true}};
   };
   return {"empty tensors", true, inputs, run};
 }
 
-}  // namespace
-
-TEST_CASE("cuda element-wise ops match the reference", "[cuda][eltwise]") {
-  check_cases({elementwise_case()});
-}
-
-TEST_CASE("cuda concat, channel pad, global avgpool and device copies match the reference",
-          "[cuda]") {
-  check_cases({shape_ops_case()});
-}
-
-TEST_CASE("cuda linear and softmax cross-entropy match the reference", "[cuda][dense]") {
-  check_cases({dense_case(0), dense_case(0.1)});
-}
-
-TEST_CASE("cuda ops accept empty tensors", "[cuda]") { check_cases({empty_case()}); }
-
-}  // namespace mt::gputest
+}  // namespace mt::test

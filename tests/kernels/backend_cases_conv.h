@@ -1,23 +1,22 @@
-// The CUDA backend against the reference, part 1: convolution (with the batch norm folded in for
-// inference), batch norm with its fused ReLU epilogues, pooling, and outputs whose layout differs
-// from the inputs'. Odd shapes throughout (C = 5, 17; H != W; N = 3), so that no kernel gets away
-// with assuming powers of two, square images or a vectorisable channel count.
-// The element-wise, dense, shape, optimizer, dropout and gate ops: test_cuda_eltwise_ops.cpp.
-#include "tests/cuda/gpu_compare.h"
+#pragma once
+// Backend-equivalence cases (tests/kernels/backend_cases.h), part 1: convolution (with the batch
+// norm folded in for inference), batch norm with its fused ReLU epilogues, pooling, and outputs
+// whose layout differs from the inputs'. Odd shapes throughout (C = 5, 17; H != W; N = 3), so that
+// no kernel gets away with assuming powers of two, square images or a vectorisable channel count.
+#include <string>
+#include <vector>
 
-namespace mt::gputest {
-namespace {
+#include "tests/kernels/backend_cases.h"
 
-using test::distinct;
-using test::uniform;
+namespace mt::test {
 
-Shape conv_out(const Shape& x, const Shape& w, const Conv2dDesc& d) {
+inline Shape conv_out(const Shape& x, const Shape& w, const Conv2dDesc& d) {
   return {x[0], w[0], (x[2] + 2 * d.pad_h - d.dilation_h * (w[2] - 1) - 1) / d.stride_h + 1,
           (x[3] + 2 * d.pad_w - d.dilation_w * (w[3] - 1) - 1) / d.stride_w + 1};
 }
 
 // Forward and both backward passes; db stays undefined without a bias (the "no bias" path).
-Case conv_case(std::string name, Shape x, Shape w, Conv2dDesc d, bool bias) {
+inline Case conv_case(std::string name, Shape x, Shape w, Conv2dDesc d, bool bias) {
   const Shape y = conv_out(x, w, d);
   auto inputs = [=](Rng& rng, Layout l) {
     return Inputs{uniform(x, rng, l), uniform(w, rng), bias ? uniform({w[0]}, rng) : Tensor(),
@@ -37,7 +36,7 @@ Case conv_case(std::string name, Shape x, Shape w, Conv2dDesc d, bool bias) {
   return {std::move(name), true, inputs, run};
 }
 
-std::vector<Case> conv_cases() {
+inline std::vector<Case> conv_cases() {
   // Conv2dDesc: stride h/w, pad h/w, dilation h/w, groups.
   return {
       conv_case("conv 3->5 7x9 k3 p1 bias", {3, 3, 7, 9}, {5, 3, 3, 3}, {1, 1, 1, 1, 1, 1, 1},
@@ -56,6 +55,8 @@ std::vector<Case> conv_cases() {
                 false),
       conv_case("conv 5x3 kernel s2x1 p2x1 3->4 bias", {3, 3, 8, 6}, {4, 3, 5, 3},
                 {2, 1, 2, 1, 1, 1, 1}, true),
+      conv_case("conv 5x5 p2 on 8x6, 3->4 bias", {2, 3, 8, 6}, {4, 3, 5, 5}, {1, 1, 2, 2, 1, 1, 1},
+                true),
       conv_case("conv 5->17 dilation 3x2 p3x2 on 7x9", {3, 5, 7, 9}, {17, 5, 3, 3},
                 {1, 1, 3, 2, 3, 2, 1}, false),
       conv_case("conv 16->16 16x16 k3 p1 batch 4", {4, 16, 16, 16}, {16, 16, 3, 3},
@@ -65,8 +66,8 @@ std::vector<Case> conv_cases() {
 
 // Inference with the batch norm folded into the convolution, against the reference's plain
 // composition (conv, then batch norm in place, then the ReLU).
-Case conv_bn_case(std::string name, Shape x, Shape w, Conv2dDesc d, bool bias, bool affine,
-                  bool relu) {
+inline Case conv_bn_case(std::string name, Shape x, Shape w, Conv2dDesc d, bool bias, bool affine,
+                         bool relu) {
   const Shape y = conv_out(x, w, d), c{w[0]};
   auto inputs = [=](Rng& rng, Layout l) {
     return Inputs{uniform(x, rng, l),
@@ -86,7 +87,7 @@ Case conv_bn_case(std::string name, Shape x, Shape w, Conv2dDesc d, bool bias, b
   return {std::move(name), true, inputs, run};
 }
 
-std::vector<Case> conv_bn_cases() {
+inline std::vector<Case> conv_bn_cases() {
   return {
       conv_bn_case("conv+bn 3->5 7x9 p1 bias", {3, 3, 7, 9}, {5, 3, 3, 3}, {1, 1, 1, 1, 1, 1, 1},
                    true, true, false),
@@ -101,7 +102,8 @@ std::vector<Case> conv_bn_cases() {
 
 // Batch norm in eval and training mode and its backward, then the same through the fused ReLU
 // epilogues. Running statistics are updated on copies, one per training forward.
-Case batchnorm_case(std::string name, Shape x, bool affine, bool param_grads, BatchNormDesc d) {
+inline Case batchnorm_case(std::string name, Shape x, bool affine, bool param_grads,
+                           BatchNormDesc d) {
   const Shape c{x[1]};
   auto inputs = [=](Rng& rng, Layout l) {
     return Inputs{uniform(x, rng, l, 1, 3),  // off-centre, so that the mean matters
@@ -146,14 +148,16 @@ Case batchnorm_case(std::string name, Shape x, bool affine, bool param_grads, Ba
                 {"relu running_var", rv_r},
                 {"relu dx", dx_r}};
     if (grads)
-      out.insert(out.end(), {{"dgamma", dgamma}, {"dbeta", dbeta}, {"relu dgamma", dgamma_r},
+      out.insert(out.end(), {{"dgamma", dgamma},
+                             {"dbeta", dbeta},
+                             {"relu dgamma", dgamma_r},
                              {"relu dbeta", dbeta_r}});
     return out;
   };
   return {std::move(name), true, inputs, run};
 }
 
-std::vector<Case> batchnorm_cases() {
+inline std::vector<Case> batchnorm_cases() {
   const BatchNormDesc torch{1e-5, 0.1}, other{1e-3, 0.25};
   return {
       batchnorm_case("batchnorm C=5 7x9 N=3", {3, 5, 7, 9}, true, true, torch),
@@ -167,14 +171,14 @@ std::vector<Case> batchnorm_cases() {
 
 // PyTorch's pooled size: with ceil_mode the last window must still start inside the input or
 // the left padding.
-int64_t pool_out(int64_t in, int k, int s, int p, bool ceil) {
+inline int64_t pool_out(int64_t in, int k, int s, int p, bool ceil) {
   const int64_t span = in + 2 * p - k;
   int64_t out = (ceil ? (span + s - 1) / s : span / s) + 1;
   if (ceil && (out - 1) * s >= in + p) --out;
   return out;
 }
 
-Case pool_case(std::string name, Shape x, Pool2dDesc d, bool max) {
+inline Case pool_case(std::string name, Shape x, Pool2dDesc d, bool max) {
   const Shape y{x[0], x[1], pool_out(x[2], d.kernel_h, d.stride_h, d.pad_h, d.ceil_mode),
                 pool_out(x[3], d.kernel_w, d.stride_w, d.pad_w, d.ceil_mode)};
   auto inputs = [=](Rng& rng, Layout l) {
@@ -195,7 +199,7 @@ Case pool_case(std::string name, Shape x, Pool2dDesc d, bool max) {
 }
 
 // Pool2dDesc: kernel h/w, stride h/w, pad h/w, ceil_mode, count_include_pad.
-std::vector<Case> pool_cases() {
+inline std::vector<Case> pool_cases() {
   return {
       pool_case("maxpool k3 s2 p1 on 7x9", {3, 5, 7, 9}, {3, 3, 2, 2, 1, 1, false, true}, true),
       pool_case("maxpool k2 s2 ceil on 7x7", {2, 17, 7, 7}, {2, 2, 2, 2, 0, 0, true, true}, true),
@@ -221,15 +225,14 @@ std::vector<Case> pool_cases() {
 
 // Outputs in the other layout than the inputs (and dy in the other layout than x): each op must
 // read and write through the strides it is given.
-Case mixed_layout_case() {
+inline Case mixed_layout_case() {
   const Shape x{3, 16, 9, 9}, w{8, 16, 3, 3}, y{3, 8, 9, 9}, p{3, 8, 5, 5};
   const Conv2dDesc conv{1, 1, 1, 1, 1, 1, 1};
   const Pool2dDesc pool{3, 3, 2, 2, 1, 1, false, true};
   auto inputs = [=](Rng& rng, Layout l) {
     const Layout o = other_layout(l);
-    return Inputs{uniform(x, rng, l), uniform(w, rng),   uniform(y, rng, o),
-                  distinct(y, rng, l), uniform(p, rng, o), uniform({8}, rng),
-                  uniform(y, rng, l)};
+    return Inputs{uniform(x, rng, l), uniform(w, rng),   uniform(y, rng, o), distinct(y, rng, l),
+                  uniform(p, rng, o), uniform({8}, rng), uniform(y, rng, l)};
   };
   auto run = [=](KernelBackend& be, Inputs& in) {
     const Tensor &xx = in[0], &ww = in[1], &dy = in[2], &v = in[3], &dp = in[4], &gm = in[5];
@@ -254,35 +257,13 @@ Case mixed_layout_case() {
     be.add_fwd(v, dy, sum);
     be.relu_fwd(v, relu);
     be.relu_bwd(relu, in[6], drelu);
-    return Outputs{{"conv y", yy},        {"conv dx", dx},       {"conv dw", dw},
-                   {"maxpool", pooled},   {"maxpool dx", dpool}, {"avgpool", avg},
-                   {"avgpool dx", davg},  {"bn y", bn},          {"bn dx", dbn},
-                   {"bn dgamma", dg},     {"bn dbeta", db},      {"add", sum},
-                   {"relu", relu},        {"relu dx", drelu}};
+    return Outputs{{"conv y", yy},       {"conv dx", dx},       {"conv dw", dw},
+                   {"maxpool", pooled},  {"maxpool dx", dpool}, {"avgpool", avg},
+                   {"avgpool dx", davg}, {"bn y", bn},          {"bn dx", dbn},
+                   {"bn dgamma", dg},    {"bn dbeta", db},      {"add", sum},
+                   {"relu", relu},       {"relu dx", drelu}};
   };
   return {"mixed layouts", true, inputs, run};
 }
 
-}  // namespace
-
-TEST_CASE("cuda conv2d forward and backward match the reference", "[cuda][conv]") {
-  check_cases(conv_cases());
-}
-
-TEST_CASE("cuda conv2d_bn_fwd_eval matches conv then batch norm (then relu)", "[cuda][conv]") {
-  check_cases(conv_bn_cases());
-}
-
-TEST_CASE("cuda batchnorm and its fused relu epilogues match the reference", "[cuda][batchnorm]") {
-  check_cases(batchnorm_cases());
-}
-
-TEST_CASE("cuda max and average pooling match the reference", "[cuda][pool]") {
-  check_cases(pool_cases());
-}
-
-TEST_CASE("cuda ops write outputs in the other layout than their inputs", "[cuda]") {
-  check_cases({mixed_layout_case()});
-}
-
-}  // namespace mt::gputest
+}  // namespace mt::test
