@@ -218,7 +218,9 @@ void GroupRegularizer::proximal_step(const std::vector<double>& dterm_dreg, doub
       // Both value kinds are 1-homogeneous in the channel's elements: scaling them by tau / v
       // brings the value to exactly tau (0 kills the channel).
       const auto [pi, c] = src[s];
-      coefs[pi][c][0] = tau / v;
+      // As y + (factor - 1) y rather than factor x y: the coefficient travels in the param's
+      // dtype, and (factor - 1) rounded to f32 changes the result far less than factor rounded.
+      coefs[pi][c][1] = tau / v - 1;
     }
   }
   std::vector<RowUpdate> updates;  // in place: x and y share the param's memory
