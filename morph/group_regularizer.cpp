@@ -118,9 +118,9 @@ void GroupRegularizer::add_value_grad(const RowSums& s, int64_t n, double upstre
 }
 
 GroupState GroupRegularizer::evaluate() const {
-  const auto sums = param_sums();
   const int n = groups_.num_groups();
-  GroupState s{std::vector<double>(n, 0.0), std::vector<bool>(n, true), std::vector<bool>(n, false)};
+  GroupState s{std::vector<double>(n, 0.0), std::vector<bool>(n, true), std::vector<bool>(n, false), param_sums()};
+  const auto& sums = s.sums;
   for (int g = 0; g < n; ++g) {
     if (sources_[g].empty()) continue;
     s.regularized[g] = true;
@@ -138,7 +138,7 @@ GroupState GroupRegularizer::evaluate() const {
   return s;
 }
 
-void GroupRegularizer::backprop(const std::vector<double>& dterm_dreg, double scale,
+void GroupRegularizer::backprop(const GroupState& state, const std::vector<double>& dterm_dreg, double scale,
                                 const GradientSink& sink) const {
   MT_CHECK(static_cast<int>(dterm_dreg.size()) == groups_.num_groups(), ShapeError,
            "[morph] backprop over ", dterm_dreg.size(), " groups, expected ", groups_.num_groups());
@@ -153,7 +153,9 @@ void GroupRegularizer::backprop(const std::vector<double>& dterm_dreg, double sc
     if (g) coefs[i] = identity_rows(p.shape[0]);
     grads.push_back(g);
   }
-  const auto sums = param_sums();
+  MT_CHECK(state.sums.size() == params_.size(), ShapeError, "[morph] a state of ", state.sums.size(),
+           " parameters for a regularizer of ", params_.size(), ": pass this regularizer's evaluate()");
+  const auto& sums = state.sums;
   for (int g = 0; g < groups_.num_groups(); ++g) {
     const auto& src = sources_[g];
     if (src.empty() || dterm_dreg[g] == 0) continue;
@@ -195,13 +197,16 @@ double clip_level(std::vector<std::pair<double, double>> v_n, double lambda) {
 }
 }  // namespace
 
-void GroupRegularizer::proximal_step(const std::vector<double>& dterm_dreg, double step) const {
+void GroupRegularizer::proximal_step(const GroupState& state, const std::vector<double>& dterm_dreg,
+                                     double step) const {
   MT_CHECK(static_cast<int>(dterm_dreg.size()) == groups_.num_groups(), ShapeError,
            "[morph] proximal step over ", dterm_dreg.size(), " groups, expected ", groups_.num_groups());
   MT_CHECK(method_ != Method::logistic_sigmoid, ConfigError,
            "[morph] logistic_sigmoid has no proximal step: regularize gates through the gradient");
   if (step == 0 || params_.empty()) return;
-  const auto sums = param_sums();
+  MT_CHECK(state.sums.size() == params_.size(), ShapeError, "[morph] a state of ", state.sums.size(),
+           " parameters for a regularizer of ", params_.size(), ": pass this regularizer's evaluate()");
+  const auto& sums = state.sums;
   std::vector<RowCoefs> coefs;
   for (ValueId p : params_) coefs.push_back(identity_rows(groups_.graph().value(p).shape[0]));
   for (int g = 0; g < groups_.num_groups(); ++g) {

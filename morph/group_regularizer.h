@@ -48,6 +48,9 @@ struct GroupState {
   std::vector<double> reg;        // per group: r (0 where not regularized)
   std::vector<bool> alive;        // per group
   std::vector<bool> regularized;  // per group: has sources of the method's kind
+  // Per parameter (as params() lists them), per channel: the sums the values were computed from;
+  // backprop and proximal_step of the same parameters reuse them instead of reading them again.
+  std::vector<std::vector<RowSums>> sums;
 };
 
 class GroupRegularizer {
@@ -58,8 +61,13 @@ class GroupRegularizer {
   double threshold() const { return threshold_; }
   // Reads the parameters from the graph now.
   GroupState evaluate() const;
-  // Adds scale x sum_g dterm_dreg[g] x d r_g / d param to the parameters' gradients.
-  void backprop(const std::vector<double>& dterm_dreg, double scale, const GradientSink& sink) const;
+  // Adds scale x sum_g dterm_dreg[g] x d r_g / d param to the parameters' gradients. `state` is
+  // evaluate()'s of the parameters as they are now; without it they are read again.
+  void backprop(const GroupState& state, const std::vector<double>& dterm_dreg, double scale,
+                const GradientSink& sink) const;
+  void backprop(const std::vector<double>& dterm_dreg, double scale, const GradientSink& sink) const {
+    backprop(evaluate(), dterm_dreg, scale, sink);
+  }
   // The proximal step of step x sum_g dterm_dreg[g] x r_g, applied to the parameters in place
   // (gamma and group_lasso; logistic_sigmoid has none). For one group with source values v_s
   // (|gamma| or a filter's RMS over n_s elements) and lambda = step x dterm_dreg[g], the prox of
@@ -67,7 +75,10 @@ class GroupRegularizer {
   //   sum_s n_s x max(v_s - tau, 0) = lambda,   and tau = 0 when sum_s n_s x v_s <= lambda,
   // so a whole group dies at once when the pull outweighs all of it. (Exact for l1_fraction 0;
   // the L1 part of a mixed filter norm is shrunk by the same factor.)
-  void proximal_step(const std::vector<double>& dterm_dreg, double step) const;
+  void proximal_step(const GroupState& state, const std::vector<double>& dterm_dreg, double step) const;
+  void proximal_step(const std::vector<double>& dterm_dreg, double step) const {
+    proximal_step(evaluate(), dterm_dreg, step);
+  }
   // Whether any group has a source of the method's kind.
   bool has_sources() const;
   // The parameters the term depends on.

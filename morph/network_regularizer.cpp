@@ -66,16 +66,16 @@ std::vector<double> NetworkRegularizer::term_by_group(const Evaluation& e) const
   return dreg;
 }
 
-double NetworkRegularizer::add_term_gradient(double scale, const GradientSink& sink) const {
-  const Evaluation e = evaluate();
+double NetworkRegularizer::add_term_gradient(const Evaluation& e, double scale, const GradientSink& sink) const {
   if (scale == 0) return e.term;
-  regularizer_.backprop(term_by_group(e), scale, sink);
+  regularizer_.backprop(e.groups, term_by_group(e), scale, sink);
   return e.term;
 }
 
 void NetworkRegularizer::proximal_step(double step) const {
   if (step == 0) return;
-  regularizer_.proximal_step(term_by_group(evaluate()), step);
+  const Evaluation e = evaluate();
+  regularizer_.proximal_step(e.groups, term_by_group(e), step);
 }
 
 std::map<std::string, std::vector<bool>> NetworkRegularizer::alive_vectors() const {

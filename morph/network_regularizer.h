@@ -60,8 +60,13 @@ class NetworkRegularizer {
 
   // The scalar the trainer adds as strength x term to the loss.
   double regularization_term() const { return evaluate().term; }
-  // Adds scale x d term / d param to the gradients the sink returns; returns the term.
-  double add_term_gradient(double scale, const GradientSink& sink) const;
+  // Adds scale x d term / d param to the gradients the sink returns; returns the term. `e` is
+  // evaluate()'s of the parameters as they are now (a caller that also wants the cost evaluates
+  // once); without it they are read again.
+  double add_term_gradient(const Evaluation& e, double scale, const GradientSink& sink) const;
+  double add_term_gradient(double scale, const GradientSink& sink) const {
+    return add_term_gradient(evaluate(), scale, sink);
+  }
   // Applies the term as a proximal step of size `step` (learning rate x strength) to the
   // parameters in place (GroupRegularizer::proximal_step); gamma and group_lasso only.
   void proximal_step(double step) const;

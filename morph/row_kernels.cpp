@@ -72,33 +72,33 @@ std::vector<std::vector<RowSums>> row_sums(const std::vector<Tensor>& xs) {
 RowCoefs identity_rows(int64_t rows) { return RowCoefs(rows, {1.0, 0.0, 0.0, 0.0}); }
 
 void update_rows(const std::vector<RowUpdate>& updates) {
-  std::vector<const RowUpdate*> todo;  // the updates that change something
+  std::vector<const RowUpdate*> changing;  // the updates with a row that is not the identity
   for (const RowUpdate& u : updates) {
     MT_CHECK(u.y.rank() >= 1 && static_cast<int64_t>(u.coef.size()) == u.y.dim(0), ShapeError,
              "[morph] ", u.coef.size(), " rows of coefficients for a tensor of shape ", u.y.shape().str());
-    if (!std::all_of(u.coef.begin(), u.coef.end(), is_identity)) todo.push_back(&u);
+    if (!std::all_of(u.coef.begin(), u.coef.end(), is_identity)) changing.push_back(&u);
   }
-  if (todo.empty()) return;
+  if (changing.empty()) return;
   const auto same_place = [&](const RowUpdate* u) {
-    return u->y.device() == todo.front()->y.device() && u->y.dtype() == todo.front()->y.dtype();
+    return u->y.device() == changing.front()->y.device() && u->y.dtype() == changing.front()->y.dtype();
   };
-  if (!std::all_of(todo.begin(), todo.end(), same_place)) {
-    for (const RowUpdate* u : todo) update_rows({*u});
+  if (!std::all_of(changing.begin(), changing.end(), same_place)) {
+    for (const RowUpdate* u : changing) update_rows({*u});
     return;
   }
-  const Device device = todo.front()->y.device();
-  const DType dtype = todo.front()->y.dtype();
+  const Device device = changing.front()->y.device();
+  const DType dtype = changing.front()->y.dtype();
   KernelBackend& backend = row_backend(device, dtype);
   int64_t total = 0;
-  for (const RowUpdate* u : todo) total += u->y.dim(0);
+  for (const RowUpdate* u : changing) total += u->y.dim(0);
   Tensor host = Tensor::empty({total, 4}, DType::f64);  // [sum of R, 4]
   double* p = host.data<double>();
-  for (const RowUpdate* u : todo)
+  for (const RowUpdate* u : changing)
     for (const auto& c : u->coef) p = std::copy(c.begin(), c.end(), p);
   const Tensor coefs = to_device(host.to(dtype), backend);
   const size_t row_bytes = 4 * dtype_size(dtype);
   int64_t first = 0;
-  for (const RowUpdate* u : todo) {
+  for (const RowUpdate* u : changing) {
     // `coefs` outlives the view (and on a GPU, stream order keeps the memory until the kernel ran).
     const Tensor rows = Tensor::wrap(static_cast<char*>(coefs.raw()) + first * row_bytes,
                                      {u->y.dim(0), 4}, dtype, Layout::nchw, nullptr, device);

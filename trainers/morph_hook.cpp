@@ -21,14 +21,14 @@ double MorphHook::after_backward(Executor& exec, int64_t step) {
   strength_used_ = strength();
   // The term's gradient goes straight into the parameters' gradients (host tensors on the CPU
   // backend); with strength 0 only the term and the cost are measured.
-  if (options_.proximal) {  // the term acts in after_step, as a proximal step: only measure it
-    const morph::Evaluation e = regularizer_->evaluate();
-    term_ = e.term;
-    cost_ = e.cost;
-  } else {
+  // One evaluation (on a GPU, one wait for the per-channel sums) serves the term, the cost and the
+  // gradient. With a proximal step the term acts in after_step instead: here it is only measured.
+  const morph::Evaluation e = regularizer_->evaluate();
+  term_ = e.term;
+  cost_ = e.cost;
+  if (!options_.proximal) {
     const morph::GradientSink sink = [&exec](ValueId p) { return &exec.param_grad(p); };
-    term_ = regularizer_->add_term_gradient(strength_used_, sink);
-    cost_ = regularizer_->cost();
+    regularizer_->add_term_gradient(e, strength_used_, sink);
   }
   if (controller_ && step_ % options_.budget_every == 0) controller_->update(cost_);
   if (options_.export_every_steps && step_ % options_.export_every_steps == 0) export_structure(step_);

@@ -50,6 +50,22 @@ bool search_failed(cudnnStatus_t status, const char* call, std::string& why) {
   return true;
 }
 
+// The end of every pass's search: the fastest acceptable result becomes `algo`, the descriptor
+// gets the math type it runs under, and `workspace` the larger of the result's reported memory
+// and what `workspace_of(algo, &bytes)` (the pass's cudnnGet*WorkspaceSize) says.
+template <typename Perf, typename Algo, typename WorkspaceOf>
+bool adopt_fastest(const std::vector<Perf>& perf, int returned, bool tf32, size_t budget, std::string& why,
+                   cudnnConvolutionDescriptor_t conv, Algo& algo, size_t& workspace, WorkspaceOf workspace_of) {
+  const Perf* best = fastest(perf, returned, tf32, budget, why);
+  if (!best) return false;
+  algo = best->algo;
+  MT_CUDNN_CHECK(cudnnSetConvolutionMathType(conv, math_to_run(best->mathType, tf32)));
+  size_t bytes = 0;
+  if (workspace_of(algo, &bytes) != CUDNN_STATUS_SUCCESS) bytes = 0;
+  workspace = std::max(best->memory, bytes);
+  return true;
+}
+
 }  // namespace
 
 const char* pass_name(ConvPass pass) {
@@ -172,16 +188,11 @@ bool ConvPlan::find_fwd(cudnnHandle_t handle, const ConvBuffers& b, bool tf32, v
                         &returned, perf.data(), ws, budget),
                     "cudnnFindConvolutionForwardAlgorithmEx", why))
     return false;
-  const auto* best = fastest(perf, returned, tf32, budget, why);
-  if (!best) return false;
-  fwd_algo_ = best->algo;
-  MT_CUDNN_CHECK(cudnnSetConvolutionMathType(conv_desc_, math_to_run(best->mathType, tf32)));
-  size_t bytes = 0;
-  if (cudnnGetConvolutionForwardWorkspaceSize(handle, x_desc_, w_desc_, conv_desc_, y_desc_,
-                                              fwd_algo_, &bytes) != CUDNN_STATUS_SUCCESS)
-    bytes = 0;
-  workspace_bytes_ = std::max(best->memory, bytes);
-  return true;
+  return adopt_fastest(perf, returned, tf32, budget, why, conv_desc_, fwd_algo_, workspace_bytes_,
+                       [&](auto algo, size_t* bytes) {
+                         return cudnnGetConvolutionForwardWorkspaceSize(handle, x_desc_, w_desc_,
+                                                    conv_desc_, y_desc_, algo, bytes);
+                       });
 }
 
 bool ConvPlan::find_bwd_data(cudnnHandle_t handle, const ConvBuffers& b, bool tf32, void* ws,
@@ -195,16 +206,12 @@ bool ConvPlan::find_bwd_data(cudnnHandle_t handle, const ConvBuffers& b, bool tf
                         &returned, perf.data(), ws, budget),
                     "cudnnFindConvolutionBackwardDataAlgorithmEx", why))
     return false;
-  const auto* best = fastest(perf, returned, tf32, budget, why);
-  if (!best) return false;
-  bwd_data_algo_ = best->algo;
-  MT_CUDNN_CHECK(cudnnSetConvolutionMathType(conv_desc_, math_to_run(best->mathType, tf32)));
-  size_t bytes = 0;
-  if (cudnnGetConvolutionBackwardDataWorkspaceSize(handle, w_desc_, y_desc_, conv_desc_, x_desc_,
-                                                   bwd_data_algo_, &bytes) != CUDNN_STATUS_SUCCESS)
-    bytes = 0;
-  workspace_bytes_ = std::max(best->memory, bytes);
-  return true;
+  return adopt_fastest(perf, returned, tf32, budget, why, conv_desc_, bwd_data_algo_,
+                       workspace_bytes_,
+                       [&](auto algo, size_t* bytes) {
+                         return cudnnGetConvolutionBackwardDataWorkspaceSize(handle, w_desc_, y_desc_,
+                                                    conv_desc_, x_desc_, algo, bytes);
+                       });
 }
 
 bool ConvPlan::find_bwd_filter(cudnnHandle_t handle, const ConvBuffers& b, bool tf32, void* ws,
@@ -218,16 +225,12 @@ bool ConvPlan::find_bwd_filter(cudnnHandle_t handle, const ConvBuffers& b, bool 
                         &returned, perf.data(), ws, budget),
                     "cudnnFindConvolutionBackwardFilterAlgorithmEx", why))
     return false;
-  const auto* best = fastest(perf, returned, tf32, budget, why);
-  if (!best) return false;
-  bwd_filter_algo_ = best->algo;
-  MT_CUDNN_CHECK(cudnnSetConvolutionMathType(conv_desc_, math_to_run(best->mathType, tf32)));
-  size_t bytes = 0;
-  if (cudnnGetConvolutionBackwardFilterWorkspaceSize(handle, x_desc_, y_desc_, conv_desc_, w_desc_,
-                                                     bwd_filter_algo_, &bytes) != CUDNN_STATUS_SUCCESS)
-    bytes = 0;
-  workspace_bytes_ = std::max(best->memory, bytes);
-  return true;
+  return adopt_fastest(perf, returned, tf32, budget, why, conv_desc_, bwd_filter_algo_,
+                       workspace_bytes_,
+                       [&](auto algo, size_t* bytes) {
+                         return cudnnGetConvolutionBackwardFilterWorkspaceSize(handle, x_desc_, y_desc_,
+                                                    conv_desc_, w_desc_, algo, bytes);
+                       });
 }
 
 void ConvPlan::run(cudnnHandle_t handle, const ConvBuffers& b, void* ws) const {
