@@ -13,6 +13,7 @@
 #include "morph/reshape.h"
 #include "morph/structure_file.h"
 #include "morph/width_expansion.h"
+#include "tools/environment.h"
 #include "tools/experiment.h"
 #include "tools/pipeline_report.h"
 
@@ -33,10 +34,11 @@ int main(int argc, char** argv) {
   app.add_option("--exact-up-to", exact_up_to, "widths of at most this many channels are not rounded");
   app.add_flag("--profile", profile, "print per-op timings of both models (slows them a little)");
   CLI11_PARSE(app, argc, argv);
+  mt::tools::apply_environment();
   try {
     const tools::Config config = tools::Config::load(config_path);
     const tools::DataSplits data = tools::load_data(config);
-    layers::Model dense = layers::build_model(config.string("model.name"), tools::model_options(config, data.train));
+    layers::Model dense = layers::build_model(config.settings().model.name, tools::model_options(config, data.train));
     const morph::ChannelSelection learned = morph::read_structure(structure_path, dense);
     const morph::ChannelGroups groups(dense.graph, dense.logits);
     const morph::CostModel flops(groups, morph::CostOptions{});

@@ -12,6 +12,7 @@
 #include "core/executor.h"
 #include "kernels/backends.h"
 #include "layers/zoo/model.h"
+#include "tools/environment.h"
 
 namespace {
 double median(std::vector<double> v) {
@@ -34,6 +35,7 @@ int main(int argc, char** argv) {
   app.add_option("--warmup", warmup)->capture_default_str();
   app.add_option("--steps", steps)->check(CLI::PositiveNumber)->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  mt::tools::apply_environment();
 
   try {
     mt::layers::ModelOptions options;
@@ -42,7 +44,9 @@ int main(int argc, char** argv) {
     mt::layers::Model model = mt::layers::build_model(model_name, options);
     auto backend = mt::make_backend(backend_name);
     mt::move_state_to(model.graph, *backend);  // a GPU backend computes on its own memory
-    mt::Executor exec(model.graph, *backend);
+    mt::Executor::Options exec_options;
+    exec_options.profile = mt::tools::environment().profile;
+    mt::Executor exec(model.graph, *backend, exec_options);
 
     mt::Rng rng(0);
     mt::Tensor images = mt::Tensor::empty({batch, channels, size, size});

@@ -87,86 +87,9 @@ class KernelBackend {
   virtual Layout activation_layout() const = 0;
   virtual bool supports(DType dtype) const = 0;
 
-  // ---- convolution: x [N, C, H, W], w [O, C/g, kH, kW], b [O], y [N, O, OH, OW]
-  virtual void conv2d_fwd(const Conv2dDesc& d, const Tensor& x, const Tensor& w, const Tensor& b,
-                          Tensor& y) = 0;
-  virtual void conv2d_bwd_data(const Conv2dDesc& d, const Tensor& dy, const Tensor& w,
-                               Tensor& dx) = 0;
-  // db may be undefined (no bias).
-  virtual void conv2d_bwd_weights(const Conv2dDesc& d, const Tensor& x, const Tensor& dy,
-                                  Tensor& dw, Tensor& db) = 0;
-
-  // ---- batch norm over [N, C, H, W] per channel. gamma/beta undefined = no affine.
-  // Training normalises with the batch statistics, saves mean and 1/sqrt(var + eps) [C] for the
-  // backward, and updates running_mean/var (running_var with the unbiased variance).
-  virtual void batchnorm_fwd_train(const BatchNormDesc& d, const Tensor& x, const Tensor& gamma,
-                                   const Tensor& beta, Tensor& running_mean, Tensor& running_var,
-                                   Tensor& y, Tensor& save_mean, Tensor& save_invstd) = 0;
-  virtual void batchnorm_fwd_eval(const BatchNormDesc& d, const Tensor& x, const Tensor& gamma,
-                                  const Tensor& beta, const Tensor& running_mean,
-                                  const Tensor& running_var, Tensor& y) = 0;
-  // Backward of the training-mode forward. dgamma/dbeta may be undefined.
-  virtual void batchnorm_bwd(const BatchNormDesc& d, const Tensor& x, const Tensor& dy,
-                             const Tensor& gamma, const Tensor& save_mean,
-                             const Tensor& save_invstd, Tensor& dx, Tensor& dgamma,
-                             Tensor& dbeta) = 0;
-
-  // ---- elementwise (any shape; a and b of one shape unless said otherwise)
-  virtual void relu_fwd(const Tensor& x, Tensor& y) = 0;
-  virtual void relu_bwd(const Tensor& y, const Tensor& dy, Tensor& dx) = 0;  // from the output
-  virtual void sigmoid_fwd(const Tensor& x, Tensor& y) = 0;
-  virtual void sigmoid_bwd(const Tensor& y, const Tensor& dy, Tensor& dx) = 0;
-  virtual void add_fwd(const Tensor& a, const Tensor& b, Tensor& y) = 0;
-  // b has a's shape, or is per channel: [C] or [N, C] broadcast over a [N, C, H, W] (gates).
-  virtual void mul_fwd(const Tensor& a, const Tensor& b, Tensor& y) = 0;
-  // da/db may be undefined; db sums over the broadcast dimensions.
-  virtual void mul_bwd(const Tensor& a, const Tensor& b, const Tensor& dy, Tensor& da,
-                       Tensor& db) = 0;
-  virtual void add_inplace(Tensor& dst, const Tensor& src) = 0;  // gradient accumulation
-  virtual void fill(Tensor& t, double value) = 0;
-  // Same logical shape, any layouts (a layout change, or a flatten into a row-major view).
-  virtual void copy(const Tensor& src, Tensor& dst) = 0;
-
-  // ---- pooling. workspace: whatever the max-pool backward needs (argmax indices, or a
-  // library's own workspace).
-  virtual void maxpool_fwd(const Pool2dDesc& d, const Tensor& x, Tensor& y, Tensor& workspace) = 0;
-  virtual void maxpool_bwd(const Pool2dDesc& d, const Tensor& x, const Tensor& dy,
-                           const Tensor& workspace, Tensor& dx) = 0;
-  virtual void avgpool_fwd(const Pool2dDesc& d, const Tensor& x, Tensor& y) = 0;
-  virtual void avgpool_bwd(const Pool2dDesc& d, const Tensor& dy, Tensor& dx) = 0;
-  // x [N, C, H, W] -> y [N, C]
-  virtual void global_avgpool_fwd(const Tensor& x, Tensor& y) = 0;
-  virtual void global_avgpool_bwd(const Tensor& dy, Tensor& dx) = 0;
-
-  // ---- linear: x [N, K], w [M, K] (PyTorch layout), b [M] or undefined, y [N, M]
-  virtual void linear_fwd(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y) = 0;
-  virtual void linear_bwd_data(const Tensor& dy, const Tensor& w, Tensor& dx) = 0;
-  virtual void linear_bwd_weights(const Tensor& x, const Tensor& dy, Tensor& dw, Tensor& db) = 0;
-
-  // ---- channel concat (axis 1) and the option-A channel pad
-  virtual void concat_fwd(const std::vector<const Tensor*>& xs, Tensor& y) = 0;
-  // channels[i]: input i's width (its channel offset in dy is the sum of those before it).
-  // dxs entries may be null (that input needs no gradient).
-  virtual void concat_bwd(const Tensor& dy, const std::vector<int64_t>& channels,
-                          const std::vector<Tensor*>& dxs) = 0;
-  virtual void channel_pad_fwd(const ChannelPadDesc& d, const Tensor& x, Tensor& y) = 0;
-  virtual void channel_pad_bwd(const ChannelPadDesc& d, const Tensor& dy, Tensor& dx) = 0;
-
-  // ---- dropout: element i (its row-major position in the logical shape, so the layout does not
-  // matter) is kept iff uniform(seed, i) >= p, where uniform is
-  // dropout_uniform() below, so every backend draws the same mask. Kept elements scale by 1/(1-p).
-  virtual void dropout_fwd(double p, uint64_t seed, const Tensor& x, Tensor& y,
-                           Tensor& workspace) = 0;
-  virtual void dropout_bwd(double p, const Tensor& workspace, const Tensor& dy, Tensor& dx) = 0;
-
-  // ---- softmax cross-entropy, mean over the batch. logits [N, K], labels i64 [N], loss [] (a
-  // rank-0 tensor), probs [N, K] saved for the backward. Label smoothing s mixes the one-hot
-  // target with the uniform distribution: (1 - s) * onehot + s / K (PyTorch's definition).
-  virtual void softmax_xent_fwd(double label_smoothing, const Tensor& logits, const Tensor& labels,
-                                Tensor& loss, Tensor& probs) = 0;
-  // dloss is a rank-0 tensor (the upstream gradient of the scalar loss).
-  virtual void softmax_xent_bwd(double label_smoothing, const Tensor& probs, const Tensor& labels,
-                                const Tensor& dloss, Tensor& dlogits) = 0;
+#define MT_KERNEL(ret, name, params) virtual ret name params = 0;
+#include "core/backend_kernels.inc"
+#undef MT_KERNEL
 
   // ---- fused epilogues: an op followed by a ReLU in one call. The executor uses them where a
   // ReLU is the only reader of a batch norm's or an add's output; y then holds relu(op(...)). The
@@ -213,38 +136,6 @@ class KernelBackend {
     if (da.defined()) relu_bwd(y, dy, da);
     if (db.defined()) relu_bwd(y, dy, db);
   }
-
-  // ---- optimizer updates, in place on param (and the state tensors)
-  virtual void sgd_step(const SgdDesc& d, Tensor& param, const Tensor& grad,
-                        Tensor& momentum_buf) = 0;
-  virtual void adamw_step(const AdamWDesc& d, Tensor& param, const Tensor& grad, Tensor& exp_avg,
-                          Tensor& exp_avg_sq) = 0;
-  // Sum of squares (gradient-norm clipping, group norms).
-  virtual double sum_squares(const Tensor& t) = 0;
-  virtual void scale_inplace(Tensor& t, double factor) = 0;
-
-  // ---- FiGS gate: x [N, C, H, W] or [N, C], logits [C], y = x * g with one gate per channel,
-  // shared by the whole batch and all pixels. g and dg/dlogits come from gate_value() below.
-  // workspace receives [2, C] in x's dtype: g, then dg/dlogits, for the backward (and readers of
-  // the sampled mask).
-  virtual void gate_fwd(const GateDesc& d, const Tensor& x, const Tensor& logits, Tensor& y,
-                        Tensor& workspace) = 0;
-  // dx = dy * g (times [x > 0] with d.relu); dlogits = sum over N, H, W of dy * x * dg/dlogits
-  // (relu(x) with d.relu). dx or dlogits may be undefined.
-  virtual void gate_bwd(const GateDesc& d, const Tensor& x, const Tensor& dy,
-                        const Tensor& workspace, Tensor& dx, Tensor& dlogits) = 0;
-
-  // ---- row-wise terms of structure learning (morph/: group lasso, BN-scale L1, FiGS gates,
-  // ResRep compactors). A row-major param x (rank >= 1) is viewed as [R, n], R = x.dim(0),
-  // n = numel / R: one row per output channel (a conv filter, a BN scale, a compactor row). The
-  // morph code needs a few numbers per channel and one update of each element, so these two ops
-  // let only per-row numbers cross between host and device while the elements stay where x lives.
-  // out [R, 3] in x's dtype: per row the sum of x^2, of |x| and of x, accumulated in double.
-  virtual void row_stats(const Tensor& x, Tensor& out) = 0;
-  // coef [R, 4] in x's dtype; y row-major of x's shape and dtype, and may be x itself (in place):
-  //   y[r, j] = c0[r] y[r, j] + c1[r] x[r, j] + c2[r] sign(x[r, j]) + c3[r]       (sign(0) = 0)
-  // as row_update_value() below computes it: in double, stored in y's dtype.
-  virtual void row_update(const Tensor& x, const Tensor& coef, Tensor& y) = 0;
 };
 
 // The [R, n] view row_stats and row_update take of x, after the checks every backend shares:

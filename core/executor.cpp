@@ -1,12 +1,13 @@
 #include "core/executor.h"
 
-#include "core/ops/conv_bn_eval.h"
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
+
+#include "core/graph_queries.h"
+#include "core/ops/conv_bn_eval.h"
 
 namespace mt {
 
@@ -45,8 +46,6 @@ Executor::Executor(Graph& graph, KernelBackend& backend, Options options)
   for (ValueId p : graph_.params())
     param_grads_[p] = Tensor::empty(graph_.value(p).shape, graph_.value(p).dtype, Layout::nchw, backend_.device());
   grad_written_.assign(nv, false);
-  const char* env = std::getenv("MORPHTRAIN_PROFILE");
-  options_.profile |= env && std::string(env) == "1";
   if (options_.profile) {
     forward_seconds_.assign(graph_.nodes().size(), 0);
     backward_seconds_.assign(graph_.nodes().size(), 0);
@@ -66,7 +65,7 @@ void Executor::plan_relu_fusion() {
   const auto& outputs = graph_.outputs();
   for (int r = 0; r < nn; ++r) {
     const Node& relu = graph_.node(r);
-    if (relu.op->kind() != "relu") continue;
+    if (relu.op->kind() != OpKind::relu) continue;
     const ValueId x = relu.inputs[0];
     const int p = graph_.producer(x);
     // Only where nothing else reads the pre-activation value: it is never materialised.
@@ -84,7 +83,7 @@ std::string Executor::profile_report() const {
   std::map<std::string, std::pair<double, double>> by_kind;
   double total = 0;
   for (size_t n = 0; n < forward_seconds_.size(); ++n) {
-    auto& k = by_kind[std::string(graph_.node(static_cast<int>(n)).op->kind())];
+    auto& k = by_kind[graph_.node(static_cast<int>(n)).op->kind_name()];
     k.first += forward_seconds_[n];
     k.second += backward_seconds_[n];
     total += forward_seconds_[n] + backward_seconds_[n];
@@ -122,7 +121,7 @@ std::string Executor::profile_nodes_report(int top) const {
   for (const int n : order) {
     const Node& node = graph_.node(n);
     std::snprintf(line, sizeof line, "%-31s %-13s %11.3f %11.3f %5.1f%%  ", node.name.c_str(),
-                  std::string(node.op->kind()).c_str(), forward_seconds_[n] * per_fwd, backward_seconds_[n] * per_bwd,
+                  node.op->kind_name().c_str(), forward_seconds_[n] * per_fwd, backward_seconds_[n] * per_bwd,
                   total > 0 ? 100 * seconds(n) / total : 0.0);
     out += line;
     if (shapes && !node.inputs.empty()) out += (*shapes)[node.inputs[0]].str();
@@ -210,13 +209,11 @@ void Executor::plan_batchnorm_folding() {
     const Node& conv = graph_.node(c);
     if (conv.outputs.size() != 1) continue;
     const ValueId y = conv.outputs[0];
-    const auto& readers = graph_.consumers(y);
-    if (uses_[y] != 1 || readers.size() != 1 || std::find(outputs.begin(), outputs.end(), y) != outputs.end())
-      continue;
-    const Node& bn = graph_.node(readers[0]);
-    if (bn.inputs[0] != y || !is_conv_bn_pair(*conv.op, *bn.op)) continue;
-    bn_after_conv_[c] = readers[0];
-    folded_in_eval_[readers[0]] = true;
+    const int bn = batchnorm_reading(graph_, y);
+    if (bn < 0 || uses_[y] != 1 || std::find(outputs.begin(), outputs.end(), y) != outputs.end()) continue;
+    if (!is_conv_bn_pair(*conv.op, *graph_.node(bn).op)) continue;
+    bn_after_conv_[c] = bn;
+    folded_in_eval_[bn] = true;
   }
 }
 

@@ -16,7 +16,7 @@ class Executor {
  public:
   struct Options {
     bool input_grads = false;  // also compute gradients of the graph's float inputs (gradcheck)
-    bool profile = false;      // time every node (also on with MORPHTRAIN_PROFILE=1)
+    bool profile = false;      // time every node (MORPHTRAIN_PROFILE=1 turns it on in tools/)
     int max_plans = 4;         // input shapes whose buffers are kept at once
     // Run a ReLU that is the only reader of a batch norm's or an add's output inside that op
     // (one pass over memory fewer). The graph is unchanged; value() of the fused op's output

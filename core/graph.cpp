@@ -116,7 +116,7 @@ std::vector<Shape> infer_value_shapes(const Graph& graph, int64_t batch) {
     try {
       out = node.op->infer_shapes(in);
     } catch (const ShapeError& e) {
-      throw ShapeError("node '" + node.name + "' (" + std::string(node.op->kind()) + "): " + e.what());
+      throw ShapeError("node '" + node.name + "' (" + node.op->kind_name() + "): " + e.what());
     }
     for (size_t o = 0; o < node.outputs.size(); ++o) shapes[node.outputs[o]] = out[o];
   }

@@ -12,10 +12,24 @@
 #include <nlohmann/json.hpp>
 
 #include "core/backend.h"
+#include "core/op_kind.h"
 
 namespace mt {
 
 enum class Mode : uint8_t { train, eval };
+
+// What an input of an op is for, so that passes ask for "the batch norm's running mean" rather
+// than for input 3 (Graph's input_of finds it).
+enum class InputRole : uint8_t {
+  data,          // an activation (or the images)
+  weight,        // conv / linear / compactor filters; batch norm's scale
+  bias,          // conv / linear bias; batch norm's shift
+  running_mean,  // batch norm buffers
+  running_var,
+  num_batches_tracked,
+  logits,        // a gate's per-channel log odds
+  labels,        // the loss's targets
+};
 
 // What the executor hands an op for one call. Tensors it does not need are undefined.
 struct OpContext {
@@ -46,8 +60,12 @@ struct OpContext {
 class Op {
  public:
   virtual ~Op() = default;
-  // The op's kind ("conv2d", "batchnorm2d", ...): what morph, export and the summary match on.
-  virtual std::string_view kind() const = 0;
+  // The op's kind: the row every pass's table looks up (core/op_kind.h).
+  virtual OpKind kind() const = 0;
+  // The kind's name, for messages, summaries and profiles; an OpKind::custom op says what it is.
+  virtual std::string kind_name() const { return std::string(op_kind_name(kind())); }
+  // What input `index` is for (data unless the op says otherwise).
+  virtual InputRole input_role(size_t /*index*/) const { return InputRole::data; }
   virtual int num_outputs() const { return 1; }
   // Output shapes from input shapes; throws ShapeError naming the op on a mismatch.
   virtual std::vector<Shape> infer_shapes(const std::vector<Shape>& inputs) const = 0;

@@ -129,7 +129,7 @@ ValueId ModelBuilder::batchnorm2d(const std::string& name, ValueId x, double eps
   const ValueId y =
       node(name, std::make_shared<BatchNorm2dOp>(BatchNormDesc{eps, momentum}), {x, w, b, rm, rv, nbt});
   const int producer = graph_.producer(x);
-  if (producer < 0 || graph_.node(producer).op->kind() != "conv2d") return y;
+  if (producer < 0 || graph_.node(producer).op->kind() != OpKind::conv2d) return y;
   const Node& conv = graph_.node(producer);
   if (compactors_ && dynamic_cast<const Conv2dOp&>(*conv.op).desc().groups == 1)
     return compactor(conv.name + ".compactor", y);
@@ -205,7 +205,7 @@ ValueId ModelBuilder::cross_entropy(const std::string& name, ValueId logits, Val
 
 ValueId ModelBuilder::gate(const std::string& name, ValueId x, double temperature, double init_logit) {
   const int producer = graph_.producer(x);
-  MT_CHECK(producer < 0 || graph_.node(producer).op->kind() != "gate", ShapeError, "layer '", name,
+  MT_CHECK(producer < 0 || graph_.node(producer).op->kind() != OpKind::gate, ShapeError, "layer '", name,
            "': its input '", graph_.value(x).name, "' is a gate's output already");
   Tensor logits = new_tensor({channels(x)});
   logits.fill(init_logit);

@@ -11,7 +11,7 @@ ModelSummary summarize(const Graph& graph) {
   for (const Node& node : graph.nodes()) {
     LayerSummary row;
     row.name = node.name;
-    row.kind = std::string(node.op->kind());
+    row.kind = node.op->kind_name();
     row.output = shapes[node.outputs.front()];
     std::vector<Shape> in, out;
     for (ValueId v : node.inputs) {

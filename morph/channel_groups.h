@@ -13,9 +13,9 @@
 //
 // Channels that can never be removed get no group (-1): the image channels, the logits, the
 // inputs and outputs of a grouped conv that is not depthwise (1 < groups, or a depth multiplier:
-// removing one channel would unbalance its groups), everything an op of unknown kind touches,
-// and the constant zero channels of channel_pad. A component holding any such atom is not
-// prunable as a whole.
+// removing one channel would unbalance its groups), and the constant zero channels of
+// channel_pad. A component holding any such atom is not prunable as a whole. Each rule is its op
+// kind's handler (morph/handlers/); an op whose kind has no handler is an error naming it.
 //
 // Only the ops that the logits depend on are analysed (MorphNet crawls from the output boundary
 // back to the input boundary): the loss and anything beside the classifier path are ignored.

@@ -47,4 +47,17 @@ ChannelPlan plan_channels(const ChannelGroups& groups, const ChannelSelection& s
 // Whether the slots are the dense value's channels unchanged.
 bool is_identity(const Slots& slots, int64_t dense_channels);
 
+// Input channel c of an op that moves channels without mixing them lands on output position
+// offset + c x per_channel (flatten spreads a channel over H x W features).
+struct Placement {
+  int64_t offset = 0;
+  int64_t per_channel = 1;
+};
+
+// The slots of a value whose channels belong to `groups` (kNone: kept once), each kept channel
+// followed by its new copies.
+Slots slots_from_groups(const std::vector<int>& groups, const ChannelSelection& s);
+// `in` moved as p says (each slot spread over p.per_channel features).
+Slots shifted_slots(const Slots& in, const Placement& p);
+
 }  // namespace mt::morph

@@ -1,16 +1,11 @@
 #include "morph/compactors.h"
 
+#include "core/graph_queries.h"
 #include "core/ops/conv2d.h"
 
 namespace mt::morph {
 
 namespace {
-
-// Whether node `reader` is the only op that reads value v.
-bool only_reader(const Graph& g, ValueId v, int reader) {
-  const std::vector<int>& c = g.consumers(v);
-  return c.size() == 1 && c.front() == reader;
-}
 
 CompactorInfo describe(const ChannelGroups& groups, int node) {
   const Graph& g = groups.graph();
@@ -19,18 +14,18 @@ CompactorInfo describe(const ChannelGroups& groups, int node) {
   info.node = node;
   info.weight = n.inputs.at(1);
   int producer = g.producer(n.inputs[0]);
-  if (producer >= 0 && g.node(producer).op->kind() == "batchnorm2d") {
-    MT_CHECK(only_reader(g, g.node(producer).outputs[0], node), ShapeError, "[resrep] compactor '",
+  if (producer >= 0 && g.node(producer).op->kind() == OpKind::batchnorm2d) {
+    MT_CHECK(only_reader(g, g.node(producer).outputs[0]) == node, ShapeError, "[resrep] compactor '",
              n.name, "': its batch norm's output is read by other ops too; it cannot be folded");
     info.batchnorm = producer;
     producer = g.producer(g.node(producer).inputs[0]);
   }
   const Node* conv = producer >= 0 ? &g.node(producer) : nullptr;
-  MT_CHECK(conv && conv->op->kind() == "conv2d" &&
+  MT_CHECK(conv && conv->op->kind() == OpKind::conv2d &&
                dynamic_cast<const Conv2dOp&>(*conv->op).desc().groups == 1,
            ShapeError, "[resrep] compactor '", n.name,
            "' must follow a conv2d with groups 1, directly or through one batch norm");
-  MT_CHECK(only_reader(g, conv->outputs[0], info.batchnorm >= 0 ? info.batchnorm : node), ShapeError,
+  MT_CHECK(only_reader(g, conv->outputs[0]) == (info.batchnorm >= 0 ? info.batchnorm : node), ShapeError,
            "[resrep] compactor '", n.name, "': the output of conv '", conv->name,
            "' is read by other ops too; it cannot be folded");
   info.conv = producer;
@@ -43,7 +38,7 @@ CompactorInfo describe(const ChannelGroups& groups, int node) {
 std::vector<CompactorInfo> find_compactors(const ChannelGroups& groups) {
   std::vector<CompactorInfo> out;
   for (int node : groups.nodes())
-    if (groups.graph().node(node).op->kind() == "compactor") out.push_back(describe(groups, node));
+    if (groups.graph().node(node).op->kind() == OpKind::compactor) out.push_back(describe(groups, node));
   return out;
 }
 

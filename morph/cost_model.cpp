@@ -2,20 +2,13 @@
 
 #include <algorithm>
 #include <map>
-#include <set>
 
-#include "core/ops/conv2d.h"
-#include "core/ops/linear.h"
+#include "core/graph_queries.h"
+#include "morph/handlers/op_handler.h"
 
 namespace mt::morph {
 
 namespace {
-
-const std::set<std::string_view> kFlopOps = {"conv2d", "linear"};
-// MorphNet's latency SUPPORTED_OPS (Add, ConcatV2, FusedBatchNorm, Mul, Relu) in our names; a
-// gate is MorphNet's gating Mul.
-const std::set<std::string_view> kMemoryOps = {"conv2d", "linear", "add",  "concat",
-                                               "batchnorm2d", "mul", "relu", "gate"};
 
 OpChannels channels_of(const std::vector<int>& groups) {
   OpChannels c;
@@ -36,53 +29,26 @@ double channel_bytes(const Graph& g, const std::vector<Shape>& shapes, ValueId v
          static_cast<double>(dtype_size(g.value(v).dtype));
 }
 
-void set_weight_coeffs(const ChannelGroups& groups, CostOp& op) {
-  const Graph& g = groups.graph();
-  const Node& n = g.node(op.node);
-  const Shape& w = g.value(n.inputs[1]).shape;
-  const double wsize = static_cast<double>(dtype_size(g.value(n.inputs[1]).dtype));
-  if (op.kind == "linear") {
-    op.flop_coeff = 2;
-    op.weight_coeff = 1;
-    op.has_bias = dynamic_cast<const LinearOp&>(*n.op).has_bias();
-  } else {
-    const auto& conv = dynamic_cast<const Conv2dOp&>(*n.op);
-    const Shape& y = groups.shapes()[n.outputs[0]];
-    op.depthwise = is_depthwise_conv(g, groups.shapes(), op.node);
-    // Per (input, output) channel pair: kH x kW / groups, so that coeff x C_in x C_out is the
-    // whole layer; a depthwise conv counts kH x kW per output channel.
-    const double per_pair = static_cast<double>(w[2] * w[3]) /
-                            (op.depthwise ? 1.0 : static_cast<double>(conv.desc().groups));
-    op.flop_coeff = 2.0 * static_cast<double>(y[2] * y[3]) * per_pair;
-    op.weight_coeff = per_pair;
-    op.has_bias = conv.has_bias();
-  }
-  op.weight_bytes = op.weight_coeff * wsize;
-}
-
 CostOp make_cost_op(const ChannelGroups& groups, int node) {
   const Graph& g = groups.graph();
   const Node& n = g.node(node);
   CostOp op;
   op.node = node;
   op.name = n.name;
-  op.kind = std::string(n.op->kind());
+  op.kind = n.op->kind_name();
+  const OpHandler& h = handler_for(g, node);
   const ValueId y = n.outputs[0];
-  // Concat's inputs are its output's channels split up (MorphNet uses the output for both).
-  const ValueId x = op.kind == "concat" ? y : n.inputs[0];
+  const ValueId x = h.cost_reads_output() ? y : n.inputs[0];
   op.in = channels_of(groups.channel_groups(x));
   op.out = channels_of(groups.channel_groups(y));
   op.out_bytes = channel_bytes(g, groups.shapes(), y);
-  if (op.kind == "concat") {
+  if (h.cost_reads_output()) {
     op.in_bytes = op.out_bytes;
   } else {
-    for (ValueId v : n.inputs) {
-      const ValueKind k = g.value(v).kind;
-      if (k == ValueKind::activation || k == ValueKind::input)
-        op.in_bytes += channel_bytes(g, groups.shapes(), v);
-    }
+    for (ValueId v : n.inputs)
+      if (is_activation_value(g, v)) op.in_bytes += channel_bytes(g, groups.shapes(), v);
   }
-  if (kFlopOps.count(op.kind)) set_weight_coeffs(groups, op);
+  if (h.counts_compute()) h.weight_coeffs(groups, op);
   return op;
 }
 
@@ -127,9 +93,11 @@ CostModel::CostModel(const ChannelGroups& groups, CostOptions options)
     : options_(std::move(options)), num_groups_(groups.num_groups()) {
   MT_CHECK(options_.batch_size >= 1, ConfigError, "cost model: batch_size must be >= 1, got ",
            options_.batch_size);
-  const auto& kinds = options_.target == CostTarget::latency ? kMemoryOps : kFlopOps;
-  for (int n : groups.nodes())
-    if (kinds.count(groups.graph().node(n).op->kind())) ops_.push_back(make_cost_op(groups, n));
+  const bool latency = options_.target == CostTarget::latency;
+  for (int n : groups.nodes()) {
+    const OpHandler& h = handler_for(groups.graph(), n);
+    if (latency ? h.counts_memory() : h.counts_compute()) ops_.push_back(make_cost_op(groups, n));
+  }
 }
 
 std::string CostModel::cost_name() const {

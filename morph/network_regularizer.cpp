@@ -1,6 +1,6 @@
 #include "morph/network_regularizer.h"
 
-#include <set>
+#include "morph/handlers/op_handler.h"
 
 namespace mt::morph {
 
@@ -79,13 +79,12 @@ void NetworkRegularizer::proximal_step(double step) const {
 }
 
 std::map<std::string, std::vector<bool>> NetworkRegularizer::alive_vectors() const {
-  static const std::set<std::string_view> kinds = {"conv2d", "linear", "batchnorm2d", "gate"};
   const std::vector<bool> alive = group_alive();
   const Graph& g = groups_->graph();
   std::map<std::string, std::vector<bool>> out;
   for (int n : groups_->nodes()) {
     const Node& node = g.node(n);
-    if (!kinds.count(node.op->kind()) || node.outputs[0] == groups_->logits()) continue;
+    if (!handler_for(g, n).reports_alive() || node.outputs[0] == groups_->logits()) continue;
     std::vector<bool>& bits = out[node.name];
     for (int grp : groups_->channel_groups(node.outputs[0]))
       bits.push_back(grp == ChannelGroups::kNone || alive[grp]);

@@ -3,140 +3,54 @@
 #include <cmath>
 #include <cstring>
 
-#include "core/ops/channel_pad.h"
-#include "core/ops/conv2d.h"
+#include "core/graph_queries.h"
 #include "core/random.h"
 #include "morph/channel_plan.h"
+#include "morph/handlers/op_handler.h"
+#include "morph/reshape_planner.h"
 
 namespace mt::morph {
 
-namespace {
-
-// What a fresh parameter starts as (layers/builder.h's initialisations).
-enum class Role : uint8_t { none, conv_weight, uniform, ones, zeros, gate_logits };
-
-// How one parameter (or buffer) is rebuilt: the slots along its first two axes (null: that axis
-// is unchanged) and how its fresh entries start.
-struct ParamPlan {
-  Role role = Role::none;
-  const Slots* rows = nullptr;
-  const Slots* cols = nullptr;
-  double bound = 0;  // Role::uniform
-  bool planned = false;
-};
-
-struct Rebuild {
-  std::vector<OpPtr> ops;         // per dense node
-  std::vector<ParamPlan> params;  // per dense value
-};
-
-bool is_activation(const Graph& g, ValueId v) {
-  const ValueKind k = g.value(v).kind;
-  return k == ValueKind::activation || k == ValueKind::input;
+ReshapePlanner::ReshapePlanner(const ChannelGroups& groups, const ChannelPlan& plan)
+    : groups_(groups), plan_(plan), params_(groups.graph().num_values()) {
+  for (const Node& n : groups.graph().nodes()) ops_.push_back(n.op);
 }
 
-void plan_param(Rebuild& r, const Graph& g, ValueId v, ParamPlan p) {
-  ParamPlan& slot = r.params[v];
+void ReshapePlanner::plan_param(ValueId v, ParamPlan p) {
+  ParamPlan& slot = params_[v];
   if (slot.planned) {
-    // A parameter read by two ops must be sliced the same way by both.
     auto same = [](const Slots* a, const Slots* b) { return a == b || (a && b && *a == *b); };
     MT_CHECK(same(slot.rows, p.rows) && same(slot.cols, p.cols), ShapeError, "[reshape] '",
-             g.value(v).name, "' is shared by ops that keep different channels");
+             graph().value(v).name, "' is shared by ops that keep different channels");
     return;
   }
   p.planned = true;
   slot = p;
 }
 
-void require_unchanged(const ChannelPlan& plan, const ChannelGroups& groups, const Node& n) {
+void ReshapePlanner::require_unchanged(int node) const {
+  const Node& n = graph().node(node);
   std::vector<ValueId> values = n.outputs;
   for (ValueId v : n.inputs)
-    if (is_activation(groups.graph(), v)) values.push_back(v);
+    if (is_activation_value(graph(), v)) values.push_back(v);
   for (ValueId v : values) {
-    const Shape& s = groups.shapes()[v];
-    MT_CHECK(s.rank() < 2 || is_identity(plan.slots[v], s[1]), ShapeError, "[reshape] op '", n.name,
-             "' (", n.op->kind(), ") cannot change its channels; its channel groups should be pinned");
+    const Shape& s = groups_.shapes()[v];
+    MT_CHECK(s.rank() < 2 || is_identity(plan_.slots[v], s[1]), ShapeError, "[reshape] op '", n.name, "' (",
+             n.op->kind_name(), ") cannot change its channels; its channel groups should be pinned");
   }
 }
 
-void plan_conv(Rebuild& r, const ChannelGroups& groups, const ChannelPlan& plan, int node) {
-  const Graph& g = groups.graph();
-  const Node& n = g.node(node);
-  const auto& op = dynamic_cast<const Conv2dOp&>(*n.op);
-  const Slots& in = plan.slots[n.inputs[0]];
-  const Slots& out = plan.slots[n.outputs[0]];
-  const Shape& w = g.value(n.inputs[1]).shape;  // [O, C / groups, kH, kW]
-  const Slots* cols = &in;
-  if (is_depthwise_conv(g, groups.shapes(), node)) {
-    MT_CHECK(in == out, ShapeError, "[reshape] depthwise conv '", n.name, "' keeps other channels than its input");
-    Conv2dDesc d = op.desc();
-    d.groups = static_cast<int>(out.size());
-    r.ops[node] = std::make_shared<Conv2dOp>(d, op.has_bias());
-    cols = nullptr;
-  } else if (op.desc().groups != 1) {
-    require_unchanged(plan, groups, n);
-    cols = nullptr;
-  }
-  const int64_t fan_in = (cols ? static_cast<int64_t>(in.size()) : w[1]) * w[2] * w[3];
-  plan_param(r, g, n.inputs[1], {Role::conv_weight, &out, cols});
-  if (op.has_bias())
-    plan_param(r, g, n.inputs[2], {Role::uniform, &out, nullptr, 1.0 / std::sqrt(static_cast<double>(fan_in))});
-}
-
-void plan_linear(Rebuild& r, const ChannelGroups& groups, const ChannelPlan& plan, int node) {
-  const Graph& g = groups.graph();
-  const Node& n = g.node(node);
-  const Slots& in = plan.slots[n.inputs[0]];
-  const Slots& out = plan.slots[n.outputs[0]];
-  const double bound = 1.0 / std::sqrt(static_cast<double>(in.size()));
-  plan_param(r, g, n.inputs[1], {Role::uniform, &out, &in, bound});
-  if (n.inputs.size() > 2) plan_param(r, g, n.inputs[2], {Role::uniform, &out, nullptr, bound});
-}
-
-void plan_node(Rebuild& r, const ChannelGroups& groups, const ChannelPlan& plan, int node) {
-  const Graph& g = groups.graph();
-  const Node& n = g.node(node);
-  const std::string_view kind = n.op->kind();
-  const Slots& x = plan.slots[n.inputs[0]];
-  if (kind == "conv2d") return plan_conv(r, groups, plan, node);
-  if (kind == "linear") return plan_linear(r, groups, plan, node);
-  if (kind == "batchnorm2d") {
-    const Role roles[] = {Role::ones, Role::zeros, Role::zeros, Role::ones};
-    for (int i = 0; i < 4; ++i) plan_param(r, g, n.inputs[i + 1], {roles[i], &x});
-    plan_param(r, g, n.inputs[5], {Role::zeros});  // num_batches_tracked: restarts when fresh
-    return;
-  }
-  if (kind == "gate") return plan_param(r, g, groups.source_param(SourceKind::gate, node), {Role::gate_logits, &x});
-  if (kind == "channel_pad") {
-    const ChannelPadDesc& d = dynamic_cast<const ChannelPadOp&>(*n.op).desc();
-    const int64_t after_start = d.pad_before + groups.shapes()[n.inputs[0]][1];
-    ChannelPadDesc slim{0, 0, d.stride};
-    for (const Slot& s : plan.slots[n.outputs[0]]) {
-      slim.pad_before += s.index < d.pad_before;
-      slim.pad_after += s.index >= after_start;
-    }
-    r.ops[node] = std::make_shared<ChannelPadOp>(slim);
-    return;
-  }
-  if (kind == "mul" && !is_activation(g, n.inputs[1])) {
-    if (g.value(n.inputs[1]).shape == Shape{static_cast<int64_t>(groups.shapes()[n.inputs[0]][1])})
-      return plan_param(r, g, n.inputs[1], {Role::ones, &x});
-    return require_unchanged(plan, groups, n);
-  }
-  bool has_state = false;
-  for (ValueId v : n.inputs) has_state = has_state || !is_activation(g, v);
-  if (has_state) require_unchanged(plan, groups, n);
-}
+namespace {
 
 void init_fresh(Tensor& t, const ParamPlan& p, const ReshapeOptions& o, Rng& rng) {
   if (t.dtype() != DType::f32 && t.dtype() != DType::f64) return;  // counters stay 0
-  switch (p.role) {
-    case Role::conv_weight: layers::init_kaiming_normal_fan_out(t, rng); break;
-    case Role::uniform: layers::init_uniform(t, p.bound, rng); break;
-    case Role::ones: t.fill(1); break;
-    case Role::gate_logits: t.fill(o.gate_init_logit); break;
-    case Role::zeros:
-    case Role::none: break;
+  switch (p.init) {
+    case ParamInit::conv_weight: layers::init_kaiming_normal_fan_out(t, rng); break;
+    case ParamInit::uniform: layers::init_uniform(t, p.bound, rng); break;
+    case ParamInit::ones: t.fill(1); break;
+    case ParamInit::gate_logits: t.fill(o.gate_init_logit); break;
+    case ParamInit::zeros:
+    case ParamInit::none: break;
   }
 }
 
@@ -165,7 +79,7 @@ void copy_kept(const Tensor& dense, const ParamPlan& p, Tensor& out) {
 }
 
 Tensor build_param(const Value& dense, const ParamPlan& p, const ReshapeOptions& o, Rng& rng) {
-  if (p.role == Role::none) return dense.data.clone();
+  if (p.init == ParamInit::none) return dense.data.clone();
   std::vector<int64_t> dims = dense.shape.dims();
   if (p.rows) dims.at(0) = static_cast<int64_t>(p.rows->size());
   if (p.cols) dims.at(1) = static_cast<int64_t>(p.cols->size());
@@ -177,7 +91,7 @@ Tensor build_param(const Value& dense, const ParamPlan& p, const ReshapeOptions&
 
 // The slim graph: the dense graph's values re-added in id order, so that every ValueId (and the
 // state_dict order) stays the same.
-Graph build_graph(const Graph& dense, const Rebuild& r, const ReshapeOptions& o) {
+Graph build_graph(const Graph& dense, const ReshapePlanner& r, const ReshapeOptions& o) {
   Graph out;
   Rng rng(o.seed);
   std::vector<bool> added(dense.nodes().size(), false);
@@ -187,12 +101,12 @@ Graph build_graph(const Graph& dense, const Rebuild& r, const ReshapeOptions& o)
     if (val.kind == ValueKind::input) {
       got = out.add_input(val.name, val.shape, val.dtype);
     } else if (val.kind == ValueKind::param) {
-      got = out.add_param(val.name, build_param(val, r.params[v], o, rng));
+      got = out.add_param(val.name, build_param(val, r.params()[v], o, rng));
     } else if (val.kind == ValueKind::buffer) {
-      got = out.add_buffer(val.name, build_param(val, r.params[v], o, rng));
+      got = out.add_buffer(val.name, build_param(val, r.params()[v], o, rng));
     } else if (!added[val.producer]) {
       const Node& n = dense.node(val.producer);
-      got = out.add_node(n.name, r.ops[val.producer], n.inputs).front();
+      got = out.add_node(n.name, r.ops()[val.producer], n.inputs).front();
       added[val.producer] = true;
     }
     MT_CHECK(got == v, ShapeError, "[reshape] value '", val.name, "' changed its id");
@@ -223,10 +137,8 @@ Reshaped reshape_model(const layers::Model& dense, const ChannelSelection& keep,
   result.revived = revive_empty_values(groups, result.selection);
   const ChannelPlan plan = plan_channels(groups, result.selection);
 
-  Rebuild r;
-  for (const Node& n : dense.graph.nodes()) r.ops.push_back(n.op);
-  r.params.resize(dense.graph.num_values());
-  for (int node : groups.nodes()) plan_node(r, groups, plan, node);
+  ReshapePlanner r(groups, plan);
+  for (int node : groups.nodes()) handler_for(dense.graph, node).plan_reshape(r, node);
 
   layers::Model& m = result.model;
   m.name = dense.name;

@@ -225,7 +225,7 @@ nlohmann::json ResRep::learned_structure() const {
   nlohmann::json out = nlohmann::json::object();
   for (int node : groups_->nodes()) {
     const Node& n = graph_.node(node);
-    if (n.op->kind() != "conv2d" || is_depthwise_conv(graph_, groups_->shapes(), node)) continue;
+    if (n.op->kind() != OpKind::conv2d || is_depthwise_conv(graph_, groups_->shapes(), node)) continue;
     int64_t alive = 0;
     for (int g : groups_->channel_groups(n.outputs[0])) alive += g == ChannelGroups::kNone || !masked_[g];
     out[n.name] = alive;

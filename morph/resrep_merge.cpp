@@ -3,6 +3,7 @@
 #include <cmath>
 #include <map>
 
+#include "core/graph_queries.h"
 #include "core/ops/batchnorm2d.h"
 #include "core/ops/conv2d.h"
 #include "morph/channel_plan.h"
@@ -20,7 +21,7 @@ layers::Model strip(const layers::Model& dense, std::vector<ValueId>& map) {
   const Graph& g = dense.graph;
   std::vector<bool> compactor_weight(g.num_values(), false);
   for (const Node& n : g.nodes())
-    if (n.op->kind() == "compactor") compactor_weight[n.inputs.at(1)] = true;
+    if (n.op->kind() == OpKind::compactor) compactor_weight[n.inputs.at(1)] = true;
   layers::Model out;
   out.name = dense.name;
   map.assign(g.num_values(), -1);
@@ -33,7 +34,7 @@ layers::Model strip(const layers::Model& dense, std::vector<ValueId>& map) {
     if (val.kind == ValueKind::buffer) map[v] = out.graph.add_buffer(val.name, val.data.clone());
   }
   for (const Node& n : g.nodes()) {
-    if (n.op->kind() == "compactor") {
+    if (n.op->kind() == OpKind::compactor) {
       map[n.outputs[0]] = map[n.inputs[0]];
       continue;
     }
@@ -95,7 +96,7 @@ std::vector<double> Merger::dropped_contribution(int node) const {
   const std::vector<bool> keep = kept_of(n.inputs[0]);
   const std::vector<double>& value = constants[n.inputs[0]];
   bool padded = false;
-  if (n.op->kind() == "conv2d") {
+  if (n.op->kind() == OpKind::conv2d) {
     const Conv2dDesc& d = dynamic_cast<const Conv2dOp&>(*n.op).desc();
     padded = d.pad_h > 0 || d.pad_w > 0;
   }
@@ -207,13 +208,12 @@ void Merger::compensate(int node, const std::vector<double>& delta) const {
   if (!any) return;
   const Node& n = g().node(node);
   const Slots& rows = rows_of(n.outputs[0]);
-  const std::vector<int>& readers = g().consumers(n.outputs[0]);
   if (n.inputs.size() > 2) {
     const HostView b = slim_param(n.inputs[2]);
     for (size_t r = 0; r < rows.size(); ++r)
       b.set(static_cast<int64_t>(r), b[static_cast<int64_t>(r)] + delta[rows[r].index]);
-  } else if (readers.size() == 1 && g().node(readers[0]).op->kind() == "batchnorm2d") {
-    const HostView mean = slim_param(g().node(readers[0]).inputs[3]);
+  } else if (const int bn = batchnorm_reading(g(), n.outputs[0]); bn >= 0) {
+    const HostView mean = slim_param(required_input(g(), bn, InputRole::running_mean));
     for (size_t r = 0; r < rows.size(); ++r)
       mean.set(static_cast<int64_t>(r), mean[static_cast<int64_t>(r)] - delta[rows[r].index]);
   } else {
@@ -226,7 +226,7 @@ void Merger::compensate(int node, const std::vector<double>& delta) const {
 void rebase_identity_batchnorms(Graph& slim, const std::vector<std::string>& batchnorms) {
   for (const std::string& name : batchnorms) {
     const int node = slim.find_node(name);
-    MT_CHECK(node >= 0 && slim.node(node).op->kind() == "batchnorm2d", ShapeError, "[resrep] '", name,
+    MT_CHECK(node >= 0 && slim.node(node).op->kind() == OpKind::batchnorm2d, ShapeError, "[resrep] '", name,
              "' is not a batch norm of the slim model");
     const Node& bn = slim.node(node);
     const double eps = dynamic_cast<const BatchNorm2dOp&>(*bn.op).desc().eps;
@@ -276,9 +276,9 @@ MergeResult merge_compactors(const layers::Model& dense, const std::vector<bool>
   for (const CompactorInfo& c : compactors) by_conv[c.conv] = &c;
   for (int node : groups.nodes()) {
     const Node& n = dense.graph.node(node);
-    const std::string_view kind = n.op->kind();
-    const bool dense_conv = kind == "conv2d" && dynamic_cast<const Conv2dOp&>(*n.op).desc().groups == 1;
-    if (!dense_conv && kind != "linear") continue;
+    const OpKind kind = n.op->kind();
+    const bool dense_conv = kind == OpKind::conv2d && dynamic_cast<const Conv2dOp&>(*n.op).desc().groups == 1;
+    if (!dense_conv && kind != OpKind::linear) continue;
     const std::vector<double> delta = m.dropped_contribution(node);
     if (by_conv.count(node)) m.fold(*by_conv[node], delta);
     else m.compensate(node, delta);

@@ -1,6 +1,7 @@
 #include "morph/structure_export.h"
 
 #include "core/atomic_file.h"
+#include "morph/handlers/op_handler.h"
 
 namespace mt::morph {
 
@@ -17,8 +18,7 @@ bool regularized_output(const NetworkRegularizer& reg, const GroupState& s, int 
 bool exported_kind(const ChannelGroups& groups, int node) {
   const Node& n = groups.graph().node(node);
   if (n.outputs[0] == groups.logits()) return false;
-  if (n.op->kind() == "linear") return true;
-  return n.op->kind() == "conv2d" && !is_depthwise_conv(groups.graph(), groups.shapes(), node);
+  return handler_for(groups.graph(), node).role(groups, node) == ChannelRole::filters;
 }
 
 nlohmann::json group_entries(const NetworkRegularizer& reg, const GroupState& s) {

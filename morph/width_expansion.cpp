@@ -5,6 +5,8 @@
 #include <map>
 #include <set>
 
+#include "morph/handlers/op_handler.h"
+
 namespace mt::morph {
 
 namespace {
@@ -36,8 +38,7 @@ bool is_width_layer(const ChannelGroups& groups, int node) {
   const Graph& g = groups.graph();
   const Node& n = g.node(node);
   if (n.outputs[0] == groups.logits()) return false;
-  return n.op->kind() == "linear" ||
-         (n.op->kind() == "conv2d" && !is_depthwise_conv(g, groups.shapes(), node));
+  return handler_for(g, node).role(groups, node) == ChannelRole::filters;
 }
 
 std::vector<WidthBlock> width_blocks(const ChannelGroups& groups) {

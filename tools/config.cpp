@@ -7,21 +7,6 @@
 
 namespace mt::tools {
 
-size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diagonal = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      const size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1])});
-      diagonal = up;
-    }
-  }
-  return row[b.size()];
-}
-
 namespace {
 const KeySpec* find_spec(const std::string& path) {
   for (const KeySpec& s : config_schema())
@@ -133,6 +118,7 @@ Config Config::defaults() {
   Config c;
   c.source_ = "<defaults>";
   for (const KeySpec& s : config_schema()) c.values_[s.path] = YAML::Load(s.fallback);
+  c.settings_ = read_settings(c);
   return c;
 }
 
@@ -168,16 +154,22 @@ Config Config::load(const std::string& path, const std::vector<std::string>& ove
     }
     c.set(*spec, value, "--set " + key);
   }
+  c.settings_ = read_settings(c);
   return c;
 }
 
-int64_t Config::integer(const std::string& key) const { return values_.at(key).as<int64_t>(); }
-double Config::number(const std::string& key) const { return values_.at(key).as<double>(); }
-bool Config::boolean(const std::string& key) const { return values_.at(key).as<bool>(); }
-const std::string& Config::string(const std::string& key) const { return values_.at(key).Scalar(); }
+const YAML::Node& Config::node(const std::string& key) const {
+  read_.insert(key);
+  return values_.at(key);
+}
+
+int64_t Config::integer(const std::string& key) const { return node(key).as<int64_t>(); }
+double Config::number(const std::string& key) const { return node(key).as<double>(); }
+bool Config::boolean(const std::string& key) const { return node(key).as<bool>(); }
+const std::string& Config::string(const std::string& key) const { return node(key).Scalar(); }
 std::vector<double> Config::numbers(const std::string& key) const {
   std::vector<double> out;
-  for (const auto& v : values_.at(key)) out.push_back(v.as<double>());
+  for (const auto& v : node(key)) out.push_back(v.as<double>());
   return out;
 }
 

@@ -4,10 +4,14 @@
 // name file:line:column, the key, what was expected and what was found, and suggest the nearest
 // known key for a misspelling.
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
 #include <yaml-cpp/yaml.h>
+
+#include "core/edit_distance.h"
+#include "tools/settings.h"
 
 namespace mt::tools {
 
@@ -38,14 +42,21 @@ class Config {
   std::vector<double> numbers(const std::string& key) const;
   // The resolved config as YAML text (every key, defaults included).
   std::string dump() const;
+  // Every key, typed (tools/settings.h): what the rest of tools/ reads.
+  const Settings& settings() const { return settings_; }
+  // The keys read so far (tests: read_settings reads every key of the schema).
+  const std::set<std::string>& keys_read() const { return read_; }
 
  private:
   void set(const KeySpec& spec, const YAML::Node& value, const std::string& where);
+  const YAML::Node& node(const std::string& key) const;
   std::map<std::string, YAML::Node> values_;
   std::string source_;
+  Settings settings_;
+  mutable std::set<std::string> read_;
 };
 
-// Levenshtein distance, for "did you mean" hints.
-size_t edit_distance(const std::string& a, const std::string& b);
+// The one edit distance of the tree (core/edit_distance.h), for "did you mean" hints.
+using mt::edit_distance;
 
 }  // namespace mt::tools

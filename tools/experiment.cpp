@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "tools/environment.h"
 #include "trainers/adamw.h"
 #include "trainers/cifar.h"
 #include "trainers/image_folder.h"
@@ -44,8 +45,8 @@ Dataset synthetic(int64_t n, uint64_t seed) {
 // data.path/train/<class>/... and, when present, data.path/test/ (or val/) with the same classes.
 DataSplits load_image_folders(const Config& c, const std::string& dir) {
   ImageFolderOptions o;
-  o.size = c.integer("data.image_size");
-  o.channels = static_cast<int>(c.integer("data.channels"));
+  o.size = c.settings().data.image_size;
+  o.channels = static_cast<int>(c.settings().data.channels);
   MT_CHECK(o.channels == 1 || o.channels == 3, ConfigError, "data.channels must be 1 or 3, got ", o.channels);
   const std::string train_dir = dir + "/train";
   MT_CHECK(std::filesystem::is_directory(train_dir), DataError, "image_folder data.path '", dir,
@@ -66,12 +67,12 @@ DataSplits load_image_folders(const Config& c, const std::string& dir) {
 }  // namespace
 
 DataSplits load_data(const Config& c) {
-  const std::string& kind = c.string("data.dataset");
+  const std::string& kind = c.settings().data.dataset;
   if (kind == "synthetic") {
-    const int64_t n = c.integer("data.synthetic_size");
-    return {synthetic(n, c.integer("seed")), synthetic(std::max<int64_t>(n / 4, 1), c.integer("seed") + 1)};
+    const int64_t n = c.settings().data.synthetic_size;
+    return {synthetic(n, c.settings().seed), synthetic(std::max<int64_t>(n / 4, 1), c.settings().seed + 1)};
   }
-  const std::string& dir = c.string("data.path");
+  const std::string& dir = c.settings().data.path;
   MT_CHECK(std::filesystem::is_directory(dir), DataError, "data.path '", dir, "' is not a folder",
            dir == "/usr/share/datasets/fashion-mnist" ? " (apt-get install dataset-fashion-mnist)" : "");
   if (kind == "cifar10" || kind == "cifar100") {
@@ -94,16 +95,16 @@ layers::ModelOptions model_options(const Config& c, const Dataset& train) {
            "' has non-square images ", train.sample.str(), "; the zoo models expect square inputs");
   o.image_size = train.sample[1];
   o.num_classes = train.num_classes;
-  o.seed = static_cast<uint64_t>(c.integer("seed"));
-  o.shortcut = c.string("model.shortcut");
-  o.depth = static_cast<int>(c.integer("model.depth"));
-  o.width_multiplier = c.number("model.width_multiplier");
-  o.dropout = c.number("model.dropout");
-  o.label_smoothing = c.number("model.label_smoothing");
+  o.seed = static_cast<uint64_t>(c.settings().seed);
+  o.shortcut = c.settings().model.shortcut;
+  o.depth = static_cast<int>(c.settings().model.depth);
+  o.width_multiplier = c.settings().model.width_multiplier;
+  o.dropout = c.settings().model.dropout;
+  o.label_smoothing = c.settings().model.label_smoothing;
   // FiGS gates are what the logistic_sigmoid method regularizes: it brings them along.
-  o.gating = c.boolean("model.gating") || c.string("morph.method") == "logistic_sigmoid";
-  o.gate_temperature = c.number("model.gate_temperature");
-  o.compactors = c.string("morph.method") == "resrep";  // ResRep's 1x1 compactors after each conv-BN
+  o.gating = c.settings().model.gating || c.settings().morph.method == "logistic_sigmoid";
+  o.gate_temperature = c.settings().model.gate_temperature;
+  o.compactors = c.settings().morph.method == "resrep";  // ResRep's 1x1 compactors after each conv-BN
   return o;
 }
 
@@ -113,11 +114,11 @@ OptimizerFactory optimizer_factory(const Config& c, const Graph& graph) {
   // (their penalty is the lasso; decay would shrink the rows it must rank).
   std::vector<ParamGroup> groups{no_weight_decay(bias_and_norm_params(graph)),
                                  no_weight_decay(name_matches({"*.gate.logits", "*.compactor.weight"}))};
-  if (c.string("optim.name") == "adamw") {
+  if (c.settings().optim.name == "adamw") {
     AdamWOptions o;
-    o.lr = c.number("optim.lr");
-    o.weight_decay = c.number("optim.weight_decay");
-    const std::vector<double> betas = c.numbers("optim.betas");
+    o.lr = c.settings().optim.lr;
+    o.weight_decay = c.settings().optim.weight_decay;
+    const std::vector<double> betas = c.settings().optim.betas;
     MT_CHECK(betas.size() == 2, ConfigError, "optim.betas needs two numbers, got ", betas.size());
     o.beta1 = betas[0];
     o.beta2 = betas[1];
@@ -127,10 +128,10 @@ OptimizerFactory optimizer_factory(const Config& c, const Graph& graph) {
     };
   }
   SgdOptions o;
-  o.lr = c.number("optim.lr");
-  o.momentum = c.number("optim.momentum");
-  o.nesterov = c.boolean("optim.nesterov");
-  o.weight_decay = c.number("optim.weight_decay");
+  o.lr = c.settings().optim.lr;
+  o.momentum = c.settings().optim.momentum;
+  o.nesterov = c.settings().optim.nesterov;
+  o.weight_decay = c.settings().optim.weight_decay;
   validate(o);
   return [o, groups](std::vector<ParamRef> params) {
     return std::make_unique<Sgd>(std::move(params), o, groups);
@@ -138,61 +139,62 @@ OptimizerFactory optimizer_factory(const Config& c, const Graph& graph) {
 }
 
 LrSchedule lr_schedule(const Config& c, int64_t steps_per_epoch, int64_t epochs, const std::string& name) {
-  if (epochs <= 0) epochs = c.integer("train.epochs");
-  const std::string& kind = name.empty() ? c.string("schedule.name") : name;
-  nlohmann::json j{{"kind", kind}, {"warmup", c.integer("schedule.warmup_steps")}};
-  if (kind == "step") j["step_size"] = c.integer("schedule.step_size");
-  if (kind == "step" || kind == "multi_step") j["gamma"] = c.number("schedule.gamma");
+  if (epochs <= 0) epochs = c.settings().train.epochs;
+  const std::string& kind = name.empty() ? c.settings().schedule.name : name;
+  nlohmann::json j{{"kind", kind}, {"warmup", c.settings().schedule.warmup_steps}};
+  if (kind == "step") j["step_size"] = c.settings().schedule.step_size;
+  if (kind == "step" || kind == "multi_step") j["gamma"] = c.settings().schedule.gamma;
   if (kind == "multi_step") {
     std::vector<int64_t> m;
-    for (double v : c.numbers("schedule.milestones")) m.push_back(static_cast<int64_t>(v));
+    for (double v : c.settings().schedule.milestones) m.push_back(static_cast<int64_t>(v));
     j["milestones"] = m;
   }
   if (kind == "cosine") {
     int64_t total = epochs * steps_per_epoch;
-    if (c.integer("train.max_steps")) total = std::min(total, c.integer("train.max_steps"));
+    if (c.settings().train.max_steps) total = std::min(total, c.settings().train.max_steps);
     j["t_max"] = std::max<int64_t>(total, 1);
-    j["eta_min"] = c.number("schedule.eta_min");
+    j["eta_min"] = c.settings().schedule.eta_min;
   }
-  return lr_schedule_from_json(j, c.number("optim.lr"), steps_per_epoch);
+  return lr_schedule_from_json(j, c.settings().optim.lr, steps_per_epoch);
 }
 
 TrainOptions train_options(const Config& c) {
   TrainOptions t;
-  t.epochs = c.integer("train.epochs");
-  t.batch_size = c.integer("train.batch_size");
-  t.max_steps = c.integer("train.max_steps");
-  t.log_every = c.integer("train.log_every");
-  t.eval_batch_size = c.integer("eval.batch_size");
-  t.seed = static_cast<uint64_t>(c.integer("seed"));
-  t.skip_nonfinite_steps = c.string("train.on_nonfinite") == "skip_step";
-  t.inject_nonfinite_at_step = c.integer("debug.inject_nonfinite_at_step");
-  t.augment.pad = c.integer("data.augment.pad");
-  t.augment.hflip = c.boolean("data.augment.hflip");
-  t.checkpoint_every_steps = c.integer("checkpoint.every_steps");
-  const int64_t recalibrate = c.integer("eval.recalibrate_bn");
-  t.recalibrate_bn_batches = recalibrate >= 0 ? recalibrate : c.string("morph.method") != "none" ? 50 : 0;
+  t.epochs = c.settings().train.epochs;
+  t.batch_size = c.settings().train.batch_size;
+  t.max_steps = c.settings().train.max_steps;
+  t.log_every = c.settings().train.log_every;
+  t.eval_batch_size = c.settings().eval.batch_size;
+  t.seed = static_cast<uint64_t>(c.settings().seed);
+  t.skip_nonfinite_steps = c.settings().train.on_nonfinite == "skip_step";
+  t.inject_nonfinite_at_step = c.settings().debug.inject_nonfinite_at_step;
+  t.augment.pad = c.settings().data.augment.pad;
+  t.augment.hflip = c.settings().data.augment.hflip;
+  t.checkpoint_every_steps = c.settings().checkpoint.every_steps;
+  const int64_t recalibrate = c.settings().eval.recalibrate_bn;
+  t.recalibrate_bn_batches = recalibrate >= 0 ? recalibrate : c.settings().morph.method != "none" ? 50 : 0;
+  t.profile = environment().profile;
   return t;
 }
 
 DataParallelOptions data_parallel_options(const Config& c) {
   DataParallelOptions o;
-  o.bucket_bytes = std::max<int64_t>(1, static_cast<int64_t>(c.number("distributed.bucket_mb") * (1 << 20)));
-  o.overlap = c.boolean("distributed.overlap");
-  o.sync_bn_stats = c.boolean("distributed.sync_bn_stats");
-  o.verify_every_steps = c.integer("distributed.verify_every_steps");
+  o.bucket_bytes = std::max<int64_t>(1, static_cast<int64_t>(c.settings().distributed.bucket_mb * (1 << 20)));
+  o.overlap = c.settings().distributed.overlap;
+  o.sync_bn_stats = c.settings().distributed.sync_bn_stats;
+  o.verify_every_steps = c.settings().distributed.verify_every_steps;
   return o;
 }
 
 CommunicatorOptions communicator_options(const Config& c) {
   CommunicatorOptions o;
-  o.timeout_s = c.number("distributed.timeout_s");
+  o.timeout_s = c.settings().distributed.timeout_s;
   return o;
 }
 
 Normalization normalization(const Config& c, const Dataset& train) {
   const int64_t channels = train.sample[0];
-  Normalization n{c.numbers("data.mean"), c.numbers("data.std")};
+  Normalization n{c.settings().data.mean, c.settings().data.std_dev};
   for (double s : n.std) MT_CHECK(s > 0, ConfigError, "data.std values must be > 0");
   if (n.mean.empty() || n.std.empty()) {
     const Normalization measured = channel_statistics(train);

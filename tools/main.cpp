@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <iostream>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -15,6 +17,7 @@
 #include "tools/commands.h"
 #include "core/error.h"
 #include "tools/config_docs.h"
+#include "tools/environment.h"
 #include "tools/experiment.h"
 #include "tools/pipeline.h"
 #include "trainers/communicator.h"
@@ -49,46 +52,75 @@ void print_config_keys() {
   }
 }
 
+// What the command line asked for.
+struct Args {
+  std::string config_path;
+  std::vector<std::string> overrides;
+  std::string resume, evaluate, morph_report, calibrate, json_out = "morph_report.json";
+  bool want_morph_report = false, want_calibrate = false;
+  bool print_config = false, summary = false, keys = false, markdown = false;
+};
+
+void add_options(CLI::App& app, Args& a) {
+  app.add_option("--config,-c", a.config_path, "experiment YAML file")->check(CLI::ExistingFile);
+  app.add_option("--set", a.overrides, "override a config key: --set optim.lr=0.1 (repeatable)");
+  app.add_option("--resume", a.resume,
+                 "continue a run: 'auto' (the newest checkpoint of runs/<name>/, else a new run), a run "
+                 "directory or a checkpoint directory");
+  app.add_option("--evaluate", a.evaluate,
+                 "evaluate a checkpoint on the test set and exit: a checkpoint directory, or a run "
+                 "directory (its best checkpoint); the run's config.yaml is used without --config");
+  app.add_option("--morph-report", a.morph_report,
+                 "print and write as JSON each op's cost, regularization term and alive channels for "
+                 "morph.method / morph.target.cost, for fresh weights or the checkpoint given")
+      ->expected(0, 1);
+  app.add_option("--json", a.json_out, "with --morph-report: where to write the JSON (default morph_report.json)");
+  app.add_option("--calibrate", a.calibrate,
+                 "measure this machine's peak conv throughput and memory bandwidth into a latency table "
+                 "file for morph.hardware")
+      ->expected(0, 1);
+  app.add_flag("--print-config", a.print_config, "print the resolved config and exit");
+  app.add_flag("--summary", a.summary, "print the model's per-layer summary and exit");
+  app.add_flag("--help-config", a.keys, "list every config key with its default and meaning");
+  app.add_flag("--markdown", a.markdown, "with --help-config: print the docs/config.md reference");
+}
+
+// The command the arguments name; `comm` is set once processes start (a training run).
+int dispatch(Args& a, std::unique_ptr<mt::Communicator>& comm) {
+  if (a.want_calibrate) return mt::tools::calibrate_command(a.calibrate.empty() ? "latency_table.json" : a.calibrate);
+  // An evaluated run's own resolved config, unless another one is named.
+  const std::filesystem::path evaluated_config = std::filesystem::path(a.evaluate) / "config.yaml";
+  if (a.config_path.empty() && !a.evaluate.empty() && std::filesystem::exists(evaluated_config))
+    a.config_path = evaluated_config.string();
+  const mt::tools::Config config =
+      a.config_path.empty() ? mt::tools::Config::defaults() : mt::tools::Config::load(a.config_path, a.overrides);
+  if (a.print_config) {
+    std::cout << config.dump();
+    return 0;
+  }
+  if (a.summary) return mt::tools::summary_command(config);
+  if (!a.evaluate.empty()) return mt::tools::evaluate_command(config, a.evaluate);
+  if (a.want_morph_report) return mt::tools::morph_report_command(config, a.morph_report, a.json_out);
+  comm = start_processes(config);
+  if (mt::tools::pipeline_enabled(config)) return mt::tools::pipeline_command(config, a.resume, *comm);
+  return mt::tools::train_command(config, a.resume, *comm);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"morphtrain: train convolutional networks and learn their structure"};
-  std::string config_path;
-  std::vector<std::string> overrides;
-  std::string resume, evaluate, morph_report, calibrate, json_out = "morph_report.json";
-  bool want_morph_report = false;
-  bool print_config = false, summary = false, keys = false, markdown = false;
-  app.add_option("--config,-c", config_path, "experiment YAML file")->check(CLI::ExistingFile);
-  app.add_option("--set", overrides, "override a config key: --set optim.lr=0.1 (repeatable)");
-  app.add_option("--resume", resume,
-                 "continue a run: 'auto' (the newest checkpoint of runs/<name>/, else a new run), a run "
-                 "directory or a checkpoint directory");
-  app.add_option("--evaluate", evaluate,
-                 "evaluate a checkpoint on the test set and exit: a checkpoint directory, or a run "
-                 "directory (its best checkpoint); the run's config.yaml is used without --config");
-  app.add_option("--morph-report", morph_report,
-                 "print and write as JSON each op's cost, regularization term and alive channels for "
-                 "morph.method / morph.target.cost, for fresh weights or the checkpoint given")
-      ->expected(0, 1);
-  app.add_option("--json", json_out, "with --morph-report: where to write the JSON (default morph_report.json)");
-  app.add_option("--calibrate", calibrate,
-                 "measure this machine's peak conv throughput and memory bandwidth into a latency table "
-                 "file for morph.hardware")
-      ->expected(0, 1);
-  app.add_flag("--print-config", print_config, "print the resolved config and exit");
-  app.add_flag("--summary", summary, "print the model's per-layer summary and exit");
-  app.add_flag("--help-config", keys, "list every config key with its default and meaning");
-  app.add_flag("--markdown", markdown, "with --help-config: print the docs/config.md reference");
+  Args args;
+  add_options(app, args);
   CLI11_PARSE(app, argc, argv);
-  want_morph_report = app.count("--morph-report") > 0;
-
-  if (keys) {
-    if (markdown)
-      std::cout << mt::tools::config_reference_markdown();
-    else
-      print_config_keys();
+  args.want_morph_report = app.count("--morph-report") > 0;
+  args.want_calibrate = app.count("--calibrate") > 0;
+  if (args.keys) {
+    if (args.markdown) std::cout << mt::tools::config_reference_markdown();
+    else print_config_keys();
     return 0;
   }
+  mt::tools::apply_environment();
   std::unique_ptr<mt::Communicator> comm;
   // A failing rank ends the whole job at once: its peers may be waiting for it in a collective,
   // and a clean MPI_Finalize would wait for them.
@@ -103,26 +135,11 @@ int main(int argc, char** argv) {
     return code;
   };
   try {
-    if (app.count("--calibrate")) return mt::tools::calibrate_command(calibrate.empty() ? "latency_table.json" : calibrate);
-    // An evaluated run's own resolved config, unless another one is named.
-    if (config_path.empty() && !evaluate.empty() &&
-        std::filesystem::exists(std::filesystem::path(evaluate) / "config.yaml"))
-      config_path = (std::filesystem::path(evaluate) / "config.yaml").string();
-    const mt::tools::Config config =
-        config_path.empty() ? mt::tools::Config::defaults() : mt::tools::Config::load(config_path, overrides);
-    if (print_config) {
-      std::cout << config.dump();
-      return 0;
-    }
-    if (summary) return mt::tools::summary_command(config);
-    if (!evaluate.empty()) return mt::tools::evaluate_command(config, evaluate);
-    if (want_morph_report) return mt::tools::morph_report_command(config, morph_report, json_out);
-    comm = start_processes(config);
-    if (mt::tools::pipeline_enabled(config)) return mt::tools::pipeline_command(config, resume, *comm);
-    return mt::tools::train_command(config, resume, *comm);
+    return dispatch(args, comm);
   } catch (const mt::ConfigError& e) {
     return fail("config error", e, 2);
   } catch (const std::exception& e) {
     return fail("error", e, 1);
   }
 }
+

@@ -43,19 +43,19 @@ std::string table(const morph::NetworkRegularizer& reg) {
 int morph_report_command(const Config& config, const std::string& checkpoint, const std::string& json_path) {
   DataSplits data = load_data(config);
   layers::Model model = configured_model(config, data.train);
-  std::string loaded = "fresh weights (seed " + std::to_string(config.integer("seed")) + ")";
+  std::string loaded = "fresh weights (seed " + std::to_string(config.settings().seed) + ")";
   if (!checkpoint.empty()) {
     const CheckpointLocation at = locate_checkpoint(checkpoint, "auto");
-    CheckpointManager manager({at.checkpoints.string(), 1, config.string("model.name")}, std::cout);
+    CheckpointManager manager({at.checkpoints.string(), 1, config.settings().model.name}, std::cout);
     TrainerState state;
     loaded = manager.load(at.which, model.graph, nullptr, state).path;
   }
   // Any method works for a report; without one in the config, gamma (every zoo model has BNs).
-  const std::string method = morph_enabled(config) && !resrep_enabled(config) ? config.string("morph.method") : "gamma";
+  const std::string method = morph_enabled(config) && !resrep_enabled(config) ? config.settings().morph.method : "gamma";
   const auto reg = morph::make_regularizer(model.graph, model.logits, regularizer_options(config, method));
-  std::cout << config.string("model.name") << ", " << loaded << "\n" << table(*reg);
+  std::cout << config.settings().model.name << ", " << loaded << "\n" << table(*reg);
   nlohmann::json j = morph::structure_report(*reg);
-  j["model"] = config.string("model.name");
+  j["model"] = config.settings().model.name;
   j["weights"] = loaded;
   write_file_atomically(json_path, j.dump(2) + "\n");
   std::cout << "wrote " << json_path << std::endl;

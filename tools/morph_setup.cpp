@@ -5,13 +5,15 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tools/slim_method.h"
+
 namespace mt::tools {
 
-bool morph_enabled(const Config& c) { return c.string("morph.method") != "none"; }
-bool resrep_enabled(const Config& c) { return c.string("morph.method") == "resrep"; }
+bool morph_enabled(const Config& c) { return c.settings().morph.method != "none"; }
+bool resrep_enabled(const Config& c) { return c.settings().morph.method == "resrep"; }
 
 morph::Hardware hardware_from_config(const Config& c) {
-  const std::string& name = c.string("morph.hardware");
+  const std::string& name = c.settings().morph.hardware;
   if (!std::filesystem::exists(name) || std::filesystem::is_directory(name)) return morph::hardware_by_name(name);
   std::ifstream in(name);
   nlohmann::json j;
@@ -28,12 +30,12 @@ morph::Hardware hardware_from_config(const Config& c) {
 
 morph::RegularizerOptions regularizer_options(const Config& c, const std::string& method) {
   morph::RegularizerOptions o;
-  o.method = morph::parse_method(method.empty() ? c.string("morph.method") : method);
-  o.target = morph::parse_cost_target(c.string("morph.target.cost"));
-  o.threshold = c.number("morph.threshold");
+  o.method = morph::parse_method(method.empty() ? c.settings().morph.method : method);
+  o.target = morph::parse_cost_target(c.settings().morph.target.cost);
+  o.threshold = c.settings().morph.threshold;
   if (o.target == morph::CostTarget::latency) {
     o.hardware = hardware_from_config(c);
-    o.batch_size = c.integer("morph.latency_batch");
+    o.batch_size = c.settings().morph.latency_batch;
   }
   return o;
 }
@@ -42,11 +44,11 @@ std::unique_ptr<MorphHook> make_morph_hook(const Config& c, const layers::Model&
                                            RunLogger* logger, const std::string& export_dir) {
   auto regularizer = morph::make_regularizer(model.graph, model.logits, regularizer_options(c));
   MorphHookOptions o;
-  o.strength = c.number("morph.strength");
+  o.strength = c.settings().morph.strength;
   o.export_dir = export_dir;
-  o.export_every_steps = c.integer("morph.export_every_steps");
-  o.proximal = c.boolean("morph.proximal") && c.string("morph.method") != "logistic_sigmoid";
-  const double fraction = c.number("morph.target.fraction");
+  o.export_every_steps = c.settings().morph.export_every_steps;
+  o.proximal = c.settings().morph.proximal && c.settings().morph.method != "logistic_sigmoid";
+  const double fraction = c.settings().morph.target.fraction;
   if (fraction > 0) {
     morph::BudgetOptions b;
     b.target_fraction = fraction;
@@ -65,20 +67,31 @@ std::unique_ptr<MorphHook> make_morph_hook(const Config& c, const layers::Model&
 std::unique_ptr<ResRepHook> make_resrep_hook(const Config& c, const layers::Model& model, int64_t steps_per_epoch,
                                              RunLogger* logger, const std::string& export_dir) {
   morph::ResRepOptions o;
-  o.lasso_strength = c.number("morph.resrep.lasso_strength");
-  o.masked_lasso_strength = c.number("morph.resrep.masked_lasso_strength");
-  const int64_t warmup = c.integer("morph.resrep.warmup_steps");
+  o.lasso_strength = c.settings().morph.resrep.lasso_strength;
+  o.masked_lasso_strength = c.settings().morph.resrep.masked_lasso_strength;
+  const int64_t warmup = c.settings().morph.resrep.warmup_steps;
   o.warmup_steps = warmup >= 0 ? warmup : steps_per_epoch;
-  o.mask_interval = c.integer("morph.resrep.mask_interval");
-  o.mask_step = c.integer("morph.resrep.mask_step");
-  o.ranking = morph::parse_resrep_ranking(c.string("morph.resrep.ranking"));
-  o.target_fraction = c.number("morph.target.fraction");
+  o.mask_interval = c.settings().morph.resrep.mask_interval;
+  o.mask_step = c.settings().morph.resrep.mask_step;
+  o.ranking = morph::parse_resrep_ranking(c.settings().morph.resrep.ranking);
+  o.target_fraction = c.settings().morph.target.fraction;
   MT_CHECK(o.target_fraction > 0, ConfigError, "morph.method resrep needs morph.target.fraction (the cost to prune to)");
   const morph::RegularizerOptions r = regularizer_options(c, "gamma");  // only its cost settings
   o.cost.target = r.target;
   o.cost.hardware = r.hardware;
   o.cost.batch_size = r.batch_size;
   return std::make_unique<ResRepHook>(std::make_unique<morph::ResRep>(model.graph, model.logits, o), export_dir, logger);
+}
+
+std::unique_ptr<StructureLearner> make_structure_learner(const Config& c, const layers::Model& model,
+                                                         int64_t steps_per_epoch, RunLogger* logger,
+                                                         const std::string& export_dir) {
+  if (resrep_enabled(c)) return make_resrep_hook(c, model, steps_per_epoch, logger, export_dir);
+  return make_morph_hook(c, model, steps_per_epoch, logger, export_dir);
+}
+
+std::unique_ptr<SlimMethod> make_slim_method(const Config& c) {
+  return resrep_enabled(c) ? slim_by_merge() : slim_by_reshape();
 }
 
 }  // namespace mt::tools

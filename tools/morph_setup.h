@@ -28,4 +28,9 @@ std::unique_ptr<MorphHook> make_morph_hook(const Config& c, const layers::Model&
 std::unique_ptr<ResRepHook> make_resrep_hook(const Config& c, const layers::Model& model, int64_t steps_per_epoch,
                                              RunLogger* logger, const std::string& export_dir);
 
+// The config's structure learning for a training run of `model`: ResRep's hook or MorphNet's.
+std::unique_ptr<StructureLearner> make_structure_learner(const Config& c, const layers::Model& model,
+                                                         int64_t steps_per_epoch, RunLogger* logger,
+                                                         const std::string& export_dir);
+
 }  // namespace mt::tools

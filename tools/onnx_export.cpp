@@ -1,6 +1,7 @@
 #include "tools/onnx_export.h"
 
 #include "core/atomic_file.h"
+#include "core/graph_queries.h"
 #include "tools/onnx_graph_writer.h"
 
 namespace mt::tools {
@@ -10,20 +11,6 @@ namespace onnx {
 namespace {
 constexpr int64_t kIrVersion = 7;  // the IR of opset 13 (onnx 1.8); PyTorch 1.13 writes the same
 constexpr int64_t kOpset = 13;
-
-// Per node: whether it lies on a path from the images to the logits (labels and loss do not).
-std::vector<bool> nodes_needed(const Graph& g, ValueId logits) {
-  std::vector<bool> needed(g.nodes().size(), false);
-  std::vector<ValueId> stack{logits};
-  while (!stack.empty()) {
-    const int p = g.producer(stack.back());
-    stack.pop_back();
-    if (p < 0 || needed[p]) continue;
-    needed[p] = true;
-    for (ValueId in : g.node(p).inputs) stack.push_back(in);
-  }
-  return needed;
-}
 }  // namespace
 
 std::vector<double> values_of(const Tensor& t) {
@@ -40,7 +27,7 @@ GraphWriter::GraphWriter(const layers::Model& model, const OnnxExportOptions& op
   MT_CHECK(model.images >= 0 && model.logits >= 0, ConfigError,
            "[onnx export] model '", model.name, "' has no images or logits value");
   shapes_ = infer_value_shapes(graph_, 1);
-  needed_ = nodes_needed(graph_, model.logits);
+  needed_ = nodes_feeding(graph_, model.logits);  // not the labels and the loss
   folded_bn_.assign(graph_.nodes().size(), -1);
   absorbed_.assign(graph_.nodes().size(), false);
   if (options_.fold_batchnorm) plan_folding();
@@ -50,14 +37,12 @@ GraphWriter::GraphWriter(const layers::Model& model, const OnnxExportOptions& op
 void GraphWriter::plan_folding() {
   for (size_t i = 0; i < graph_.nodes().size(); ++i) {
     const Node& conv = graph_.node(static_cast<int>(i));
-    if (!needed_[i] || conv.op->kind() != "conv2d") continue;
+    if (!needed_[i] || conv.op->kind() != OpKind::conv2d) continue;
     const ValueId out = conv.outputs[0];
-    const auto& readers = graph_.consumers(out);
-    if (readers.size() != 1 || out == model_.logits) continue;
-    const Node& bn = graph_.node(readers[0]);
-    if (bn.op->kind() != "batchnorm2d" || bn.inputs[0] != out) continue;
-    folded_bn_[i] = readers[0];
-    absorbed_[readers[0]] = true;
+    const int bn = batchnorm_reading(graph_, out);
+    if (bn < 0 || out == model_.logits) continue;
+    folded_bn_[i] = bn;
+    absorbed_[bn] = true;
   }
 }
 

@@ -46,25 +46,36 @@ std::pair<std::vector<float>, std::vector<float>> fold_batchnorm(const Graph& g,
 
 void GraphWriter::emit(int i) {
   const Node& n = graph_.node(i);
-  const std::string_view kind = n.op->kind();
-  if (kind == "conv2d") conv(i);
-  else if (kind == "batchnorm2d") batchnorm(n);
-  else if (kind == "relu") plain(n, "Relu");
-  else if (kind == "sigmoid") plain(n, "Sigmoid");
-  else if (kind == "add") plain(n, "Add");
-  else if (kind == "concat") plain(n, "Concat", {attr_int("axis", 1)});
-  else if (kind == "flatten") plain(n, "Flatten", {attr_int("axis", 1)});
-  else if (kind == "global_avgpool2d") plain(n, "GlobalAveragePool");
-  else if (kind == "maxpool2d" || kind == "avgpool2d") pool(n);
-  else if (kind == "linear") linear(n);
-  else if (kind == "mul") mul(n);
-  else if (kind == "gate") gate(n);
-  else if (kind == "channel_pad") channel_pad(n);
-  else if (kind == "dropout") dropout(n);
-  else
-    MT_FAIL(ConfigError, "[onnx export] node '", n.name, "' of kind '", kind, "' has no ONNX export ",
-            "(supported: conv2d, batchnorm2d, relu, sigmoid, add, mul, concat, maxpool2d, avgpool2d, ",
-            "global_avgpool2d, flatten, linear, gate, channel_pad, dropout)");
+  using Rule = void (*)(GraphWriter&, const Node&, int);
+  struct Row {
+    OpKind kind;
+    Rule emit;
+  };
+  // One row per kind with an ONNX form; the rest (the loss, compactors, which the merge removes,
+  // custom ops) are refused by name.
+  static const Row kRows[] = {
+      {OpKind::conv2d, [](GraphWriter& w, const Node&, int i) { w.conv(i); }},
+      {OpKind::batchnorm2d, [](GraphWriter& w, const Node& n, int) { w.batchnorm(n); }},
+      {OpKind::relu, [](GraphWriter& w, const Node& n, int) { w.plain(n, "Relu"); }},
+      {OpKind::sigmoid, [](GraphWriter& w, const Node& n, int) { w.plain(n, "Sigmoid"); }},
+      {OpKind::add, [](GraphWriter& w, const Node& n, int) { w.plain(n, "Add"); }},
+      {OpKind::mul, [](GraphWriter& w, const Node& n, int) { w.mul(n); }},
+      {OpKind::concat, [](GraphWriter& w, const Node& n, int) { w.plain(n, "Concat", {attr_int("axis", 1)}); }},
+      {OpKind::maxpool2d, [](GraphWriter& w, const Node& n, int) { w.pool(n); }},
+      {OpKind::avgpool2d, [](GraphWriter& w, const Node& n, int) { w.pool(n); }},
+      {OpKind::global_avgpool2d, [](GraphWriter& w, const Node& n, int) { w.plain(n, "GlobalAveragePool"); }},
+      {OpKind::flatten, [](GraphWriter& w, const Node& n, int) { w.plain(n, "Flatten", {attr_int("axis", 1)}); }},
+      {OpKind::linear, [](GraphWriter& w, const Node& n, int) { w.linear(n); }},
+      {OpKind::gate, [](GraphWriter& w, const Node& n, int) { w.gate(n); }},
+      {OpKind::channel_pad, [](GraphWriter& w, const Node& n, int) { w.channel_pad(n); }},
+      {OpKind::dropout, [](GraphWriter& w, const Node& n, int) { w.dropout(n); }},
+  };
+  for (const Row& row : kRows)
+    if (row.kind == n.op->kind()) return row.emit(*this, n, i);
+  std::string supported;
+  for (const Row& row : kRows) supported += (supported.empty() ? "" : ", ") + std::string(op_kind_name(row.kind));
+  MT_FAIL(ConfigError, "[onnx export] node '", n.name, "' of kind '", n.op->kind_name(), "' has no ONNX export ",
+          "(supported: ", supported, ")");
 }
 
 void GraphWriter::plain(const Node& n, const std::string& op_type, std::vector<ProtobufWriter> attributes) {
@@ -106,7 +117,7 @@ void GraphWriter::batchnorm(const Node& n) {
 }
 
 void GraphWriter::pool(const Node& n) {
-  const bool max = n.op->kind() == "maxpool2d";
+  const bool max = n.op->kind() == OpKind::maxpool2d;
   const Pool2dDesc& d = max ? dynamic_cast<const MaxPool2dOp&>(*n.op).desc()
                             : dynamic_cast<const AvgPool2dOp&>(*n.op).desc();
   const Shape& x = shape(n.inputs[0]);

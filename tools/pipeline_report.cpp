@@ -46,7 +46,9 @@ double full_cost(const layers::Model& m, morph::CostTarget target, const morph::
 }
 
 // Output channels of every width layer (convs that are not depthwise, hidden linears), in order.
-std::vector<std::pair<std::string, int64_t>> layer_widths(const layers::Model& m) {
+using Widths = std::vector<std::pair<std::string, int64_t>>;
+
+Widths layer_widths(const layers::Model& m) {
   const morph::ChannelGroups groups(m.graph, m.logits);
   const std::vector<Shape> shapes = infer_value_shapes(m.graph, 1);
   std::vector<std::pair<std::string, int64_t>> out;
@@ -197,40 +199,45 @@ void write_slim_safetensors(const std::string& path, const layers::Model& slim, 
   write_safetensors(path, tensors, {{"format", "pt"}, {"model", slim.name}, {"structure", structure}});
 }
 
-PipelineReport pipeline_report(const Config& config, const layers::Model& dense, const layers::Model& slim,
-                               const DataSplits& /*data*/, const fs::path& run, const nlohmann::json& state) {
-  PipelineReport report;
-  nlohmann::json& j = report.json;
-  const morph::Hardware hw = hardware_from_config(config);
-  j["model"] = config.string("model.name");
-  j["method"] = config.string("morph.method");
-  j["target"] = config.string("morph.target.cost");
-  j["retrain"] = config.string("pipeline.retrain");
-  j["seed"] = config.integer("seed");
-  struct Metric {
-    const char* key;
-    const char* title;
-    double dense, slim;
-  };
-  std::vector<Metric> metrics = {
-      {"flops", "FLOPs", full_cost(dense, morph::CostTarget::flops, hw), full_cost(slim, morph::CostTarget::flops, hw)},
-      {"params", "parameters", static_cast<double>(dense.graph.num_parameters()),
-       static_cast<double>(slim.graph.num_parameters())},
-      {"latency", "latency (ns, roofline)", full_cost(dense, morph::CostTarget::latency, hw),
-       full_cost(slim, morph::CostTarget::latency, hw)}};
-  for (const Metric& m : metrics)
-    j["costs"][m.key] = {{"dense", m.dense}, {"slim", m.slim}, {"ratio", m.dense > 0 ? m.slim / m.dense : 0.0}};
+namespace {
+
+struct Metric {
+  const char* key;
+  const char* title;
+  double dense, slim;
+};
+
+std::vector<Metric> cost_metrics(const layers::Model& dense, const layers::Model& slim, const morph::Hardware& hw) {
+  return {{"flops", "FLOPs", full_cost(dense, morph::CostTarget::flops, hw), full_cost(slim, morph::CostTarget::flops, hw)},
+          {"params", "parameters", static_cast<double>(dense.graph.num_parameters()),
+           static_cast<double>(slim.graph.num_parameters())},
+          {"latency", "latency (ns, roofline)", full_cost(dense, morph::CostTarget::latency, hw),
+           full_cost(slim, morph::CostTarget::latency, hw)}};
+}
+
+double ratio(const Metric& m) { return m.dense > 0 ? m.slim / m.dense : 0.0; }
+
+// The figures that need no measurement: the run's settings, costs, widths and phases.
+nlohmann::json report_figures(const Config& config, const std::vector<Metric>& metrics, const morph::Hardware& hw,
+                              const Widths& before, const Widths& after, const nlohmann::json& state) {
+  nlohmann::json j;
+  j["model"] = config.settings().model.name;
+  j["method"] = config.settings().morph.method;
+  j["target"] = config.settings().morph.target.cost;
+  j["retrain"] = config.settings().pipeline.retrain;
+  j["seed"] = config.settings().seed;
+  for (const Metric& m : metrics) j["costs"][m.key] = {{"dense", m.dense}, {"slim", m.slim}, {"ratio", ratio(m)}};
   j["costs"]["latency"]["hardware"] = hw.name;
-  const auto before = layer_widths(dense), after = layer_widths(slim);
   for (size_t i = 0; i < before.size(); ++i)
     j["layers"].push_back({{"name", before[i].first}, {"dense", before[i].second},
                            {"slim", i < after.size() ? after[i].second : 0}});
   j["phases"] = state;
-  const nlohmann::json learn = state.value("learn", nlohmann::json::object());
-  const nlohmann::json retrain = state.value("retrain", nlohmann::json::object());
-  const double learn_acc = learn.value("test_accuracy", -1.0), slim_acc = retrain.value("test_accuracy", -1.0);
+  return j;
+}
 
-  const int64_t batch = config.integer("pipeline.benchmark_batch");
+// The measured inference speed of both models (pipeline.benchmark_batch > 0) and the ONNX export.
+void measure_and_export(nlohmann::json& j, int64_t batch, const layers::Model& dense, const layers::Model& slim,
+                        const fs::path& run) {
   if (batch > 0) {
     layers::Model& d = const_cast<layers::Model&>(dense);
     layers::Model& s = const_cast<layers::Model&>(slim);
@@ -245,47 +252,77 @@ PipelineReport pipeline_report(const Config& config, const layers::Model& dense,
     j["exports"] = {"slim.safetensors", "structure.json"};
     j["onnx_error"] = e.what();
   }
-  const bool resrep = config.string("morph.method") == "resrep";
-  write_plots(run, learn, before, after, config.number("morph.target.fraction"), resrep);
+}
 
+double phase_figure(const nlohmann::json& j, const char* phase, const char* key, double fallback) {
+  return j["phases"].value(phase, nlohmann::json::object()).value(key, fallback);
+}
+
+void markdown_tables(std::ostringstream& md, const nlohmann::json& j, const std::vector<Metric>& metrics) {
+  md << "| | dense | slim | slim / dense |\n|---|---:|---:|---:|\n";
+  for (const Metric& m : metrics)
+    md << "| " << m.title << " | " << compact(m.dense) << " | " << compact(m.slim) << " | " << fmt("%.3f", ratio(m))
+       << " |\n";
+  if (j.contains("inference"))
+    md << "| inference img/s (batch " << j["inference"]["batch"].get<int64_t>() << ", measured) | "
+       << fmt("%.0f", j["inference"]["dense_img_per_s"]) << " | " << fmt("%.0f", j["inference"]["slim_img_per_s"])
+       << " | " << fmt("%.2fx faster", j["inference"]["speedup"]) << " |\n";
+  const nlohmann::json retrain = j["phases"].value("retrain", nlohmann::json::object());
+  md << "\nTest accuracy: learned model " << fmt("%.2f%%", 100 * phase_figure(j, "learn", "test_accuracy", -1.0))
+     << " (end of structure learning), slim model " << fmt("%.2f%%", 100 * retrain.value("test_accuracy", -1.0))
+     << (retrain.value("merged_only", false) ? " (merged, no fine-tuning).\n\n" : " (after retraining).\n\n");
+  md << "| phase | wall time |\n|---|---:|\n| learn | " << fmt("%.1f s", phase_figure(j, "learn", "seconds", 0.0))
+     << " |\n| retrain | " << fmt("%.1f s", retrain.value("seconds", 0.0)) << " |\n\n";
+}
+
+std::string report_markdown(const nlohmann::json& j, const std::vector<Metric>& metrics, bool masks_plot) {
   std::ostringstream md;
   md << "# morphtrain report: " << j["model"].get<std::string>() << ", " << j["method"].get<std::string>() << " / "
      << j["target"].get<std::string>() << ", retrain " << j["retrain"].get<std::string>() << "\n\n";
-  md << "| | dense | slim | slim / dense |\n|---|---:|---:|---:|\n";
-  for (const Metric& m : metrics)
-    md << "| " << m.title << " | " << compact(m.dense) << " | " << compact(m.slim) << " | "
-       << fmt("%.3f", m.dense > 0 ? m.slim / m.dense : 0) << " |\n";
-  if (j.contains("inference"))
-    md << "| inference img/s (batch " << batch << ", measured) | " << fmt("%.0f", j["inference"]["dense_img_per_s"])
-       << " | " << fmt("%.0f", j["inference"]["slim_img_per_s"]) << " | "
-       << fmt("%.2fx faster", j["inference"]["speedup"]) << " |\n";
-  md << "\nTest accuracy: learned model " << fmt("%.2f%%", 100 * learn_acc) << " (end of structure learning), slim model "
-     << fmt("%.2f%%", 100 * slim_acc)
-     << (retrain.value("merged_only", false) ? " (merged, no fine-tuning).\n\n" : " (after retraining).\n\n");
-  md << "| phase | wall time |\n|---|---:|\n| learn | " << fmt("%.1f s", learn.value("seconds", 0.0))
-     << " |\n| retrain | " << fmt("%.1f s", retrain.value("seconds", 0.0)) << " |\n\n";
-  const nlohmann::json reshape = state.value("reshape", nlohmann::json::object());
+  markdown_tables(md, j, metrics);
+  const nlohmann::json reshape = j["phases"].value("reshape", nlohmann::json::object());
   if (reshape.contains("notes"))
     for (const auto& n : reshape["notes"]) md << "- " << n.get<std::string>() << "\n";
   md << "\n## Channels per layer\n\n| layer | dense | slim |\n|---|---:|---:|\n";
   for (const auto& l : j["layers"])
     md << "| " << l["name"].get<std::string>() << " | " << l["dense"] << " | " << l["slim"] << " |\n";
-  md << "\n## Plots\n\n![cost](plots/cost.svg)\n" << (resrep ? "![masks](plots/masks.svg)\n" : "")
+  md << "\n## Plots\n\n![cost](plots/cost.svg)\n" << (masks_plot ? "![masks](plots/masks.svg)\n" : "")
      << "![regularization](plots/regularization.svg)\n![accuracy](plots/accuracy.svg)\n![widths](plots/widths.svg)\n";
-  report.markdown = md.str();
-  write_file_atomically((run / "report.json").string(), j.dump(2) + "\n");
-  write_file_atomically((run / "report.md").string(), report.markdown);
+  return md.str();
+}
 
+std::string report_summary(const nlohmann::json& j, const std::vector<Metric>& metrics, const fs::path& run) {
   std::ostringstream s;
   s << "== report: " << (run / "report.md").string() << "\n";
   for (const Metric& m : metrics)
     s << "  " << m.title << ": " << compact(m.dense) << " -> " << compact(m.slim) << " ("
-      << fmt("%.1f%%", m.dense > 0 ? 100 * m.slim / m.dense : 0) << ")\n";
+      << fmt("%.1f%%", 100 * ratio(m)) << ")\n";
   if (j.contains("inference"))
     s << "  inference: " << fmt("%.0f", j["inference"]["dense_img_per_s"]) << " -> "
       << fmt("%.0f", j["inference"]["slim_img_per_s"]) << " img/s (" << fmt("%.2fx", j["inference"]["speedup"]) << ")\n";
-  s << "  test accuracy: learned " << fmt("%.2f%%", 100 * learn_acc) << ", slim " << fmt("%.2f%%", 100 * slim_acc) << "\n";
-  report.summary = s.str();
+  s << "  test accuracy: learned " << fmt("%.2f%%", 100 * phase_figure(j, "learn", "test_accuracy", -1.0)) << ", slim "
+    << fmt("%.2f%%", 100 * phase_figure(j, "retrain", "test_accuracy", -1.0)) << "\n";
+  return s.str();
+}
+
+}  // namespace
+
+PipelineReport pipeline_report(const Config& config, const layers::Model& dense, const layers::Model& slim,
+                               const DataSplits& /*data*/, const fs::path& run, const nlohmann::json& state) {
+  const morph::Hardware hw = hardware_from_config(config);
+  const std::vector<Metric> metrics = cost_metrics(dense, slim, hw);
+  const Widths before = layer_widths(dense), after = layer_widths(slim);
+  PipelineReport report;
+  report.json = report_figures(config, metrics, hw, before, after, state);
+  measure_and_export(report.json, config.settings().pipeline.benchmark_batch, dense, slim, run);
+  // A method that masks channel groups on a schedule (ResRep) leaves its masks: plot them.
+  const bool masks = fs::exists(run / "learn" / "resrep_masks.json");
+  write_plots(run, state.value("learn", nlohmann::json::object()), before, after,
+              config.settings().morph.target.fraction, masks);
+  report.markdown = report_markdown(report.json, metrics, masks);
+  write_file_atomically((run / "report.json").string(), report.json.dump(2) + "\n");
+  write_file_atomically((run / "report.md").string(), report.markdown);
+  report.summary = report_summary(report.json, metrics, run);
   return report;
 }
 

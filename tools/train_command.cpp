@@ -39,7 +39,7 @@ struct RunPlace {
 };
 
 RunPlace place_run(const Config& config, const std::string& resume) {
-  const std::string root = config.string("output.root"), name = config.string("name");
+  const std::string root = config.settings().output.root, name = config.settings().name;
   if (resume == "auto") {
     if (const auto run = latest_resumable_run(root, name))
       return {*run, *run / "checkpoints", "auto"};
@@ -76,9 +76,9 @@ int train_command(const Config& config, const std::string& resume, Communicator&
   validate_training(config, model, data, comm.size());
 
   const RunPlace place = shared_place(config, resume, comm);
-  std::cout << "morphtrain: " << config.string("model.name") << " (" << model.graph.num_parameters()
+  std::cout << "morphtrain: " << config.settings().model.name << " (" << model.graph.num_parameters()
             << " parameters) on " << data.train.name << " (" << data.train.size() << " train, "
-            << (data.test ? data.test->size() : 0) << " test), seed " << config.integer("seed")
+            << (data.test ? data.test->size() : 0) << " test), seed " << config.settings().seed
             << "\nrun directory " << place.run_dir.string() << std::endl;
   PhaseSetup setup;
   setup.dir = place.run_dir;

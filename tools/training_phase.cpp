@@ -7,6 +7,7 @@
 #include "kernels/backends.h"
 #include "morph/reshape.h"
 #include "morph/structure_file.h"
+#include "tools/environment.h"
 #include "tools/morph_setup.h"
 
 namespace mt::tools {
@@ -15,26 +16,17 @@ namespace {
 
 ProgressOptions progress_options(const Config& c) {
   ProgressOptions p;
-  const std::string& mode = c.string("train.progress");
+  const std::string& mode = c.settings().train.progress;
   p.mode = mode == "live" ? ProgressMode::live : mode == "plain" ? ProgressMode::plain : ProgressMode::automatic;
-  p.plain_every = c.integer("train.log_every");
+  p.plain_every = c.settings().train.log_every;
+  p.dumb_terminal = environment().dumb_terminal;
   return p;
-}
-
-void print_morph(const Config& config, const MorphHook& morph) {
-  std::cout << "structure learning: " << morph.regularizer().name() << ", ";
-  if (config.number("morph.target.fraction") > 0)
-    std::cout << "budget " << 100 * config.number("morph.target.fraction") << "% of the dense cost";
-  else
-    std::cout << "strength " << morph.strength();
-  std::cout << " (dense " << morph.regularizer().cost_name() << " " << morph.regularizer().full_cost() << ")"
-            << std::endl;
 }
 
 }  // namespace
 
 Device configured_device(const Config& config) {
-  const std::string& name = config.string("device");
+  const std::string& name = config.settings().device;
   if (name == "cpu") return Device::cpu();
   const LocalPlacement local = launched_local_placement();
   // One process per GPU: under mpirun each process of a machine takes the GPU of its local rank.
@@ -62,13 +54,13 @@ KernelBackend& configured_backend(const Config& config) {
 }
 
 layers::Model configured_model(const Config& config, const Dataset& train) {
-  layers::Model dense = layers::build_model(config.string("model.name"), model_options(config, train));
-  const std::string& structure = config.string("model.structure");
+  layers::Model dense = layers::build_model(config.settings().model.name, model_options(config, train));
+  const std::string& structure = config.settings().model.structure;
   if (structure.empty()) return dense;
   const morph::ChannelSelection keep = morph::read_structure(structure, dense);
   morph::ReshapeOptions o;
   o.init = morph::ReshapeInit::fresh;
-  o.seed = static_cast<uint64_t>(config.integer("seed"));
+  o.seed = static_cast<uint64_t>(config.settings().seed);
   morph::Reshaped slim = morph::reshape_model(dense, keep, o);
   for (const std::string& line : slim.revived) std::cout << "structure: " << line << std::endl;
   return std::move(slim.model);
@@ -90,7 +82,7 @@ PhaseResult run_training_phase(const Config& config, layers::Model& model, const
   TrainOptions options = train_options(config);
   if (setup.epochs > 0) options.epochs = setup.epochs;
   // Recalibration serves structure learning; a retrain phase needs it only if asked for.
-  if (!setup.morph && config.integer("eval.recalibrate_bn") < 0) options.recalibrate_bn_batches = 0;
+  if (!setup.morph && config.settings().eval.recalibrate_bn < 0) options.recalibrate_bn_batches = 0;
   const int64_t steps_per_epoch = data.train.size() / (options.batch_size * comm.size());
   const LrSchedule schedule = lr_schedule(config, steps_per_epoch, options.epochs, setup.schedule);
   KernelBackend& backend = configured_backend(config);
@@ -115,23 +107,17 @@ PhaseResult run_training_phase(const Config& config, layers::Model& model, const
   trainer.set_logger(log);
   if (comm.size() > 1) trainer.set_distributed(comm, data_parallel_options(config), device_comm.get());
   const CheckpointOptions co{(setup.dir / "checkpoints").string(),
-                             static_cast<int>(config.integer("checkpoint.keep_last")), config.string("model.name")};
+                             static_cast<int>(config.settings().checkpoint.keep_last), config.settings().model.name};
   std::optional<CheckpointManager> checkpoints;
-  if (config.boolean("checkpoint.enabled") && root) {
+  if (config.settings().checkpoint.enabled && root) {
     checkpoints.emplace(co, std::cout);
     trainer.set_checkpoints(&*checkpoints);
   }
   PhaseResult result;
-  if (setup.morph && resrep_enabled(config)) {
-    result.resrep = make_resrep_hook(config, model, steps_per_epoch, log, export_dir);
-    trainer.add_hook(result.resrep.get());
-    std::cout << "structure learning: ResRep, " << result.resrep->resrep().num_prunable()
-              << " prunable channel groups, target " << 100 * config.number("morph.target.fraction") << "% of the dense "
-              << result.resrep->resrep().cost_model().cost_name() << std::endl;
-  } else if (setup.morph) {
-    result.morph = make_morph_hook(config, model, steps_per_epoch, log, export_dir);
-    trainer.add_hook(result.morph.get());
-    print_morph(config, *result.morph);
+  if (setup.morph) {
+    result.learner = make_structure_learner(config, model, steps_per_epoch, log, export_dir);
+    trainer.add_hook(result.learner.get());
+    std::cout << result.learner->summary() << std::endl;
   }
   if (!setup.resume_from.empty() && root) {  // fit() hands rank 0's state to the others
     CheckpointManager source({setup.resume_from.string(), co.keep_last, co.model_name}, std::cout);

@@ -10,8 +10,7 @@
 
 #include "tools/config.h"
 #include "tools/experiment.h"
-#include "trainers/morph_hook.h"
-#include "trainers/resrep_hook.h"
+#include "trainers/structure_learner.h"
 
 namespace mt::tools {
 
@@ -34,8 +33,7 @@ struct PhaseResult {
   int64_t steps = 0;
   double seconds = 0;                      // wall time of this process's part
   double test_accuracy = -1;               // after the last epoch; -1 without a test set
-  std::unique_ptr<MorphHook> morph;        // the hook, when setup.morph: its final structure
-  std::unique_ptr<ResRepHook> resrep;      // instead, with morph.method resrep: its masks
+  std::unique_ptr<StructureLearner> learner;  // when setup.morph: what it learned
 };
 
 PhaseResult run_training_phase(const Config& config, layers::Model& model, const DataSplits& data,

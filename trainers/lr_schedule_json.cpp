@@ -3,6 +3,7 @@
 #include <map>
 #include <set>
 
+#include "core/edit_distance.h"
 #include "core/error.h"
 #include "trainers/lr_schedule.h"
 
@@ -30,21 +31,6 @@ std::set<std::string> keys_for(LrScheduleKind kind) {
     case LrScheduleKind::cosine: keys.insert({"t_max", "eta_min"}); break;
   }
   return keys;
-}
-
-size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diag = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      const size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] != b[j - 1])});
-      diag = up;
-    }
-  }
-  return row[b.size()];
 }
 
 // Rejects keys the kind does not use, with a "did you mean" for near misses.

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <sstream>
 
 #include "morph/structure_export.h"
 
@@ -48,6 +49,15 @@ void MorphHook::metrics(std::vector<std::pair<std::string, double>>& out) {
 }
 
 void MorphHook::end_epoch(int64_t /*epoch*/) { export_structure(step_); }
+
+std::string MorphHook::summary() const {
+  std::ostringstream out;
+  out << "structure learning: " << regularizer_->name() << ", ";
+  if (options_.budget) out << "budget " << 100 * options_.budget->target_fraction << "% of the dense cost";
+  else out << "strength " << strength();
+  out << " (dense " << regularizer_->cost_name() << " " << regularizer_->full_cost() << ")";
+  return out.str();
+}
 
 void MorphHook::export_structure(int64_t step) {
   const morph::Evaluation e = regularizer_->evaluate();

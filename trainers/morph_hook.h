@@ -14,7 +14,7 @@
 #include "morph/budget_controller.h"
 #include "morph/network_regularizer.h"
 #include "trainers/run_logger.h"
-#include "trainers/train_hook.h"
+#include "trainers/structure_learner.h"
 
 namespace mt {
 
@@ -32,7 +32,7 @@ struct MorphHookOptions {
   bool proximal = false;
 };
 
-class MorphHook : public TrainHook {
+class MorphHook : public StructureLearner {
  public:
   MorphHook(std::unique_ptr<morph::NetworkRegularizer> regularizer, MorphHookOptions options,
             RunLogger* logger = nullptr);
@@ -44,6 +44,11 @@ class MorphHook : public TrainHook {
   std::string state_key() const override { return "morph"; }
   nlohmann::json state() const override;
   void load_state(const nlohmann::json& state) override;
+  std::string summary() const override;
+  std::string cost_name() const override { return regularizer_->cost_name(); }
+  double full_cost() const override { return regularizer_->full_cost(); }
+  double learned_cost() const override { return cost_; }  // as of the last step
+  // NB: no finish(): the structure files are written at every epoch end already.
 
   double strength() const { return controller_ ? controller_->strength() : options_.strength; }
   double last_cost() const { return cost_; }

@@ -47,7 +47,7 @@ ParamPredicate name_matches(std::vector<std::string> patterns) {
 ParamPredicate bias_and_norm_params(const Graph& graph) {
   auto norm = std::make_shared<std::set<std::string>>();
   for (const Node& node : graph.nodes()) {
-    if (node.op->kind() != "batchnorm2d") continue;
+    if (node.op->kind() != OpKind::batchnorm2d) continue;
     for (ValueId v : node.inputs)
       if (graph.value(v).kind == ValueKind::param) norm->insert(graph.value(v).name);
   }

@@ -30,9 +30,7 @@ bool stream_is_terminal(const std::ostream& out) {
   int fd = -1;
   if (&out == &std::cout) fd = STDOUT_FILENO;
   else if (&out == &std::cerr || &out == &std::clog) fd = STDERR_FILENO;
-  if (fd < 0 || !::isatty(fd)) return false;
-  const char* term = std::getenv("TERM");
-  return !(term && std::strcmp(term, "dumb") == 0);
+  return fd >= 0 && ::isatty(fd);
 }
 
 std::string format_duration(double seconds) {
@@ -46,7 +44,7 @@ std::string format_duration(double seconds) {
 
 Progress::Progress(std::ostream& out, ProgressOptions options) : out_(out), options_(std::move(options)) {
   live_ = options_.mode == ProgressMode::live ||
-          (options_.mode == ProgressMode::automatic && stream_is_terminal(out_));
+          (options_.mode == ProgressMode::automatic && stream_is_terminal(out_) && !options_.dumb_terminal);
   if (options_.plain_every < 1) options_.plain_every = 1;
 }
 

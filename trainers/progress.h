@@ -18,10 +18,11 @@ struct ProgressOptions {
   int64_t plain_every = 50;                     // plain mode: print every N steps
   double min_interval_s = 0.25;                 // live mode: redraw at most this often
   std::function<double()> clock;                // seconds, monotonic; empty = steady_clock
+  bool dumb_terminal = false;                   // TERM=dumb: automatic never goes live
 };
 
-// True when `out` is std::cout / std::cerr / std::clog and that descriptor is a terminal
-// (and TERM is not "dumb"). Other streams (files, string streams) are never terminals.
+// True when `out` is std::cout / std::cerr / std::clog and that descriptor is a terminal. Other
+// streams (files, string streams) are never terminals.
 bool stream_is_terminal(const std::ostream& out);
 
 class Progress {

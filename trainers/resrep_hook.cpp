@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <sstream>
 
 #include "core/atomic_file.h"
 
@@ -10,6 +11,13 @@ namespace mt {
 ResRepHook::ResRepHook(std::unique_ptr<morph::ResRep> resrep, std::string export_dir, RunLogger* logger)
     : resrep_(std::move(resrep)), export_dir_(std::move(export_dir)), logger_(logger),
       full_cost_(resrep_->full_cost()), cost_(resrep_->cost()) {}
+
+std::string ResRepHook::summary() const {
+  std::ostringstream out;
+  out << "structure learning: ResRep, " << resrep_->num_prunable() << " prunable channel groups, target "
+      << 100 * resrep_->options().target_fraction << "% of the dense " << resrep_->cost_model().cost_name();
+  return out.str();
+}
 
 double ResRepHook::after_backward(Executor& exec, int64_t step) {
   step_ = step + 1;

@@ -11,11 +11,11 @@
 
 #include "morph/resrep.h"
 #include "trainers/run_logger.h"
-#include "trainers/train_hook.h"
+#include "trainers/structure_learner.h"
 
 namespace mt {
 
-class ResRepHook : public TrainHook {
+class ResRepHook : public StructureLearner {
  public:
   ResRepHook(std::unique_ptr<morph::ResRep> resrep, std::string export_dir = {}, RunLogger* logger = nullptr);
 
@@ -26,6 +26,12 @@ class ResRepHook : public TrainHook {
   std::string state_key() const override { return "resrep"; }
   nlohmann::json state() const override;
   void load_state(const nlohmann::json& state) override;
+  std::string summary() const override;
+  std::string cost_name() const override { return resrep_->cost_model().cost_name(); }
+  double full_cost() const override { return resrep_->full_cost(); }
+  double learned_cost() const override { return resrep_->cost(); }
+  // resrep_masks.json: what the merge (and a resumed pipeline) reads.
+  void finish() override { export_structure(); }
 
   const morph::ResRep& resrep() const { return *resrep_; }
   // The masks as JSON (resrep_masks.json's content).

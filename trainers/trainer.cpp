@@ -14,6 +14,13 @@ namespace mt {
 
 namespace {
 using Clock = std::chrono::steady_clock;
+
+Executor::Options executor_options(const TrainOptions& t) {
+  Executor::Options o;
+  o.profile = t.profile;
+  return o;
+}
+
 double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
@@ -31,7 +38,7 @@ uint64_t step_seed(uint64_t seed, int64_t step) {
 Trainer::Trainer(layers::Model& model, KernelBackend& backend, const OptimizerFactory& make_optimizer,
                  const LrSchedule& schedule, TrainOptions options, Normalization normalization)
     : model_(model), backend_(backend), schedule_(schedule), options_(options),
-      normalization_(std::move(normalization)), exec_(model.graph, backend) {
+      normalization_(std::move(normalization)), exec_(model.graph, backend, executor_options(options)) {
   // The weights live where the backend computes for as long as the trainer does (see ~Trainer).
   move_state_to(model_.graph, backend_);
   // The executor owns one gradient tensor per parameter from construction on, so the optimizer

@@ -41,6 +41,7 @@ struct TrainOptions {
   // shrinking every step changes every later layer's input), and evaluation then suffers for
   // nothing. 0: off.
   int64_t recalibrate_bn_batches = 0;
+  bool profile = false;  // time every op (Executor::Options::profile)
 };
 
 struct EvalResult {

@@ -6,7 +6,7 @@ namespace mt {
 // y = a + b, both of one shape (the residual add).
 class AddOp : public Op {
  public:
-  std::string_view kind() const override { return "add"; }
+  OpKind kind() const override { return OpKind::add; }
   std::vector<Shape> infer_shapes(const std::vector<Shape>& in) const override;
   void forward(OpContext& ctx) const override;
   void backward(OpContext& ctx) const override;

@@ -9,7 +9,13 @@ namespace mt {
 class BatchNorm2dOp : public Op {
  public:
   explicit BatchNorm2dOp(BatchNormDesc desc) : desc_(desc) {}
-  std::string_view kind() const override { return "batchnorm2d"; }
+  OpKind kind() const override { return OpKind::batchnorm2d; }
+  InputRole input_role(size_t i) const override {
+    static constexpr InputRole kRoles[] = {InputRole::data,         InputRole::weight,
+                                           InputRole::bias,         InputRole::running_mean,
+                                           InputRole::running_var,  InputRole::num_batches_tracked};
+    return i < 6 ? kRoles[i] : InputRole::data;
+  }
   std::vector<Shape> infer_shapes(const std::vector<Shape>& in) const override;
   void forward(OpContext& ctx) const override;
   void backward(OpContext& ctx) const override;

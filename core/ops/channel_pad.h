@@ -7,7 +7,7 @@ namespace mt {
 class ChannelPadOp : public Op {
  public:
   explicit ChannelPadOp(ChannelPadDesc desc) : desc_(desc) {}
-  std::string_view kind() const override { return "channel_pad"; }
+  OpKind kind() const override { return OpKind::channel_pad; }
   std::vector<Shape> infer_shapes(const std::vector<Shape>& in) const override;
   void forward(OpContext& ctx) const override {
     ctx.backend.channel_pad_fwd(desc_, ctx.in(0), ctx.out(0));

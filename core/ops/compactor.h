@@ -12,7 +12,7 @@ namespace mt {
 class CompactorOp : public Conv2dOp {
  public:
   CompactorOp() : Conv2dOp(Conv2dDesc{}, false) {}
-  std::string_view kind() const override { return "compactor"; }
+  OpKind kind() const override { return OpKind::compactor; }
   std::vector<Shape> infer_shapes(const std::vector<Shape>& in) const override {
     std::vector<Shape> out = Conv2dOp::infer_shapes(in);
     const Shape& w = in[1];

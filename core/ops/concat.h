@@ -6,7 +6,7 @@ namespace mt {
 // Channel concatenation of [N, Ci, H, W] inputs.
 class ConcatOp : public Op {
  public:
-  std::string_view kind() const override { return "concat"; }
+  OpKind kind() const override { return OpKind::concat; }
   std::vector<Shape> infer_shapes(const std::vector<Shape>& in) const override;
   void forward(OpContext& ctx) const override;
   void backward(OpContext& ctx) const override;

@@ -7,7 +7,10 @@ namespace mt {
 class Conv2dOp : public Op {
  public:
   Conv2dOp(Conv2dDesc desc, bool bias) : desc_(desc), bias_(bias) {}
-  std::string_view kind() const override { return "conv2d"; }
+  OpKind kind() const override { return OpKind::conv2d; }
+  InputRole input_role(size_t i) const override {
+    return i == 0 ? InputRole::data : i == 1 ? InputRole::weight : InputRole::bias;
+  }
   std::vector<Shape> infer_shapes(const std::vector<Shape>& in) const override;
   void forward(OpContext& ctx) const override;
   void backward(OpContext& ctx) const override;

@@ -7,7 +7,7 @@ namespace mt {
 class DropoutOp : public Op {
  public:
   explicit DropoutOp(double p);
-  std::string_view kind() const override { return "dropout"; }
+  OpKind kind() const override { return OpKind::dropout; }
   std::vector<Shape> infer_shapes(const std::vector<Shape>& in) const override;
   void forward(OpContext& ctx) const override;
   void backward(OpContext& ctx) const override;

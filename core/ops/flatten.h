@@ -6,7 +6,7 @@ namespace mt {
 // [N, C, H, W] (any layout) -> [N, C*H*W] in PyTorch's order (C, then H, then W).
 class FlattenOp : public Op {
  public:
-  std::string_view kind() const override { return "flatten"; }
+  OpKind kind() const override { return OpKind::flatten; }
   std::vector<Shape> infer_shapes(const std::vector<Shape>& in) const override;
   void forward(OpContext& ctx) const override;
   void backward(OpContext& ctx) const override;

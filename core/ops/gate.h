@@ -12,7 +12,8 @@ namespace mt {
 class GateOp : public Op {
  public:
   explicit GateOp(double temperature = 0.001);
-  std::string_view kind() const override { return "gate"; }
+  OpKind kind() const override { return OpKind::gate; }
+  InputRole input_role(size_t i) const override { return i == 1 ? InputRole::logits : InputRole::data; }
   std::vector<Shape> infer_shapes(const std::vector<Shape>& in) const override;
   void forward(OpContext& ctx) const override;
   void backward(OpContext& ctx) const override;

@@ -7,7 +7,10 @@ namespace mt {
 class LinearOp : public Op {
  public:
   explicit LinearOp(bool bias) : bias_(bias) {}
-  std::string_view kind() const override { return "linear"; }
+  OpKind kind() const override { return OpKind::linear; }
+  InputRole input_role(size_t i) const override {
+    return i == 0 ? InputRole::data : i == 1 ? InputRole::weight : InputRole::bias;
+  }
   std::vector<Shape> infer_shapes(const std::vector<Shape>& in) const override;
   void forward(OpContext& ctx) const override;
   void backward(OpContext& ctx) const override;

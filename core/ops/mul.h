@@ -7,7 +7,7 @@ namespace mt {
 // gating product of FiGS and of channel attention.
 class MulOp : public Op {
  public:
-  std::string_view kind() const override { return "mul"; }
+  OpKind kind() const override { return OpKind::mul; }
   std::vector<Shape> infer_shapes(const std::vector<Shape>& in) const override;
   void forward(OpContext& ctx) const override { ctx.backend.mul_fwd(ctx.in(0), ctx.in(1), ctx.out(0)); }
   void backward(OpContext& ctx) const override;

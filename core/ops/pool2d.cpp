@@ -30,7 +30,7 @@ nlohmann::json pool_attributes(const Pool2dDesc& d) {
 
 std::vector<Shape> MaxPool2dOp::infer_shapes(const std::vector<Shape>& in) const {
   MT_CHECK(in.size() == 1, ShapeError, "[maxpool2d] expects 1 input, got ", in.size());
-  return {pool_output_shape(kind(), desc_, in[0])};
+  return {pool_output_shape(kind_name(), desc_, in[0])};
 }
 
 void MaxPool2dOp::forward(OpContext& ctx) const {
@@ -43,7 +43,7 @@ void MaxPool2dOp::backward(OpContext& ctx) const {
 
 std::vector<Shape> AvgPool2dOp::infer_shapes(const std::vector<Shape>& in) const {
   MT_CHECK(in.size() == 1, ShapeError, "[avgpool2d] expects 1 input, got ", in.size());
-  return {pool_output_shape(kind(), desc_, in[0])};
+  return {pool_output_shape(kind_name(), desc_, in[0])};
 }
 
 std::vector<Shape> GlobalAvgPool2dOp::infer_shapes(const std::vector<Shape>& in) const {

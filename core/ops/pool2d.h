@@ -12,7 +12,7 @@ nlohmann::json pool_attributes(const Pool2dDesc& d);
 class MaxPool2dOp : public Op {
  public:
   explicit MaxPool2dOp(Pool2dDesc desc) : desc_(desc) {}
-  std::string_view kind() const override { return "maxpool2d"; }
+  OpKind kind() const override { return OpKind::maxpool2d; }
   std::vector<Shape> infer_shapes(const std::vector<Shape>& in) const override;
   void forward(OpContext& ctx) const override;
   void backward(OpContext& ctx) const override;
@@ -26,7 +26,7 @@ class MaxPool2dOp : public Op {
 class AvgPool2dOp : public Op {
  public:
   explicit AvgPool2dOp(Pool2dDesc desc) : desc_(desc) {}
-  std::string_view kind() const override { return "avgpool2d"; }
+  OpKind kind() const override { return OpKind::avgpool2d; }
   std::vector<Shape> infer_shapes(const std::vector<Shape>& in) const override;
   void forward(OpContext& ctx) const override { ctx.backend.avgpool_fwd(desc_, ctx.in(0), ctx.out(0)); }
   void backward(OpContext& ctx) const override {
@@ -42,7 +42,7 @@ class AvgPool2dOp : public Op {
 // [N, C, H, W] -> [N, C, 1, 1], as PyTorch's AdaptiveAvgPool2d(1).
 class GlobalAvgPool2dOp : public Op {
  public:
-  std::string_view kind() const override { return "global_avgpool2d"; }
+  OpKind kind() const override { return OpKind::global_avgpool2d; }
   std::vector<Shape> infer_shapes(const std::vector<Shape>& in) const override;
   void forward(OpContext& ctx) const override;
   void backward(OpContext& ctx) const override;

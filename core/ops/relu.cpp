@@ -8,7 +8,7 @@ std::vector<Shape> same_shape_as_input(std::string_view op, const std::vector<Sh
 }
 
 std::vector<Shape> ReluOp::infer_shapes(const std::vector<Shape>& in) const {
-  return same_shape_as_input(kind(), in);
+  return same_shape_as_input(kind_name(), in);
 }
 
 }  // namespace mt

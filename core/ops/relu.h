@@ -5,7 +5,7 @@ namespace mt {
 
 class ReluOp : public Op {
  public:
-  std::string_view kind() const override { return "relu"; }
+  OpKind kind() const override { return OpKind::relu; }
   std::vector<Shape> infer_shapes(const std::vector<Shape>& in) const override;
   void forward(OpContext& ctx) const override { ctx.backend.relu_fwd(ctx.in(0), ctx.out(0)); }
   void backward(OpContext& ctx) const override {

@@ -5,9 +5,9 @@ namespace mt {
 
 class SigmoidOp : public Op {
  public:
-  std::string_view kind() const override { return "sigmoid"; }
+  OpKind kind() const override { return OpKind::sigmoid; }
   std::vector<Shape> infer_shapes(const std::vector<Shape>& in) const override {
-    return same_shape_as_input(kind(), in);
+    return same_shape_as_input(kind_name(), in);
   }
   void forward(OpContext& ctx) const override { ctx.backend.sigmoid_fwd(ctx.in(0), ctx.out(0)); }
   void backward(OpContext& ctx) const override {

@@ -7,7 +7,8 @@ namespace mt {
 class SoftmaxCrossEntropyOp : public Op {
  public:
   explicit SoftmaxCrossEntropyOp(double label_smoothing = 0);
-  std::string_view kind() const override { return "softmax_cross_entropy"; }
+  OpKind kind() const override { return OpKind::softmax_cross_entropy; }
+  InputRole input_role(size_t i) const override { return i == 1 ? InputRole::labels : InputRole::data; }
   std::vector<Shape> infer_shapes(const std::vector<Shape>& in) const override;
   void forward(OpContext& ctx) const override;
   void backward(OpContext& ctx) const override;

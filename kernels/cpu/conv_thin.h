@@ -21,8 +21,8 @@ constexpr int64_t kThinInMax = 8;
 // with O a multiple of 16 (at most 64).
 bool thin_conv_applies(const Conv2dDesc& d, const Tensor& x, const Tensor& w, const Tensor& y);
 
-// On unless MORPHTRAIN_THIN_CONV=0 is in the environment; off, oneDNN runs every convolution (to
-// measure what the thin kernels buy).
+// On unless switched off (the entry points do so for MORPHTRAIN_THIN_CONV=0: tools/environment.h);
+// off, oneDNN runs every convolution (to measure what the thin kernels buy).
 bool thin_conv_enabled();
 void set_thin_conv_enabled(bool on);
 

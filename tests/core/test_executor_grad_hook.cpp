@@ -27,7 +27,9 @@ class LoggedOp final : public Op {
  public:
   LoggedOp(OpPtr inner, std::string name, std::vector<std::string>& log)
       : inner_(std::move(inner)), name_(std::move(name)), log_(log) {}
-  std::string_view kind() const override { return inner_->kind(); }
+  OpKind kind() const override { return inner_->kind(); }
+  std::string kind_name() const override { return inner_->kind_name(); }
+  InputRole input_role(size_t i) const override { return inner_->input_role(i); }
   int num_outputs() const override { return inner_->num_outputs(); }
   std::vector<Shape> infer_shapes(const std::vector<Shape>& in) const override { return inner_->infer_shapes(in); }
   void forward(OpContext& ctx) const override { inner_->forward(ctx); }

@@ -15,7 +15,7 @@ using Catch::Contains;
 
 namespace {
 
-int count_kind(const Graph& g, std::string_view kind) {
+int count_kind(const Graph& g, OpKind kind) {
   int n = 0;
   for (const Node& node : g.nodes()) n += node.op->kind() == kind;
   return n;
@@ -26,7 +26,7 @@ int count_kind(const Graph& g, std::string_view kind) {
 int64_t check_one_gate_per_layer(const Graph& g) {
   int64_t widths = 0;
   for (const Node& node : g.nodes()) {
-    if (node.op->kind() != "gate") continue;
+    if (node.op->kind() != OpKind::gate) continue;
     const std::string layer = node.name.substr(0, node.name.size() - 5);  // less ".gate"
     INFO(node.name);
     REQUIRE(node.name.size() > 5);
@@ -34,7 +34,7 @@ int64_t check_one_gate_per_layer(const Graph& g) {
     const int layer_node = g.find_node(layer);
     REQUIRE(layer_node >= 0);
     int source = g.producer(node.inputs[0]);
-    if (g.node(source).op->kind() == "batchnorm2d") source = g.producer(g.node(source).inputs[0]);
+    if (g.node(source).op->kind() == OpKind::batchnorm2d) source = g.producer(g.node(source).inputs[0]);
     CHECK(source == layer_node);
     const Value& logits = g.value(node.inputs[1]);
     CHECK(logits.name == node.name + ".logits");
@@ -47,7 +47,7 @@ int64_t check_one_gate_per_layer(const Graph& g) {
 int64_t conv_widths(const Graph& g) {
   int64_t sum = 0;
   for (const Node& node : g.nodes())
-    if (node.op->kind() == "conv2d") sum += g.value(node.inputs[1]).shape[0];
+    if (node.op->kind() == OpKind::conv2d) sum += g.value(node.inputs[1]).shape[0];
   return sum;
 }
 
@@ -64,9 +64,9 @@ TEST_CASE("gating adds one gate per conv after its batch norm", "[zoo][gate]") {
     const ModelOptions o;
     const Model plain = build_model("resnet20", o);
     const Model m = build_model("resnet20", gated(o));
-    CHECK(count_kind(plain.graph, "gate") == 0);
-    CHECK(count_kind(m.graph, "conv2d") == 19);
-    CHECK(count_kind(m.graph, "gate") == 19);
+    CHECK(count_kind(plain.graph, OpKind::gate) == 0);
+    CHECK(count_kind(m.graph, OpKind::conv2d) == 19);
+    CHECK(count_kind(m.graph, OpKind::gate) == 19);
     // 16 + 6 x 16 + 6 x 32 + 6 x 64 gate logits.
     CHECK(check_one_gate_per_layer(m.graph) == 688);
     CHECK(m.graph.num_parameters() == 269722 + 688);
@@ -86,8 +86,8 @@ TEST_CASE("gating adds one gate per conv after its batch norm", "[zoo][gate]") {
     const ModelOptions o;
     const Model plain = build_model("mobilenet_v2", o);
     const Model m = build_model("mobilenet_v2", gated(o));
-    CHECK(count_kind(m.graph, "gate") == count_kind(m.graph, "conv2d"));
-    CHECK(count_kind(m.graph, "conv2d") == 52);
+    CHECK(count_kind(m.graph, OpKind::gate) == count_kind(m.graph, OpKind::conv2d));
+    CHECK(count_kind(m.graph, OpKind::conv2d) == 52);
     const int64_t widths = check_one_gate_per_layer(m.graph);
     CHECK(widths == conv_widths(m.graph));
     CHECK(m.graph.num_parameters() == plain.graph.num_parameters() + widths);
@@ -98,8 +98,8 @@ TEST_CASE("gating adds one gate per conv after its batch norm", "[zoo][gate]") {
     for (const char* name : {"resnet18", "mobilenet_v1", "vgg_small"}) {
       INFO(name);
       const Model m = build_model(name, gated({}));
-      const int hidden_linears = count_kind(m.graph, "linear") - 1;
-      CHECK(count_kind(m.graph, "gate") == count_kind(m.graph, "conv2d") + hidden_linears);
+      const int hidden_linears = count_kind(m.graph, OpKind::linear) - 1;
+      CHECK(count_kind(m.graph, OpKind::gate) == count_kind(m.graph, OpKind::conv2d) + hidden_linears);
       check_one_gate_per_layer(m.graph);
     }
     const Model vgg = build_model("vgg_small", gated({}));
@@ -126,7 +126,7 @@ void copy_state(const Graph& from, Graph& to) {
 // Non-trivial batch-norm statistics and affine parameters.
 void randomize_batchnorm(Graph& g, Rng& rng) {
   for (const Node& node : g.nodes()) {
-    if (node.op->kind() != "batchnorm2d") continue;
+    if (node.op->kind() != OpKind::batchnorm2d) continue;
     for (size_t i = 1; i <= 4; ++i) {
       Tensor& t = g.value(node.inputs[i]).data;
       const bool var = i == 4, weight = i == 1;
@@ -253,7 +253,7 @@ TEST_CASE("YAML graphs: gating, and explicit gate layers", "[yaml][gate]") {
     CHECK(m.graph.find("conv2.gate") < 0);  // no batch norm: no gate
     CHECK(m.graph.find("fc1.gate") >= 0);
     CHECK(m.graph.find("fc2.gate") < 0);  // the logits
-    CHECK(count_kind(m.graph, "gate") == 2);
+    CHECK(count_kind(m.graph, OpKind::gate) == 2);
     // Later layers that name bn1 read the gated value.
     CHECK(m.graph.node(m.graph.find_node("relu1")).inputs[0] == m.graph.at("conv1.gate"));
     CHECK(m.graph.value(m.graph.at("fc1.gate.logits")).data.at({6}) == 1.5f);

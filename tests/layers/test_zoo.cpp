@@ -46,7 +46,7 @@ const Conv2dOp& conv_op(const Model& m, const std::string& node) {
   return dynamic_cast<const Conv2dOp&>(*m.graph.node(m.graph.find_node(node)).op);
 }
 
-int count_nodes_of_kind(const Model& m, std::string_view kind) {
+int count_nodes_of_kind(const Model& m, OpKind kind) {
   int n = 0;
   for (const auto& node : m.graph.nodes()) n += node.op->kind() == kind;
   return n;
@@ -139,7 +139,7 @@ TEST_CASE("MobileNet v2 matches torchvision's module tree", "[zoo]") {
   CHECK(conv_op(m, "features.2.conv.1.0").desc().groups == 96);
   CHECK(conv_op(m, "features.2.conv.1.0").desc().stride_h == 2);
   // Residuals where stride 1 keeps the width: 1 + 2 + 3 + 2 + 2 blocks.
-  CHECK(count_nodes_of_kind(m, "add") == 10);
+  CHECK(count_nodes_of_kind(m, OpKind::add) == 10);
   CHECK(m.graph.find_node("features.3.add") >= 0);
   CHECK(m.graph.find_node("features.4.add") < 0);
   const Built built(build_mobilenet_v2, imagenet());
@@ -227,7 +227,7 @@ TEST_CASE("vgg is configurable and numbers its layers as nn.Sequential would", "
   CHECK(param_shape(m, "classifier.0.weight") == Shape{64, 20 * 8 * 8});
   CHECK(param_shape(m, "classifier.3.weight") == Shape{30, 64});
   CHECK(param_shape(m, "classifier.6.weight") == Shape{10, 30});
-  CHECK(m.graph.node(m.graph.find_node("classifier.5")).op->kind() == "dropout");
+  CHECK(m.graph.node(m.graph.find_node("classifier.5")).op->kind() == OpKind::dropout);
   o.vgg_stages = {8, 8, 8, 8, 8, 8};
   CHECK_THROWS_AS(build_model("vgg", o), ConfigError);  // 32 pixels cannot halve 6 times
 }

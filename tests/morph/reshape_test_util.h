@@ -26,7 +26,7 @@ inline const Tensor& param_of(const Graph& g, const std::string& name) { return 
 // something a wrong slice would change.
 inline void randomize_batchnorms(Graph& g, Rng& rng) {
   for (const Node& n : g.nodes()) {
-    if (n.op->kind() != "batchnorm2d") continue;
+    if (n.op->kind() != OpKind::batchnorm2d) continue;
     const double lo[] = {0.5, -0.3, -0.3, 0.5}, hi[] = {1.5, 0.3, 0.3, 2.0};
     for (int k = 0; k < 4; ++k) {
       const Tensor& t = g.value(n.inputs[k + 1]).data;

@@ -24,7 +24,7 @@ CostOptions target(CostTarget t) {
 int64_t weight_count(const Graph& g, bool biases) {
   int64_t n = 0;
   for (const Node& node : g.nodes()) {
-    if (node.op->kind() != "conv2d" && node.op->kind() != "linear") continue;
+    if (node.op->kind() != OpKind::conv2d && node.op->kind() != OpKind::linear) continue;
     for (size_t i = 1; i < node.inputs.size(); ++i)
       if (i == 1 || biases) n += g.value(node.inputs[i]).data.numel();
   }

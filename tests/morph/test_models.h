@@ -22,7 +22,7 @@ namespace mt::test {
 
 class StandInGateOp : public Op {
  public:
-  std::string_view kind() const override { return "gate"; }
+  OpKind kind() const override { return OpKind::gate; }
   std::vector<Shape> infer_shapes(const std::vector<Shape>& in) const override { return {in[0]}; }
   void forward(OpContext&) const override { MT_FAIL(BackendError, "stand-in gate is not runnable"); }
   void backward(OpContext&) const override { MT_FAIL(BackendError, "stand-in gate is not runnable"); }

@@ -29,7 +29,7 @@ layers::Model build(const std::string& which) {
 
 // Channels (of the given kind's ops) whose group is not alive: what the reshape removes there.
 int64_t dead_channels(const morph::ChannelGroups& groups, const morph::ChannelSelection& s,
-                      std::string_view kind) {
+                      OpKind kind) {
   int64_t n = 0;
   for (int node : groups.nodes()) {
     if (groups.graph().node(node).op->kind() != kind) continue;
@@ -100,8 +100,8 @@ TEST_CASE("reshape: the slim model computes what the dense one does with dead ch
   size.count_bias = true;
   const morph::CostModel size_model(groups, size);
   const double removed = size_model.full_cost() - size_model.cost(keep.alive_groups()) +
-                         2.0 * dead_channels(groups, keep, "batchnorm2d") +
-                         dead_channels(groups, keep, "gate");
+                         2.0 * dead_channels(groups, keep, OpKind::batchnorm2d) +
+                         dead_channels(groups, keep, OpKind::gate);
   CHECK(static_cast<double>(dense.graph.num_parameters() - slim.model.graph.num_parameters()) == removed);
   check_costs_agree(dense, slim.model, keep);
   CHECK(morph::make_regularizer(slim.model.graph, slim.model.logits, {})->cost() == Approx(reg->cost()));

@@ -35,7 +35,7 @@ layers::Model build(const std::string& which, bool compactors, DType dtype = DTy
 std::vector<const Node*> compactor_nodes(const Graph& g) {
   std::vector<const Node*> out;
   for (const Node& n : g.nodes())
-    if (n.op->kind() == "compactor") out.push_back(&n);
+    if (n.op->kind() == OpKind::compactor) out.push_back(&n);
   return out;
 }
 
@@ -69,7 +69,7 @@ TEST_CASE("compactors: an identity 1x1 conv after every conv-BN with groups 1", 
   CHECK(compactor_nodes(a.graph).size() == 19);
   CHECK(compactor_nodes(b.graph).size() == 21);  // + two downsample convs
   const Node& n = a.graph.node(a.graph.find_node("layer1.0.conv1.compactor"));
-  CHECK(n.op->kind() == "compactor");
+  CHECK(n.op->kind() == OpKind::compactor);
   CHECK(a.graph.node(a.graph.producer(n.inputs[0])).name == "layer1.0.bn1");
   CHECK(a.graph.value(n.inputs[1]).name == "layer1.0.conv1.compactor.weight");
   const Tensor& q = param_of(a.graph, "layer3.2.conv2.compactor.weight");
@@ -85,7 +85,7 @@ TEST_CASE("compactors: an identity 1x1 conv after every conv-BN with groups 1", 
   const layers::Model m = build("mobilenet_v2", true);
   int convs = 0;
   for (const Node& c : m.graph.nodes()) {
-    if (c.op->kind() != "conv2d") continue;
+    if (c.op->kind() != OpKind::conv2d) continue;
     const bool has = m.graph.find_node(c.name + ".compactor") >= 0;
     const int64_t in_per_group = m.graph.value(c.inputs[1]).shape[1];
     CHECK(has == (in_per_group != 1));  // depthwise: one input channel per filter
@@ -114,7 +114,7 @@ TEST_CASE("compactors: channel groups see through them, costs leave them out", "
   const ChannelGroups gp(plain.graph, plain.logits), gw(with.graph, with.logits);
   REQUIRE(gw.num_groups() == gp.num_groups());
   for (const Node& n : plain.graph.nodes())
-    if (n.op->kind() == "conv2d" || n.op->kind() == "batchnorm2d")
+    if (n.op->kind() == OpKind::conv2d || n.op->kind() == OpKind::batchnorm2d)
       CHECK(gw.channel_groups(with.graph.at(n.name)) == gp.channel_groups(plain.graph.at(n.name)));
   int rows = 0;
   for (const Node* n : compactor_nodes(with.graph)) {
@@ -148,7 +148,7 @@ TEST_CASE("compactors: a hidden linear layer's group is not ResRep-prunable", "[
   int unprunable = 0;
   for (int i = 0; i < g.num_groups(); ++i) {
     bool linear = false;
-    for (const auto& r : g.group(i).convs) linear = linear || m.graph.node(r.node).op->kind() == "linear";
+    for (const auto& r : g.group(i).convs) linear = linear || m.graph.node(r.node).op->kind() == OpKind::linear;
     CHECK(prunable[i] == !linear);
     unprunable += !prunable[i];
   }

@@ -162,7 +162,7 @@ TEST_CASE("width expansion: rounded widths", "[morph][reshape]") {
   for (double m : {0.7, 1.0, 1.9}) {
     const layers::Model slim = morph::reshape(dense, x.scale(learned, m));
     for (const Node& n : slim.graph.nodes()) {
-      if (n.op->kind() != "conv2d") continue;
+      if (n.op->kind() != OpKind::conv2d) continue;
       INFO(n.name << " at " << m);
       CHECK(out_channels(slim.graph, n.name) % 8 == 0);
     }

@@ -53,12 +53,12 @@ void fill_uniform(Tensor& t, Rng& rng, double lo, double hi) {
 // the numbers; some gate logits negative, so some gates are shut.
 void randomize_state(Graph& g, Rng& rng) {
   for (const Node& n : g.nodes()) {
-    if (n.op->kind() == "batchnorm2d") {
+    if (n.op->kind() == OpKind::batchnorm2d) {
       fill_uniform(g.value(n.inputs[1]).data, rng, 0.5, 1.5);   // gamma
       fill_uniform(g.value(n.inputs[2]).data, rng, -0.2, 0.2);  // beta
       fill_uniform(g.value(n.inputs[3]).data, rng, -0.2, 0.2);  // running mean
       fill_uniform(g.value(n.inputs[4]).data, rng, 0.5, 1.5);   // running var
-    } else if (n.op->kind() == "gate") {
+    } else if (n.op->kind() == OpKind::gate) {
       fill_uniform(g.value(n.inputs[1]).data, rng, -1.5, 3.0);
     }
   }
@@ -152,7 +152,8 @@ Model misc_model() {
 
 class MysteryOp : public Op {
  public:
-  std::string_view kind() const override { return "mystery"; }
+  OpKind kind() const override { return OpKind::custom; }
+  std::string kind_name() const override { return "mystery"; }
   std::vector<Shape> infer_shapes(const std::vector<Shape>& in) const override { return in; }
   void forward(OpContext&) const override {}
   void backward(OpContext&) const override {}
