@@ -4,8 +4,10 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 
 #include "core/atomic_file.h"
+#include "core/json_read.h"
 #include "core/safetensors.h"
 #include "core/state_dict.h"
 #include "morph/reshape.h"
@@ -52,12 +54,12 @@ class PipelineState {
       write_file_atomically(path_.string(), "{}\n");
       return;
     }
-    std::ifstream in(path_);
-    try {
-      state_ = nlohmann::json::parse(in);
-    } catch (const nlohmann::json::exception& e) {
-      MT_FAIL(IoError, "'", path_.string(), "' is not valid JSON (", e.what(), "); remove it to restart the pipeline");
-    }
+    const std::optional<std::string> text = read_text_file(path_.string());
+    MT_CHECK(text, IoError, "cannot read '", path_.string(), "'");
+    std::string why;
+    std::optional<nlohmann::json> parsed = try_parse_json(*text, why);
+    MT_CHECK(parsed, IoError, "'", path_.string(), "' is not valid JSON (", why, "); remove it to restart the pipeline");
+    state_ = std::move(*parsed);
   }
 
   fs::path path_;
@@ -73,7 +75,10 @@ nlohmann::json read_on_root(const fs::path& path, Communicator& comm, const char
     MT_CHECK(in.good(), IoError, "'", path.string(), "' is missing: ", hint);
     text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
   }
-  return nlohmann::json::parse(broadcast_string(comm, text));
+  std::string why;
+  std::optional<nlohmann::json> parsed = try_parse_json(broadcast_string(comm, text), why);
+  MT_CHECK(parsed, IoError, "'", path.string(), "' is not valid JSON: ", why);
+  return std::move(*parsed);
 }
 
 fs::path place_pipeline(const Config& config, const std::string& resume) {

@@ -14,6 +14,7 @@
 
 #include "core/atomic_file.h"
 #include "core/device_transfer.h"
+#include "core/json_read.h"
 #include "core/safetensors.h"
 #include "trainers/checkpoint_detail.h"
 
@@ -110,8 +111,11 @@ bool is_leftover(const std::string& name) {
 }
 
 double recorded_accuracy(const fs::path& ckpt) {
-  std::ifstream in(ckpt / kStateFile);
-  const nlohmann::json j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  const std::optional<std::string> text = read_text_file((ckpt / kStateFile).string());
+  std::string why;
+  const std::optional<nlohmann::json> parsed = text ? try_parse_json(*text, why) : std::nullopt;
+  if (!parsed) return -INFINITY;
+  const nlohmann::json& j = *parsed;
   if (!j.is_object() || !j.contains("test_accuracy") || !j["test_accuracy"].is_number())
     return -INFINITY;
   return j["test_accuracy"].get<double>();
