@@ -17,6 +17,7 @@
 #include "tools/morph_setup.h"
 #include "tools/pipeline_report.h"
 #include "tools/run_dir.h"
+#include "tools/run_lock.h"
 #include "tools/structure_choice.h"
 #include "tools/training_phase.h"
 #include "trainers/checkpoint.h"
@@ -107,7 +108,9 @@ fs::path checkpoints_of(const fs::path& phase_dir) {
 void load_phase_weights(const fs::path& phase_dir, Graph& graph, const Config& config, Communicator& comm) {
   if (comm.is_root()) {
     TrainerState unused;
-    CheckpointManager phase({(phase_dir / "checkpoints").string(), 1, config.string("model.name")}, std::cout);
+    CheckpointManager phase({(phase_dir / "checkpoints").string(), 1, config.string("model.name"),
+                             CheckpointAccess::read},
+                            std::cout);
     phase.load("auto", graph, nullptr, unused);
   }
   broadcast_graph(comm, graph);
@@ -182,6 +185,9 @@ int pipeline_command(const Config& config, const std::string& resume, Communicat
 
   const bool root = comm.is_root();
   const fs::path run = broadcast_string(comm, root ? place_pipeline(config, resume).string() : std::string());
+  // Rank 0 writes the run directory; it holds the run's lock until the command ends.
+  std::optional<RunDirLock> lock;
+  if (root) lock.emplace(run);
   PipelineState state(run / "pipeline.json", comm);
   std::cout << "morphtrain pipeline: learn -> reshape -> retrain (" << config.string("pipeline.retrain")
             << ") -> report\nrun directory " << run.string() << std::endl;

@@ -145,6 +145,10 @@ CheckpointManager::CheckpointManager(CheckpointOptions options, std::ostream& lo
   MT_CHECK(!options_.dir.empty(), ConfigError, "[checkpoint] empty checkpoint directory");
   MT_CHECK(options_.keep_last >= 1, ConfigError, "[checkpoint] keep_last = ", options_.keep_last,
            " must be >= 1");
+  if (options_.access == CheckpointAccess::read) {
+    MT_CHECK(fs::is_directory(options_.dir), IoError, "[checkpoint] '", options_.dir, "' is not a directory");
+    return;
+  }
   std::error_code ec;
   fs::create_directories(options_.dir, ec);
   MT_CHECK(!ec && fs::is_directory(options_.dir), IoError, "[checkpoint] cannot create directory '",
@@ -160,6 +164,8 @@ CheckpointManager::CheckpointManager(CheckpointOptions options, std::ostream& lo
 
 std::string CheckpointManager::save(const Graph& graph, const Optimizer& optimizer,
                                     const TrainerState& state, double test_accuracy) {
+  MT_CHECK(options_.access == CheckpointAccess::write, IoError, "[checkpoint] '", options_.dir,
+           "' was opened for reading; only the run that owns it saves there");
   const std::string name = checkpoint_name(state.step);
   // Host copies where the weights live on a GPU (on the CPU: the live tensors, no copy).
   const NamedTensors model = on_host(graph.state_dict());
