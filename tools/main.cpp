@@ -4,6 +4,7 @@
 //   morphtrain --config FILE --summary | --print-config         look without running
 //   mpirun -np N morphtrain --config FILE                       data parallel (docs/distributed.md)
 // Exit codes: 0 done, 1 a run-time failure (data, numerics, I/O), 2 a bad config or command line.
+// MORPHTRAIN_DEBUG=1 adds the source location of the check that failed to an error message.
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
@@ -79,7 +80,13 @@ int main(int argc, char** argv) {
   app.add_flag("--summary", summary, "print the model's per-layer summary and exit");
   app.add_flag("--help-config", keys, "list every config key with its default and meaning");
   app.add_flag("--markdown", markdown, "with --help-config: print the docs/config.md reference");
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // CLI11 prints the message (or the help) and has its own codes (105, 109, ...); a command
+    // line that does not parse is a usage error like a bad config: exit 2, as documented above.
+    return app.exit(e) == 0 ? 0 : 2;
+  }
   want_morph_report = app.count("--morph-report") > 0;
 
   if (keys) {
@@ -90,6 +97,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   std::unique_ptr<mt::Communicator> comm;
+  const bool debug_locations = std::getenv("MORPHTRAIN_DEBUG") != nullptr;
   // A failing rank ends the whole job at once: its peers may be waiting for it in a collective,
   // and a clean MPI_Finalize would wait for them.
   const auto fail = [&](const char* what, const std::exception& e, int code) {
@@ -98,6 +106,11 @@ int main(int argc, char** argv) {
       std::cerr << "morphtrain: " << what;
       if (several) std::cerr << " (rank " << comm->rank() << ")";
       std::cerr << ": " << e.what() << std::endl;
+      // The check's source location is for developers, not in the message a user reads.
+      if (debug_locations) {
+        const auto* located = dynamic_cast<const mt::Error*>(&e);
+        if (located && !located->where().empty()) std::cerr << "  (thrown at " << located->where() << ")" << std::endl;
+      }
     }
     if (several) comm->abort(code);
     return code;
