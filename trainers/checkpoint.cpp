@@ -220,8 +220,14 @@ void CheckpointManager::prune() {
   for (size_t i = 0; i + keep < all.size(); ++i) {
     const std::string name = fs::path(all[i]).filename().string();
     if (name == keep_best || name == keep_last) continue;
+    // Renamed out of the checkpoint names first (one atomic step), then removed: a kill during
+    // the removal leaves a `*.tmp` leftover that the next writer clears, never a half-deleted
+    // directory under a name that `auto` would try.
+    const fs::path doomed = fs::path(options_.dir) / (name + ".deleted.tmp");
     std::error_code ec;
-    fs::remove_all(all[i], ec);
+    fs::remove_all(doomed, ec);
+    fs::rename(all[i], doomed, ec);
+    if (!ec) fs::remove_all(doomed, ec);
     // The new checkpoint is already complete: a failed clean-up costs disk space, not data.
     if (ec) log_ << "[checkpoint] warning: cannot remove old '" << all[i] << "': " << ec.message() << "\n";
   }
