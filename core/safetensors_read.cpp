@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/json_read.h"
 #include "core/safetensors.h"
 
 namespace mt {
@@ -174,7 +175,7 @@ Json parse_header_json(const std::string& text, std::string_view source) {
 uint64_t unsigned_field(const Json& v, std::string_view source, const std::string& name,
                         const char* field) {
   if (!v.is_number_unsigned())
-    reject(source, "tensor '", name, "': ", field, " holds ", v.dump(),
+    reject(source, "tensor '", name, "': ", field, " holds ", describe_json(v),
            ", not an unsigned integer (InvalidHeaderDeserialization)");
   return v.get<uint64_t>();
 }
@@ -192,7 +193,7 @@ Entry parse_entry(const std::string& name, const Json& info, std::string_view so
   for (const auto& d : kDtypes)
     if (dtype.is_string() && dtype.get_ref<const std::string&>() == d.name) e.dtype = &d;
   if (!e.dtype)
-    reject(source, "tensor '", name, "' has unknown dtype ", dtype.dump(),
+    reject(source, "tensor '", name, "' has unknown dtype ", describe_json(dtype),
            " (InvalidHeaderDeserialization)");
   const Json& shape = info["shape"];
   if (!shape.is_array())

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "core/atomic_file.h"
+#include "core/json_read.h"
 #include "morph/width_expansion.h"
 
 namespace mt::morph {
@@ -74,7 +75,7 @@ ChannelSelection structure_from_json(const nlohmann::json& j, const layers::Mode
     return selection_from_counts(groups, j.get<std::map<std::string, int64_t>>());
   }
   MT_CHECK(j.at("format") == kFormat, ConfigError, "structure file: format '",
-           j.at("format").dump(), "', expected \"", kFormat, "\"");
+           describe_json(j.at("format")), "', expected \"", kFormat, "\"");
   const int file_groups = j.value("groups", groups.num_groups());
   MT_CHECK(file_groups == groups.num_groups(), ConfigError, "structure file: written for a model with ",
            file_groups, " channel groups; model '", dense.name, "' has ", groups.num_groups(),
@@ -88,17 +89,12 @@ void write_structure(const std::string& path, const ChannelSelection& s, const l
 }
 
 ChannelSelection read_structure(const std::string& path, const layers::Model& dense) {
-  std::ifstream in(path);
-  MT_CHECK(in.good(), IoError, "cannot read structure file '", path, "'");
-  std::stringstream text;
-  text << in.rdbuf();
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(text.str());
-  } catch (const nlohmann::json::exception& e) {
-    MT_FAIL(ConfigError, "structure file '", path, "': ", e.what());
-  }
-  return structure_from_json(j, dense);
+  const std::optional<std::string> text = read_text_file(path);
+  MT_CHECK(text, IoError, "cannot read structure file '", path, "'");
+  std::string why;
+  const std::optional<nlohmann::json> j = try_parse_json(*text, why);
+  MT_CHECK(j, ConfigError, "structure file '", path, "': ", why);
+  return structure_from_json(*j, dense);
 }
 
 }  // namespace mt::morph

@@ -1,7 +1,11 @@
 #include "tools/config.h"
 
 #include <algorithm>
+#include <cmath>
+#include <map>
 #include <sstream>
+
+#include <yaml-cpp/depthguard.h>
 
 #include "core/error.h"
 
@@ -46,12 +50,34 @@ const char* type_name(KeyType t) {
   return "?";
 }
 
+// Whether `v` lies in [lo, hi]. Written so that NaN, which fails every comparison, is outside.
+bool in_range(double v, double lo, double hi) { return v >= lo && v <= hi; }
+
+// A found value for a message: a scalar as written (cut short), a list or mapping by its size,
+// never the whole node (a hostile file nests thousands of levels).
+std::string describe(const YAML::Node& value) {
+  if (value.IsSequence()) return "a list of " + std::to_string(value.size()) + " items";
+  if (value.IsMap()) return "a mapping of " + std::to_string(value.size()) + " keys";
+  if (!value.IsScalar()) return "nothing";
+  const std::string& text = value.Scalar();
+  return text.size() > 60 ? text.substr(0, 60) + "..." : text;
+}
+
 // Flattens nested maps into dotted paths, keeping each leaf's node (and so its mark).
+// yaml-cpp keeps every pair of a mapping, duplicates included, and the later one would win
+// silently: a key given twice in one mapping is an error naming both places.
 void flatten(const YAML::Node& node, const std::string& prefix, const std::string& source,
              std::vector<std::pair<std::string, YAML::Node>>& out) {
+  std::map<std::string, YAML::Mark> seen;
   for (const auto& kv : node) {
-    const std::string key = kv.first.as<std::string>();
+    MT_CHECK(kv.first.IsScalar(), ConfigError, where(source, kv.first.Mark()),
+             ": a key must be a plain name, found ", describe(kv.first));
+    const std::string key = kv.first.Scalar();
     const std::string path = prefix.empty() ? key : prefix + "." + key;
+    const auto [first, fresh] = seen.emplace(key, kv.first.Mark());
+    MT_CHECK(fresh, ConfigError, where(source, kv.first.Mark()), ": key '", path,
+             "' is given twice, at lines ", first->second.line + 1, " and ", kv.first.Mark().line + 1,
+             "; hint: keep one of them");
     if (kv.second.IsMap() && !find_spec(path)) {
       flatten(kv.second, path, source, out);
       continue;
@@ -65,17 +91,15 @@ void flatten(const YAML::Node& node, const std::string& prefix, const std::strin
 
 void Config::set(const KeySpec& spec, const YAML::Node& value, const std::string& at) {
   auto bad = [&](const std::string& why) {
-    std::ostringstream found;
-    found << value;
     MT_FAIL(ConfigError, at, ": key '", spec.path, "' expects ", type_name(spec.type), why,
-            ", found '", found.str(), "'");
+            ", found '", describe(value), "'");
   };
   try {
     switch (spec.type) {
       case KeyType::integer: {
         if (!value.IsScalar()) bad("");
         const double v = value.as<int64_t>();
-        if (v < spec.min || v > spec.max)
+        if (!in_range(v, spec.min, spec.max))
           bad(" in [" + std::to_string(static_cast<int64_t>(spec.min)) + ", " +
               (spec.max > 1e18 ? std::string("inf") : std::to_string(static_cast<int64_t>(spec.max))) + "]");
         break;
@@ -83,7 +107,7 @@ void Config::set(const KeySpec& spec, const YAML::Node& value, const std::string
       case KeyType::number: {
         if (!value.IsScalar()) bad("");
         const double v = value.as<double>();
-        if (v < spec.min || v > spec.max) {
+        if (!in_range(v, spec.min, spec.max)) {
           std::ostringstream range;
           range << " in [" << spec.min << ", " << spec.max << "]";
           bad(range.str());
@@ -105,7 +129,8 @@ void Config::set(const KeySpec& spec, const YAML::Node& value, const std::string
         break;
       case KeyType::number_list:
         if (!value.IsSequence()) bad("");
-        for (const auto& item : value) item.as<double>();
+        for (const auto& item : value)
+          if (!std::isfinite(item.as<double>())) bad(" (finite)");
         break;
     }
   } catch (const YAML::BadConversion&) {
@@ -130,6 +155,9 @@ Config Config::load(const std::string& path, const std::vector<std::string>& ove
     root = YAML::LoadFile(path);
   } catch (const YAML::BadFile&) {
     MT_FAIL(ConfigError, path, ": cannot read the config file");
+  } catch (const YAML::DeepRecursion& e) {  // yaml-cpp's own bound on its recursive parser
+    MT_FAIL(ConfigError, where(path, e.mark), ": YAML syntax error: nested deeper than ", e.depth(),
+            " levels");
   } catch (const YAML::ParserException& e) {
     MT_FAIL(ConfigError, where(path, e.mark), ": YAML syntax error: ", e.msg);
   }

@@ -22,6 +22,7 @@ const Environment& environment() {
     e.profile = equals("MORPHTRAIN_PROFILE", "1");
     e.thin_conv = !equals("MORPHTRAIN_THIN_CONV", "0");
     e.dumb_terminal = equals("TERM", "dumb");
+    e.debug = std::getenv("MORPHTRAIN_DEBUG") != nullptr;
     return e;
   }();
   return env;

@@ -4,12 +4,14 @@
 //   MORPHTRAIN_PROFILE=1    time every op (Executor::Options::profile, via TrainOptions)
 //   MORPHTRAIN_THIN_CONV=0  oneDNN for every convolution (kernels/cpu/conv_thin.h)
 //   TERM=dumb               no live progress line even on a terminal
+//   MORPHTRAIN_DEBUG        (any value) errors also print where in the source they were thrown
 namespace mt::tools {
 
 struct Environment {
   bool profile = false;
   bool thin_conv = true;
   bool dumb_terminal = false;
+  bool debug = false;
 };
 
 // Read once, on the first call.

@@ -16,7 +16,9 @@ int evaluate_command(const Config& config, const std::string& checkpoint) {
   MT_CHECK(data.test.has_value(), ConfigError, "data set '", data.train.name, "' has no test split to evaluate on");
   layers::Model model = configured_model(config, data.train);
   const CheckpointLocation at = locate_checkpoint(checkpoint, "best");
-  CheckpointManager manager({at.checkpoints.string(), 1, config.settings().model.name}, std::cout);
+  // A reader: the run may still be training, and its `*.tmp` may be a save in progress.
+  CheckpointManager manager({at.checkpoints.string(), 1, config.settings().model.name, CheckpointAccess::read},
+                            std::cout);
   std::string which = at.which;
   if (which == "best") {
     const auto best = manager.best();

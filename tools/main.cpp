@@ -4,6 +4,7 @@
 //   morphtrain --config FILE --summary | --print-config         look without running
 //   mpirun -np N morphtrain --config FILE                       data parallel (docs/distributed.md)
 // Exit codes: 0 done, 1 a run-time failure (data, numerics, I/O), 2 a bad config or command line.
+// MORPHTRAIN_DEBUG=1 adds the source location of the check that failed to an error message.
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
@@ -50,6 +51,24 @@ void print_config_keys() {
     }
     std::cout << "\n";
   }
+}
+
+// Prints a failure and returns its exit code. A failing rank ends the whole job at once: its peers
+// may be waiting for it in a collective, and a clean MPI_Finalize would wait for them. A config
+// error every rank hits is printed once.
+int fail(const char* what, const std::exception& e, int code, mt::Communicator* comm) {
+  const bool several = comm && comm->size() > 1;
+  if (several || code != 2 || launched_rank() == 0) {
+    std::cerr << "morphtrain: " << what;
+    if (several) std::cerr << " (rank " << comm->rank() << ")";
+    std::cerr << ": " << e.what() << std::endl;
+    // The check's source location is for developers, not in the message a user reads.
+    const auto* located = dynamic_cast<const mt::Error*>(&e);
+    if (mt::tools::environment().debug && located && !located->where().empty())
+      std::cerr << "  (thrown at " << located->where() << ")" << std::endl;
+  }
+  if (several) comm->abort(code);
+  return code;
 }
 
 // What the command line asked for.
@@ -112,7 +131,13 @@ int main(int argc, char** argv) {
   CLI::App app{"morphtrain: train convolutional networks and learn their structure"};
   Args args;
   add_options(app, args);
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // CLI11 prints the message (or the help) and has its own codes (105, 109, ...); a command
+    // line that does not parse is a usage error like a bad config: exit 2, as documented above.
+    return app.exit(e) == 0 ? 0 : 2;
+  }
   args.want_morph_report = app.count("--morph-report") > 0;
   args.want_calibrate = app.count("--calibrate") > 0;
   if (args.keys) {
@@ -122,24 +147,12 @@ int main(int argc, char** argv) {
   }
   mt::tools::apply_environment();
   std::unique_ptr<mt::Communicator> comm;
-  // A failing rank ends the whole job at once: its peers may be waiting for it in a collective,
-  // and a clean MPI_Finalize would wait for them.
-  const auto fail = [&](const char* what, const std::exception& e, int code) {
-    const bool several = comm && comm->size() > 1;
-    if (several || code != 2 || launched_rank() == 0) {
-      std::cerr << "morphtrain: " << what;
-      if (several) std::cerr << " (rank " << comm->rank() << ")";
-      std::cerr << ": " << e.what() << std::endl;
-    }
-    if (several) comm->abort(code);
-    return code;
-  };
   try {
     return dispatch(args, comm);
   } catch (const mt::ConfigError& e) {
-    return fail("config error", e, 2);
+    return fail("config error", e, 2, comm.get());
   } catch (const std::exception& e) {
-    return fail("error", e, 1);
+    return fail("error", e, 1, comm.get());
   }
 }
 

@@ -46,7 +46,8 @@ int morph_report_command(const Config& config, const std::string& checkpoint, co
   std::string loaded = "fresh weights (seed " + std::to_string(config.settings().seed) + ")";
   if (!checkpoint.empty()) {
     const CheckpointLocation at = locate_checkpoint(checkpoint, "auto");
-    CheckpointManager manager({at.checkpoints.string(), 1, config.settings().model.name}, std::cout);
+    CheckpointManager manager({at.checkpoints.string(), 1, config.settings().model.name, CheckpointAccess::read},
+                              std::cout);
     TrainerState state;
     loaded = manager.load(at.which, model.graph, nullptr, state).path;
   }

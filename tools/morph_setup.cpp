@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/json_read.h"
 #include "tools/slim_method.h"
 
 namespace mt::tools {
@@ -15,13 +16,12 @@ bool resrep_enabled(const Config& c) { return c.settings().morph.method == "resr
 morph::Hardware hardware_from_config(const Config& c) {
   const std::string& name = c.settings().morph.hardware;
   if (!std::filesystem::exists(name) || std::filesystem::is_directory(name)) return morph::hardware_by_name(name);
-  std::ifstream in(name);
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    MT_FAIL(ConfigError, "morph.hardware file '", name, "' is not valid JSON: ", e.what());
-  }
+  const std::optional<std::string> text = read_text_file(name);
+  MT_CHECK(text, ConfigError, "cannot read morph.hardware file '", name, "'");
+  std::string why;
+  const std::optional<nlohmann::json> parsed = try_parse_json(*text, why);
+  MT_CHECK(parsed, ConfigError, "morph.hardware file '", name, "' is not valid JSON: ", why);
+  const nlohmann::json& j = *parsed;
   MT_CHECK(j.is_object() && j.contains("peak_gflops") && j["peak_gflops"].is_number() && j.contains("memory_gbps") &&
                j["memory_gbps"].is_number(),
            ConfigError, "morph.hardware file '", name, "' needs numbers \"peak_gflops\" and \"memory_gbps\"");

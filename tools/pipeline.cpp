@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <iostream>
+#include <optional>
 
 #include "core/atomic_file.h"
 #include "tools/experiment.h"
@@ -9,6 +10,7 @@
 #include "tools/pipeline_report.h"
 #include "tools/pipeline_state.h"
 #include "tools/run_dir.h"
+#include "tools/run_lock.h"
 #include "tools/slim_method.h"
 #include "tools/training_phase.h"
 
@@ -92,6 +94,9 @@ int pipeline_command(const Config& config, const std::string& resume, Communicat
   layers::Model dense = layers::build_model(config.settings().model.name, model_options(config, data.train));
   const bool root = comm.is_root();
   const fs::path run = broadcast_string(comm, root ? place_pipeline(config, resume).string() : std::string());
+  // Rank 0 writes the run directory; it holds the run's lock until the command ends.
+  std::optional<RunDirLock> lock;
+  if (root) lock.emplace(run);
   PipelineState state(run / "pipeline.json", comm);
   std::cout << "morphtrain pipeline: learn -> reshape -> retrain (" << config.settings().pipeline.retrain
             << ") -> report\nrun directory " << run.string() << std::endl;

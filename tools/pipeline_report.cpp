@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "core/atomic_file.h"
+#include "core/json_read.h"
 #include "core/executor.h"
 #include "core/safetensors.h"
 #include "kernels/backends.h"
@@ -67,8 +68,11 @@ Series metric_series(const fs::path& file, const std::string& key, const std::st
   std::ifstream in(file);
   std::string line;
   while (std::getline(in, line)) {
-    const auto j = nlohmann::json::parse(line, nullptr, false);
-    if (j.is_discarded() || !j.contains(key) || !j[key].is_number() || !j.contains("step")) continue;
+    std::string why;
+    const std::optional<nlohmann::json> parsed = try_parse_json(line, why);
+    if (!parsed) continue;  // a torn or foreign line: the plot shows the others
+    const nlohmann::json& j = *parsed;
+    if (!j.contains(key) || !j[key].is_number() || !j.contains("step")) continue;
     s.x.push_back(j["step"].get<double>());
     s.y.push_back(j[key].get<double>());
   }

@@ -3,8 +3,10 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <optional>
 
 #include "core/atomic_file.h"
+#include "core/json_read.h"
 #include "trainers/checkpoint.h"
 #include "trainers/data_parallel.h"
 
@@ -28,12 +30,12 @@ void PipelineState::read() {
     write_file_atomically(path_.string(), "{}\n");
     return;
   }
-  std::ifstream in(path_);
-  try {
-    state_ = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    MT_FAIL(IoError, "'", path_.string(), "' is not valid JSON (", e.what(), "); remove it to restart the pipeline");
-  }
+  const std::optional<std::string> text = read_text_file(path_.string());
+  MT_CHECK(text, IoError, "cannot read '", path_.string(), "'");
+  std::string why;
+  std::optional<nlohmann::json> parsed = try_parse_json(*text, why);
+  MT_CHECK(parsed, IoError, "'", path_.string(), "' is not valid JSON (", why, "); remove it to restart the pipeline");
+  state_ = std::move(*parsed);
 }
 
 nlohmann::json read_on_root(const fs::path& path, Communicator& comm, const char* hint) {
@@ -43,7 +45,10 @@ nlohmann::json read_on_root(const fs::path& path, Communicator& comm, const char
     MT_CHECK(in.good(), IoError, "'", path.string(), "' is missing: ", hint);
     text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
   }
-  return nlohmann::json::parse(broadcast_string(comm, text));
+  std::string why;
+  std::optional<nlohmann::json> parsed = try_parse_json(broadcast_string(comm, text), why);
+  MT_CHECK(parsed, IoError, "'", path.string(), "' is not valid JSON: ", why);
+  return std::move(*parsed);
 }
 
 fs::path checkpoints_of(const fs::path& phase_dir) {
@@ -53,7 +58,9 @@ fs::path checkpoints_of(const fs::path& phase_dir) {
 void load_phase_weights(const fs::path& phase_dir, Graph& graph, const Config& config, Communicator& comm) {
   if (comm.is_root()) {
     TrainerState unused;
-    CheckpointManager phase({(phase_dir / "checkpoints").string(), 1, config.settings().model.name}, std::cout);
+    CheckpointManager phase({(phase_dir / "checkpoints").string(), 1, config.settings().model.name,
+                             CheckpointAccess::read},
+                            std::cout);
     phase.load("auto", graph, nullptr, unused);
   }
   broadcast_graph(comm, graph);

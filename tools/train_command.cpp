@@ -8,6 +8,7 @@
 #include "tools/morph_setup.h"
 #include "tools/training_phase.h"
 #include "tools/run_dir.h"
+#include "tools/run_lock.h"
 
 namespace mt::tools {
 
@@ -76,6 +77,9 @@ int train_command(const Config& config, const std::string& resume, Communicator&
   validate_training(config, model, data, comm.size());
 
   const RunPlace place = shared_place(config, resume, comm);
+  // Rank 0 writes the run directory; it holds the run's lock until the command ends.
+  std::optional<RunDirLock> lock;
+  if (comm.is_root()) lock.emplace(place.run_dir);
   std::cout << "morphtrain: " << config.settings().model.name << " (" << model.graph.num_parameters()
             << " parameters) on " << data.train.name << " (" << data.train.size() << " train, "
             << (data.test ? data.test->size() : 0) << " test), seed " << config.settings().seed

@@ -120,7 +120,9 @@ PhaseResult run_training_phase(const Config& config, layers::Model& model, const
     std::cout << result.learner->summary() << std::endl;
   }
   if (!setup.resume_from.empty() && root) {  // fit() hands rank 0's state to the others
-    CheckpointManager source({setup.resume_from.string(), co.keep_last, co.model_name}, std::cout);
+    // The source may be another run's folder: read it, never clean it.
+    CheckpointManager source({setup.resume_from.string(), co.keep_last, co.model_name, CheckpointAccess::read},
+                             std::cout);
     const CheckpointLoad loaded = trainer.resume(source, setup.which);
     logger->record({{"event", "resume"}, {"checkpoint", loaded.path}, {"step", loaded.step}});
   }

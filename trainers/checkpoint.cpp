@@ -14,6 +14,7 @@
 
 #include "core/atomic_file.h"
 #include "core/device_transfer.h"
+#include "core/json_read.h"
 #include "core/safetensors.h"
 #include "trainers/checkpoint_detail.h"
 
@@ -110,8 +111,11 @@ bool is_leftover(const std::string& name) {
 }
 
 double recorded_accuracy(const fs::path& ckpt) {
-  std::ifstream in(ckpt / kStateFile);
-  const nlohmann::json j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  const std::optional<std::string> text = read_text_file((ckpt / kStateFile).string());
+  std::string why;
+  const std::optional<nlohmann::json> parsed = text ? try_parse_json(*text, why) : std::nullopt;
+  if (!parsed) return -INFINITY;
+  const nlohmann::json& j = *parsed;
   if (!j.is_object() || !j.contains("test_accuracy") || !j["test_accuracy"].is_number())
     return -INFINITY;
   return j["test_accuracy"].get<double>();
@@ -141,6 +145,10 @@ CheckpointManager::CheckpointManager(CheckpointOptions options, std::ostream& lo
   MT_CHECK(!options_.dir.empty(), ConfigError, "[checkpoint] empty checkpoint directory");
   MT_CHECK(options_.keep_last >= 1, ConfigError, "[checkpoint] keep_last = ", options_.keep_last,
            " must be >= 1");
+  if (options_.access == CheckpointAccess::read) {
+    MT_CHECK(fs::is_directory(options_.dir), IoError, "[checkpoint] '", options_.dir, "' is not a directory");
+    return;
+  }
   std::error_code ec;
   fs::create_directories(options_.dir, ec);
   MT_CHECK(!ec && fs::is_directory(options_.dir), IoError, "[checkpoint] cannot create directory '",
@@ -156,6 +164,8 @@ CheckpointManager::CheckpointManager(CheckpointOptions options, std::ostream& lo
 
 std::string CheckpointManager::save(const Graph& graph, const Optimizer& optimizer,
                                     const TrainerState& state, double test_accuracy) {
+  MT_CHECK(options_.access == CheckpointAccess::write, IoError, "[checkpoint] '", options_.dir,
+           "' was opened for reading; only the run that owns it saves there");
   const std::string name = checkpoint_name(state.step);
   // Host copies where the weights live on a GPU (on the CPU: the live tensors, no copy).
   const NamedTensors model = on_host(graph.state_dict());
@@ -210,8 +220,14 @@ void CheckpointManager::prune() {
   for (size_t i = 0; i + keep < all.size(); ++i) {
     const std::string name = fs::path(all[i]).filename().string();
     if (name == keep_best || name == keep_last) continue;
+    // Renamed out of the checkpoint names first (one atomic step), then removed: a kill during
+    // the removal leaves a `*.tmp` leftover that the next writer clears, never a half-deleted
+    // directory under a name that `auto` would try.
+    const fs::path doomed = fs::path(options_.dir) / (name + ".deleted.tmp");
     std::error_code ec;
-    fs::remove_all(all[i], ec);
+    fs::remove_all(doomed, ec);
+    fs::rename(all[i], doomed, ec);
+    if (!ec) fs::remove_all(doomed, ec);
     // The new checkpoint is already complete: a failed clean-up costs disk space, not data.
     if (ec) log_ << "[checkpoint] warning: cannot remove old '" << all[i] << "': " << ec.message() << "\n";
   }

@@ -15,7 +15,8 @@
 // is written into `ckpt-<step>.tmp/`, every file fsynced, the directory renamed and its parent
 // fsynced; only then are `last` and `best` rewritten (temp + rename) and old checkpoints pruned.
 // A crash at any point leaves `last` naming a complete checkpoint and at worst a `*.tmp`
-// directory, which the next CheckpointManager removes.
+// directory, which the next writing CheckpointManager removes. A reader (evaluation, a report, a
+// resume's source) changes nothing: a `*.tmp` it sees may be a live run's save in progress.
 #include <cstdint>
 #include <iostream>
 #include <optional>
@@ -28,10 +29,15 @@
 
 namespace mt {
 
+// Who opens a checkpoints folder: the run that owns it (it creates the folder, cleans up after
+// interrupted saves, saves and prunes), or anyone else, who only loads and never writes.
+enum class CheckpointAccess { write, read };
+
 struct CheckpointOptions {
-  std::string dir;         // created if absent
+  std::string dir;         // created if absent (write access); must exist for read access
   int keep_last = 3;       // newest complete checkpoints kept (>= 1), besides the best one
   std::string model_name;  // recorded in model.safetensors' metadata
+  CheckpointAccess access = CheckpointAccess::write;
 };
 
 struct CheckpointLoad {
@@ -44,7 +50,9 @@ struct CheckpointLoad {
 
 class CheckpointManager {
  public:
-  // Removes leftover `*.tmp` entries of interrupted saves, logging each to `log`.
+  // With write access: creates dir() and removes leftover `*.tmp` entries of interrupted saves,
+  // logging each to `log`. With read access: touches nothing; throws IoError when dir() is not a
+  // directory.
   explicit CheckpointManager(CheckpointOptions options, std::ostream& log = std::cerr);
 
   // Writes ckpt-<step>/ for state.step and returns its path. Throws DataError naming the tensor

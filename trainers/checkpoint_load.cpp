@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/json_read.h"
 #include "core/safetensors.h"
 #include "core/state_dict.h"
 #include "trainers/checkpoint.h"
@@ -73,14 +74,12 @@ void check_model_file(const SafetensorsContent& model, const fs::path& file) {
 }
 
 TrainerState read_state(const fs::path& file, double* test_accuracy) {
-  std::ifstream in(file);
-  MT_CHECK(in.good(), IoError, "[checkpoint] cannot open '", file.string(), "'");
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    MT_FAIL(IoError, "[checkpoint] '", file.string(), "' is not valid JSON: ", e.what());
-  }
+  const std::optional<std::string> text = read_text_file(file.string());
+  MT_CHECK(text, IoError, "[checkpoint] cannot open '", file.string(), "'");
+  std::string why;
+  const std::optional<nlohmann::json> parsed = try_parse_json(*text, why);
+  MT_CHECK(parsed, IoError, "[checkpoint] '", file.string(), "' is not valid JSON: ", why);
+  const nlohmann::json& j = *parsed;
   TrainerState state = trainer_state_from_json(j, file.string());
   MT_CHECK(j.contains("test_accuracy") && j["test_accuracy"].is_number(), IoError,
            "[trainer_state] ", file.string(), ": missing key 'test_accuracy'");

@@ -5,6 +5,9 @@
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <optional>
+
+#include "core/checked_size.h"
 
 namespace mt {
 
@@ -33,6 +36,12 @@ uint32_t big_endian_u32(const uint8_t* p) {
   return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
 }
 
+std::string dims_text(const std::vector<int64_t>& dims) {
+  std::string out;
+  for (int64_t d : dims) out += (out.empty() ? "" : " x ") + std::to_string(d);
+  return out;
+}
+
 // Validates the header of an IDX file of u8 data and returns its dimensions; `data` then starts
 // at offset 4 + 4 * dims.
 std::vector<int64_t> idx_dims(const std::vector<uint8_t>& bytes, const std::string& path, int want_dims) {
@@ -47,13 +56,13 @@ std::vector<int64_t> idx_dims(const std::vector<uint8_t>& bytes, const std::stri
   const size_t header = 4 + 4 * static_cast<size_t>(want_dims);
   MT_CHECK(bytes.size() >= header, DataError, "'", path, "': header truncated at offset ", bytes.size());
   std::vector<int64_t> dims;
-  size_t expected = header;
-  size_t count = 1;
-  for (int d = 0; d < want_dims; ++d) {
-    dims.push_back(big_endian_u32(&bytes[4 + 4 * d]));
-    count *= static_cast<size_t>(dims.back());
-  }
-  expected += count;
+  for (int d = 0; d < want_dims; ++d) dims.push_back(big_endian_u32(&bytes[4 + 4 * d]));
+  const std::optional<size_t> product = checked_product(dims);
+  MT_CHECK(product && *product <= bytes.size(), DataError, "'", path, "': the header's dimensions ",
+           dims_text(dims), " promise ", (product ? std::to_string(*product) : "more than 2^64"),
+           " data bytes but the file holds ", bytes.size(), " in all (truncated, or a corrupt header)");
+  const size_t count = *product;
+  const size_t expected = header + count;
   MT_CHECK(bytes.size() == expected, DataError, "'", path, "': the header promises ", count,
            " data bytes (", expected, " in all) but the file holds ", bytes.size(),
            (bytes.size() < expected ? " (truncated)" : " (trailing bytes)"));

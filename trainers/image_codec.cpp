@@ -14,13 +14,29 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <optional>
 
+#include "core/checked_size.h"
 #include "core/error.h"
 
 namespace mt {
 
 namespace {
 constexpr size_t kMessage = 256;
+// Width and height come from the file's header: a corrupt or hostile one promises gigapixels, and
+// the decoder would try to allocate them. No training image comes near 1 GiB decoded.
+constexpr size_t kMaxDecodedBytes = size_t{1} << 30;
+
+// Whether height x width x channels is a size worth allocating; else writes why into `message`.
+bool decoded_size_ok(int64_t height, int64_t width, int64_t channels, char* message) {
+  const std::optional<size_t> bytes = checked_product({height, width, channels});
+  if (bytes && *bytes <= kMaxDecodedBytes) return true;
+  std::snprintf(message, kMessage,
+                "its header promises %lld x %lld pixels x %lld channels, more than %zu bytes decoded",
+                static_cast<long long>(height), static_cast<long long>(width), static_cast<long long>(channels),
+                kMaxDecodedBytes);
+  return false;
+}
 
 // ---- PNG ----
 struct PngSource {
@@ -69,6 +85,10 @@ bool decode_png(const std::vector<uint8_t>& bytes, Image& out, std::vector<png_b
   out.height = png_get_image_height(png, info);
   out.width = png_get_image_width(png, info);
   out.channels = png_get_channels(png, info);
+  if (!decoded_size_ok(out.height, out.width, out.channels, message)) {
+    png_destroy_read_struct(&png, &info, nullptr);
+    return false;
+  }
   out.pixels.resize(static_cast<size_t>(out.height * out.width * out.channels));
   rows.resize(static_cast<size_t>(out.height));
   for (int64_t y = 0; y < out.height; ++y) rows[y] = out.pixels.data() + y * out.width * out.channels;
@@ -120,6 +140,10 @@ bool decode_jpeg(const std::vector<uint8_t>& bytes, Image& out, char* message) {
   out.height = cinfo.output_height;
   out.width = cinfo.output_width;
   out.channels = cinfo.output_components;
+  if (!decoded_size_ok(out.height, out.width, out.channels, message)) {
+    jpeg_destroy_decompress(&cinfo);
+    return false;
+  }
   out.pixels.resize(static_cast<size_t>(out.height * out.width * out.channels));
   while (cinfo.output_scanline < cinfo.output_height) {
     JSAMPROW row = out.pixels.data() + static_cast<int64_t>(cinfo.output_scanline) * out.width * out.channels;

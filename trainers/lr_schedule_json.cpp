@@ -5,6 +5,7 @@
 
 #include "core/edit_distance.h"
 #include "core/error.h"
+#include "core/json_read.h"
 #include "trainers/lr_schedule.h"
 
 namespace mt {
@@ -56,7 +57,7 @@ double number(const Json& j, const std::string& key, std::string_view path, doub
   if (!j.contains(key)) return fallback;
   const Json& v = j[key];
   MT_CHECK(v.is_number(), ConfigError, path, ".", key, ": expected a number, found ", v.type_name(),
-           " ", v.dump());
+           " ", describe_json(v));
   return v.get<double>();
 }
 
@@ -65,18 +66,18 @@ int64_t duration(const Json& v, const std::string& key, std::string_view path, b
                  int64_t steps_per_epoch) {
   if (!epochs) {
     MT_CHECK(v.is_number_integer(), ConfigError, path, ".", key,
-             ": expected a whole number of steps, found ", v.type_name(), " ", v.dump());
-    MT_CHECK(v.get<int64_t>() >= 0, ConfigError, path, ".", key, ": ", v.dump(),
+             ": expected a whole number of steps, found ", v.type_name(), " ", describe_json(v));
+    MT_CHECK(v.get<int64_t>() >= 0, ConfigError, path, ".", key, ": ", describe_json(v),
              " steps must be >= 0");
     return v.get<int64_t>();
   }
   MT_CHECK(v.is_number(), ConfigError, path, ".", key, ": expected a number of epochs, found ",
-           v.type_name(), " ", v.dump());
-  MT_CHECK(v.get<double>() >= 0, ConfigError, path, ".", key, ": ", v.dump(),
+           v.type_name(), " ", describe_json(v));
+  MT_CHECK(v.get<double>() >= 0, ConfigError, path, ".", key, ": ", describe_json(v),
            " epochs must be >= 0");
   const double steps = v.get<double>() * static_cast<double>(steps_per_epoch);
   MT_CHECK(std::isfinite(steps) && std::abs(steps) < 9e18, ConfigError, path, ".", key, ": ",
-           v.dump(), " epochs is out of range");
+           describe_json(v), " epochs is out of range");
   return std::llround(steps);
 }
 
@@ -91,7 +92,7 @@ LrScheduleKind parse_kind(const Json& j, std::string_view path) {
   const Json& v = j["kind"];
   const auto it = v.is_string() ? kinds().find(v.get<std::string>()) : kinds().end();
   MT_CHECK(it != kinds().end(), ConfigError, path, ".kind: expected one of constant, step, ",
-           "multi_step, cosine, found ", v.dump());
+           "multi_step, cosine, found ", describe_json(v));
   return it->second;
 }
 
@@ -99,7 +100,7 @@ bool parse_unit(const Json& j, std::string_view path) {
   if (!j.contains("unit")) return false;
   const Json& v = j["unit"];
   MT_CHECK(v == "steps" || v == "epochs", ConfigError, path,
-           ".unit: expected \"steps\" or \"epochs\", found ", v.dump());
+           ".unit: expected \"steps\" or \"epochs\", found ", describe_json(v));
   return v == "epochs";
 }
 

@@ -15,7 +15,7 @@ namespace mt {
 namespace {
 
 int open_append(const std::string& path, const char* who) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   MT_CHECK(fd >= 0, IoError, "[", who, "] cannot open '", path, "' for appending: ", std::strerror(errno));
   return fd;
 }
@@ -32,11 +32,42 @@ void write_all(int fd, const std::string& line, const std::string& path, const c
   }
 }
 
+// A full disk or a kill can still leave a partial last line (a short write). A run that appends
+// after it would glue its first record onto the fragment, and every reader would then drop both:
+// the file's owner cuts it back to its last complete line before appending. Returns the bytes cut.
+size_t trim_torn_tail(int fd, const std::string& path, const char* who) {
+  struct stat st {};
+  MT_CHECK(::fstat(fd, &st) == 0, IoError, "[", who, "] cannot stat '", path, "': ", std::strerror(errno));
+  if (!S_ISREG(st.st_mode)) return 0;  // a device or a pipe has no tail to trim
+  off_t end = st.st_size;
+  char chunk[4096];
+  while (end > 0) {
+    const off_t begin = end > static_cast<off_t>(sizeof chunk) ? end - static_cast<off_t>(sizeof chunk) : 0;
+    const ssize_t n = ::pread(fd, chunk, static_cast<size_t>(end - begin), begin);
+    MT_CHECK(n == end - begin, IoError, "[", who, "] cannot read '", path, "': ", std::strerror(errno));
+    for (ssize_t i = n - 1; i >= 0; --i) {
+      if (chunk[i] != '\n') continue;
+      const off_t keep = begin + i + 1;
+      if (keep == st.st_size) return 0;  // ends with a whole line
+      MT_CHECK(::ftruncate(fd, keep) == 0, IoError, "[", who, "] cannot trim the torn last line of '", path,
+               "': ", std::strerror(errno));
+      return static_cast<size_t>(st.st_size - keep);
+    }
+    end = begin;
+  }
+  // No newline at all: the only line is torn.
+  MT_CHECK(::ftruncate(fd, 0) == 0, IoError, "[", who, "] cannot trim the torn line of '", path, "': ",
+           std::strerror(errno));
+  return static_cast<size_t>(st.st_size);
+}
+
 nlohmann::json number(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
 
 }  // namespace
 
-MetricsLog::MetricsLog(std::string path) : path_(std::move(path)), fd_(open_append(path_, "metrics_log")) {}
+MetricsLog::MetricsLog(std::string path) : path_(std::move(path)), fd_(open_append(path_, "metrics_log")) {
+  trim_torn_tail(fd_, path_, "metrics_log");
+}
 
 MetricsLog::~MetricsLog() {
   if (fd_ >= 0) ::close(fd_);
@@ -60,6 +91,7 @@ void MetricsLog::log(const nlohmann::json& object) {
 }
 
 SummaryCsv::SummaryCsv(std::string path) : path_(std::move(path)), fd_(open_append(path_, "summary_csv")) {
+  trim_torn_tail(fd_, path_, "summary_csv");
   struct stat st {};
   MT_CHECK(::fstat(fd_, &st) == 0, IoError, "[summary_csv] cannot stat '", path_, "': ", std::strerror(errno));
   if (st.st_size == 0) write_line("epoch,train_loss,train_acc,test_loss,test_acc,seconds,img_per_s\n");

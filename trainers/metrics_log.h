@@ -22,7 +22,8 @@ struct StepMetrics {
 
 // Each line is written with a single write() on an O_APPEND descriptor: no user-space buffer to
 // lose, so a crash (or a reader tailing the file) never sees a torn line. Non-finite numbers become
-// JSON null (JSON has no NaN).
+// JSON null (JSON has no NaN). A full disk can still cut a write short: opening the file (a resumed
+// run) trims a torn last line, so that appending starts on a line of its own.
 class MetricsLog {
  public:
   explicit MetricsLog(std::string path);

@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/json_read.h"
 
 namespace mt {
 
@@ -19,7 +20,7 @@ const Json& require(const Json& j, const char* key, const std::string& source) {
 int64_t require_int(const Json& j, const char* key, const std::string& source) {
   const Json& v = require(j, key, source);
   MT_CHECK(v.is_number_integer(), IoError, "[trainer_state] ", source, ": key '", key,
-           "' must be an integer, found ", v.dump());
+           "' must be an integer, found ", describe_json(v));
   return v.get<int64_t>();
 }
 
@@ -51,7 +52,7 @@ TrainerState trainer_state_from_json(const Json& j, const std::string& source) {
            ", ", s.step_in_epoch);
   const Json& seed = require(j, "seed", source);
   MT_CHECK(seed.is_string(), IoError, "[trainer_state] ", source,
-           ": key 'seed' must be a decimal string, found ", seed.dump());
+           ": key 'seed' must be a decimal string, found ", describe_json(seed));
   try {
     size_t used = 0;
     const std::string text = seed.get<std::string>();
@@ -59,11 +60,11 @@ TrainerState trainer_state_from_json(const Json& j, const std::string& source) {
     MT_CHECK(used == text.size() && !text.empty() && text[0] != '-', IoError, "bad seed");
   } catch (const std::exception&) {
     MT_FAIL(IoError, "[trainer_state] ", source, ": key 'seed' is not an unsigned integer: ",
-            seed.dump());
+            describe_json(seed));
   }
   const Json& rng = require(j, "rng", source);
   MT_CHECK(rng.is_object(), IoError, "[trainer_state] ", source,
-           ": key 'rng' must be an object of strings, found ", rng.dump());
+           ": key 'rng' must be an object of strings, found ", describe_json(rng));
   for (const auto& [name, state] : rng.items()) {
     MT_CHECK(state.is_string(), IoError, "[trainer_state] ", source, ": rng '", name,
              "' must be a string, found ", state.type_name());
@@ -71,7 +72,7 @@ TrainerState trainer_state_from_json(const Json& j, const std::string& source) {
   }
   const Json& best = require(j, "best_accuracy", source);
   MT_CHECK(best.is_number(), IoError, "[trainer_state] ", source,
-           ": key 'best_accuracy' must be a number, found ", best.dump());
+           ": key 'best_accuracy' must be a number, found ", describe_json(best));
   s.best_accuracy = best.get<double>();
   s.extra = require(j, "extra", source);
   return s;

@@ -103,3 +103,28 @@ TEST_CASE("summary.csv: header once, one row per epoch", "[trainers][metrics]") 
   CHECK_THROWS_WITH(SummaryCsv(bad), Catch::Contains(bad));
   fs::remove_all(dir);
 }
+
+TEST_CASE("a torn last line (a full disk, a kill) is trimmed before a resumed run appends", "[trainers][metrics]") {
+  const fs::path dir = fresh_dir("torn");
+  const fs::path jsonl = dir / "metrics.jsonl", csv = dir / "summary.csv";
+  std::ofstream(jsonl) << "{\"step\": 1}\n{\"step\": 2, \"lo";
+  std::ofstream(csv) << "epoch,train_loss,train_acc,test_loss,test_acc,seconds,img_per_s\n1,0.5,0.5,0.5,0.5,1.000,1.0\n2,0.";
+  {
+    MetricsLog log(jsonl.string());
+    log.log(Json{{"step", 3}});
+    SummaryCsv summary(csv.string());
+    summary.add(EpochSummary{2, 0.25, 0.75, 0.3, 0.7, 2.0, 10.0});
+  }
+  CHECK(lines_of(jsonl) == std::vector<std::string>{"{\"step\": 1}", "{\"step\":3}"});
+  const auto rows = lines_of(csv);
+  REQUIRE(rows.size() == 3);
+  CHECK(rows[2] == "2,0.25,0.75,0.3,0.7,2.000,10.0");
+  // A file whose only line is torn starts over; a whole file is left as it is.
+  std::ofstream(jsonl, std::ios::trunc) << "{\"st";
+  { MetricsLog log(jsonl.string()); }
+  CHECK(fs::file_size(jsonl) == 0);
+  std::ofstream(jsonl, std::ios::trunc) << "{}\n";
+  { MetricsLog log(jsonl.string()); }
+  CHECK(fs::file_size(jsonl) == 3);
+  fs::remove_all(dir);
+}
