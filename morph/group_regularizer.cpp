@@ -57,8 +57,8 @@ double default_threshold(Method m) {
 }
 
 GroupRegularizer::GroupRegularizer(const ChannelGroups& groups, Method method, double threshold,
-                                   double l1_fraction)
-    : groups_(groups), method_(method), threshold_(threshold), l1_fraction_(l1_fraction),
+                                   double l1_fraction, KernelBackend* backend)
+    : groups_(groups), method_(method), threshold_(threshold), l1_fraction_(l1_fraction), backend_(backend),
       sources_(groups.num_groups()) {
   MT_CHECK(l1_fraction >= 0 && l1_fraction <= 1, ConfigError, "l1_fraction must be in [0, 1], got ",
            l1_fraction);
@@ -88,7 +88,7 @@ std::vector<ValueId> GroupRegularizer::params() const { return params_; }
 std::vector<std::vector<RowSums>> GroupRegularizer::param_sums() const {
   std::vector<Tensor> params;
   for (ValueId p : params_) params.push_back(groups_.graph().value(p).data);
-  return row_sums(params);
+  return row_sums(backend_, params);
 }
 
 double GroupRegularizer::value(const RowSums& s, int64_t n) const {
@@ -178,7 +178,7 @@ void GroupRegularizer::backprop(const GroupState& state, const std::vector<doubl
   std::vector<RowUpdate> updates;
   for (size_t i = 0; i < params_.size(); ++i)
     if (grads[i]) updates.push_back({groups_.graph().value(params_[i]).data, std::move(coefs[i]), *grads[i]});
-  update_rows(updates);
+  update_rows(backend_, updates);
 }
 
 namespace {
@@ -233,7 +233,7 @@ void GroupRegularizer::proximal_step(const GroupState& state, const std::vector<
     const Tensor& param = groups_.graph().value(params_[i]).data;
     updates.push_back({param, std::move(coefs[i]), param});
   }
-  update_rows(updates);
+  update_rows(backend_, updates);
 }
 
 }  // namespace mt::morph

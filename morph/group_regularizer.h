@@ -55,7 +55,9 @@ struct GroupState {
 
 class GroupRegularizer {
  public:
-  GroupRegularizer(const ChannelGroups& groups, Method method, double threshold, double l1_fraction = 0);
+  // backend: where the row ops on the parameters run (morph/row_kernels.h); null: host loops.
+  GroupRegularizer(const ChannelGroups& groups, Method method, double threshold, double l1_fraction = 0,
+                   KernelBackend* backend = nullptr);
 
   Method method() const { return method_; }
   double threshold() const { return threshold_; }
@@ -96,6 +98,7 @@ class GroupRegularizer {
   const ChannelGroups& groups_;
   Method method_;
   double threshold_, l1_fraction_;
+  KernelBackend* backend_;
   std::vector<ValueId> params_;                 // distinct source parameters
   std::vector<int64_t> chunk_;                  // per param: elements per channel
   std::vector<std::vector<std::pair<int, int64_t>>> sources_;  // per group: (param index, channel)

@@ -35,7 +35,7 @@ NetworkRegularizer::NetworkRegularizer(const Graph& graph, ValueId logits,
     : options_(options),
       groups_(std::make_unique<ChannelGroups>(graph, logits)),
       costs_(*groups_, cost_options(options)),
-      regularizer_(*groups_, options.method, threshold_of(options), options.l1_fraction) {}
+      regularizer_(*groups_, options.method, threshold_of(options), options.l1_fraction, options.backend) {}
 
 std::string NetworkRegularizer::name() const {
   return method_prefix(options_.method) + target_suffix(options_.target);

@@ -36,6 +36,9 @@ struct RegularizerOptions {
   Hardware hardware = hardware_by_name("V100");  // latency
   int64_t batch_size = 1;        // latency: the batch the roofline is evaluated for
   bool count_bias = false;       // model_size: count conv/linear biases too
+  // Where the row ops on the parameters run: the trainer's backend (morph/row_kernels.h); null:
+  // host loops (a model that is only analysed, f64 graphs).
+  KernelBackend* backend = nullptr;
 };
 
 // One analysed op: for reports and the structure export.

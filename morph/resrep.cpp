@@ -92,7 +92,7 @@ std::vector<bool> ResRep::alive() const {
 std::vector<std::vector<RowSums>> ResRep::compactor_sums() const {
   std::vector<Tensor> weights;
   for (const CompactorInfo& c : compactors_) weights.push_back(graph_.value(c.weight).data);
-  std::vector<std::vector<RowSums>> sums = row_sums(weights);
+  std::vector<std::vector<RowSums>> sums = row_sums(options_.backend, weights);
   for (size_t k = 0; k < compactors_.size(); ++k)
     MT_CHECK(sums[k].size() == compactors_[k].row_group.size(), ShapeError, "[resrep] '",
              graph_.value(compactors_[k].weight).name, "' has ", sums[k].size(), " rows, expected ",
@@ -155,7 +155,7 @@ double ResRep::add_penalty_gradient(const GradientSink& sink) const {
     }
     if (grad) updates.push_back({weight.data, std::move(coefs), *grad});
   }
-  update_rows(updates);
+  update_rows(options_.backend, updates);
   return term;
 }
 
@@ -243,7 +243,7 @@ void ResRep::zero_masked_rows(Graph& graph) const {
     const Tensor& q = graph.value(c.weight).data;
     updates.push_back({q, std::move(coefs), q});
   }
-  update_rows(updates);
+  update_rows(options_.backend, updates);
 }
 
 }  // namespace mt::morph

@@ -57,6 +57,7 @@ struct ResRepOptions {
   double target_fraction = 0.5;  // stop masking at cost <= target_fraction x dense cost
   ResRepRanking ranking = ResRepRanking::norm_per_cost;
   CostOptions cost;              // the resource (FLOPs by default)
+  KernelBackend* backend = nullptr;  // where the row ops on the compactors run (row_kernels.h)
 };
 
 // Throws ConfigError naming the first invalid field.

@@ -3,8 +3,7 @@
 #include <algorithm>
 
 #include "core/device_transfer.h"
-#include "kernels/backends.h"
-#include "kernels/reference/reference_backend.h"
+#include "kernels/reference/row_ops.h"
 
 namespace mt::morph {
 
@@ -20,29 +19,45 @@ bool share_one_buffer(const std::vector<Tensor>& xs) {
   return true;
 }
 
+// The row ops on tensors of one device and dtype: the given backend's where it computes them, else
+// (host tensors only) the reference kernels' plain loops, called directly: no backend object.
+class RowRunner {
+ public:
+  RowRunner(KernelBackend* backend, Device device, DType dtype)
+      : backend_(backend && backend->device() == device && backend->supports(dtype) ? backend : nullptr) {
+    MT_CHECK(backend_ || device.kind == DeviceKind::cpu, BackendError, "[morph] parameters on ", device.str(),
+             " but no backend for that device was given (RegularizerOptions / ResRepOptions::backend)");
+  }
+  void stats(const Tensor& x, Tensor& out) const {
+    if (backend_) return backend_->row_stats(x, out);
+    if (x.dtype() == DType::f64) return reference::row_stats<double>(x, out);
+    reference::row_stats<float>(x, out);
+  }
+  void update(const Tensor& x, const Tensor& coef, Tensor& y) const {
+    if (backend_) return backend_->row_update(x, coef, y);
+    if (y.dtype() == DType::f64) return reference::row_update<double>(x, coef, y);
+    reference::row_update<float>(x, coef, y);
+  }
+  // Where per-row numbers cross: the backend's device, or the host.
+  Tensor to_host(const Tensor& t) const { return backend_ ? mt::to_host(t, *backend_) : t; }
+  Tensor to_device(const Tensor& t) const { return backend_ ? mt::to_device(t, *backend_) : t; }
+
+ private:
+  KernelBackend* backend_;
+};
+
 }  // namespace
 
-KernelBackend& row_backend(Device device, DType dtype) {
-  // A device's tensors go to its process-wide backend (for a GPU, the stream the training step
-  // runs on). Host tensors in f64 go to the reference backend: morph's graphs may be f64 (its tests
-  // check gradients by finite differences in double), which the oneDNN backend does not compute.
-  if (device.kind == DeviceKind::cpu && dtype != DType::f32) {
-    static ReferenceBackend reference;
-    return reference;
-  }
-  return backend_for(device);
-}
-
-std::vector<std::vector<RowSums>> row_sums(const std::vector<Tensor>& xs) {
+std::vector<std::vector<RowSums>> row_sums(KernelBackend* backend, const std::vector<Tensor>& xs) {
   std::vector<std::vector<RowSums>> out(xs.size());
   if (xs.empty()) return out;
   if (!share_one_buffer(xs)) {
-    for (size_t k = 0; k < xs.size(); ++k) out[k] = std::move(row_sums({xs[k]})[0]);
+    for (size_t k = 0; k < xs.size(); ++k) out[k] = std::move(row_sums(backend, {xs[k]})[0]);
     return out;
   }
   const Device device = xs.front().device();
   const DType dtype = xs.front().dtype();
-  KernelBackend& backend = row_backend(device, dtype);
+  const RowRunner runner(backend, device, dtype);
   int64_t total = 0;
   for (const Tensor& x : xs) {
     MT_CHECK(x.defined() && x.rank() >= 1, ShapeError, "[morph] row sums of a tensor of shape ",
@@ -56,11 +71,11 @@ std::vector<std::vector<RowSums>> row_sums(const std::vector<Tensor>& xs) {
     if (x.dim(0) > 0) {  // `sums` outlives the view, which therefore needs no keep-alive
       Tensor rows = Tensor::wrap(static_cast<char*>(sums.raw()) + first * row_bytes, {x.dim(0), 3},
                                  dtype, Layout::nchw, nullptr, device);
-      backend.row_stats(x, rows);
+      runner.stats(x, rows);
     }
     first += x.dim(0);
   }
-  const Tensor host = to_host(sums, backend).to(DType::f64);
+  const Tensor host = runner.to_host(sums).to(DType::f64);
   const double* p = host.data<double>();
   for (size_t k = 0; k < xs.size(); ++k) {
     out[k].resize(xs[k].dim(0));
@@ -71,7 +86,7 @@ std::vector<std::vector<RowSums>> row_sums(const std::vector<Tensor>& xs) {
 
 RowCoefs identity_rows(int64_t rows) { return RowCoefs(rows, {1.0, 0.0, 0.0, 0.0}); }
 
-void update_rows(const std::vector<RowUpdate>& updates) {
+void update_rows(KernelBackend* backend, const std::vector<RowUpdate>& updates) {
   std::vector<const RowUpdate*> changing;  // the updates with a row that is not the identity
   for (const RowUpdate& u : updates) {
     MT_CHECK(u.y.rank() >= 1 && static_cast<int64_t>(u.coef.size()) == u.y.dim(0), ShapeError,
@@ -83,19 +98,19 @@ void update_rows(const std::vector<RowUpdate>& updates) {
     return u->y.device() == changing.front()->y.device() && u->y.dtype() == changing.front()->y.dtype();
   };
   if (!std::all_of(changing.begin(), changing.end(), same_place)) {
-    for (const RowUpdate* u : changing) update_rows({*u});
+    for (const RowUpdate* u : changing) update_rows(backend, {*u});
     return;
   }
   const Device device = changing.front()->y.device();
   const DType dtype = changing.front()->y.dtype();
-  KernelBackend& backend = row_backend(device, dtype);
+  const RowRunner runner(backend, device, dtype);
   int64_t total = 0;
   for (const RowUpdate* u : changing) total += u->y.dim(0);
   Tensor host = Tensor::empty({total, 4}, DType::f64);  // [sum of R, 4]
   double* p = host.data<double>();
   for (const RowUpdate* u : changing)
     for (const auto& c : u->coef) p = std::copy(c.begin(), c.end(), p);
-  const Tensor coefs = to_device(host.to(dtype), backend);
+  const Tensor coefs = runner.to_device(host.to(dtype));
   const size_t row_bytes = 4 * dtype_size(dtype);
   int64_t first = 0;
   for (const RowUpdate* u : changing) {
@@ -103,7 +118,7 @@ void update_rows(const std::vector<RowUpdate>& updates) {
     const Tensor rows = Tensor::wrap(static_cast<char*>(coefs.raw()) + first * row_bytes,
                                      {u->y.dim(0), 4}, dtype, Layout::nchw, nullptr, device);
     Tensor y = u->y;  // shares the target's memory
-    backend.row_update(u->x.dtype() == dtype ? u->x : u->x.to(dtype), rows, y);
+    runner.update(u->x.dtype() == dtype ? u->x : u->x.to(dtype), rows, y);
     first += u->y.dim(0);
   }
 }

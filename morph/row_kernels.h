@@ -5,9 +5,11 @@
 // KernelBackend (row_stats, row_update) on the param viewed as [R, n]. A model training on a GPU
 // thus sends the host a few numbers per channel instead of its weights and gradients.
 //
-// NB: GPU tensors go through backend_for(device), the backend training uses, so the row ops run in
-// order with the step on its stream. Work on a GPU tensor queued through another CudaBackend (its
-// own stream) must have finished before these functions see the tensor.
+// Where they run is the caller's to say, never morph's to find: `backend` is the trainer's (passed
+// down in RegularizerOptions / ResRepOptions), used for tensors on its device in a dtype it
+// computes, so the row ops run in order with the step on its stream. Host tensors it does not take
+// (f64 graphs, models that are only analysed, no backend given) run in plain loops here, in
+// double, as the reference backend computes them. A device tensor without its backend is an error.
 #include <array>
 #include <cstdint>
 #include <vector>
@@ -16,10 +18,6 @@
 
 namespace mt::morph {
 
-// The backend that runs the row ops on tensors of `device` in `dtype`: the device's own
-// (backend_for), except for host tensors in f64, which only the reference backend computes.
-KernelBackend& row_backend(Device device, DType dtype);
-
 // The sums over one row of a param viewed as [R, n].
 struct RowSums {
   double sq = 0, abs = 0, sum = 0;
@@ -27,7 +25,7 @@ struct RowSums {
 
 // Per tensor, per row: its sums (in the tensor's dtype, read back as double). Waits for the
 // device once, after every tensor's sums are queued.
-std::vector<std::vector<RowSums>> row_sums(const std::vector<Tensor>& xs);
+std::vector<std::vector<RowSums>> row_sums(KernelBackend* backend, const std::vector<Tensor>& xs);
 
 // Per row: c0, c1, c2, c3 of KernelBackend::row_update.
 using RowCoefs = std::vector<std::array<double, 4>>;
@@ -44,6 +42,6 @@ struct RowUpdate {
 // Runs every update with a row that is not the identity. The coefficients of updates on one
 // device in one dtype (all of a model's) travel in one copy. Host tensors may mix the two float
 // dtypes (x is converted to y's).
-void update_rows(const std::vector<RowUpdate>& updates);
+void update_rows(KernelBackend* backend, const std::vector<RowUpdate>& updates);
 
 }  // namespace mt::morph

@@ -7,6 +7,7 @@
 
 #include "core/json_read.h"
 #include "tools/slim_method.h"
+#include "tools/training_phase.h"
 
 namespace mt::tools {
 
@@ -33,6 +34,7 @@ morph::RegularizerOptions regularizer_options(const Config& c, const std::string
   o.method = morph::parse_method(method.empty() ? c.settings().morph.method : method);
   o.target = morph::parse_cost_target(c.settings().morph.target.cost);
   o.threshold = c.settings().morph.threshold;
+  o.backend = &configured_backend(c);  // the trainer's: the row ops run where the params live
   if (o.target == morph::CostTarget::latency) {
     o.hardware = hardware_from_config(c);
     o.batch_size = c.settings().morph.latency_batch;
@@ -80,6 +82,7 @@ std::unique_ptr<ResRepHook> make_resrep_hook(const Config& c, const layers::Mode
   o.cost.target = r.target;
   o.cost.hardware = r.hardware;
   o.cost.batch_size = r.batch_size;
+  o.backend = r.backend;
   return std::make_unique<ResRepHook>(std::make_unique<morph::ResRep>(model.graph, model.logits, o), export_dir, logger);
 }
 

@@ -34,9 +34,9 @@ Case row_ops_case(const test::RowOpShape& s) {
   return {"row ops " + s.name, false, inputs, run};
 }
 
-// ---- the morph terms on the GPU. morph runs the row ops of GPU tensors on backend_for(device)
-// (morph/row_kernels.h), not on gpu(): every GPU copy below goes through that backend too, so it
-// is ordered with the row ops on one stream.
+// ---- the morph terms on the GPU. morph runs the row ops of GPU tensors on the backend it is given
+// (morph/row_kernels.h), here backend_for(device), not gpu(): every GPU copy below goes through
+// that backend too, so it is ordered with the row ops on one stream.
 KernelBackend& morph_gpu() { return backend_for(Device::cuda(0)); }
 
 Tensor host_copy(const Tensor& t) { return to_host(t, morph_gpu()); }
@@ -136,7 +136,7 @@ TEST_CASE("morph group regularizers compute on the GPU what they compute on the 
   const double l1 = method == morph::Method::group_lasso ? 0.25 : 0.0;
   const double threshold = morph::default_threshold(method);
   const morph::GroupRegularizer host_reg(host_groups, method, threshold, l1);
-  const morph::GroupRegularizer gpu_reg(gpu_groups, method, threshold, l1);
+  const morph::GroupRegularizer gpu_reg(gpu_groups, method, threshold, l1, &morph_gpu());
   const int groups = host_groups.num_groups();
   REQUIRE(gpu_groups.num_groups() == groups);
   REQUIRE(gpu_reg.params() == host_reg.params());  // one build, one order of values
@@ -222,7 +222,9 @@ TEST_CASE("resrep's norms, penalty and masks compute on the GPU what they comput
     for (int64_t j = 0; j < n; ++j) q[rows.kept * n + j] = 0;
   }
   move_state_to(gpu.graph, morph_gpu());
-  morph::ResRep gpu_rr(gpu.graph, gpu.logits, ro);
+  morph::ResRepOptions gpu_ro = ro;
+  gpu_ro.backend = &morph_gpu();
+  morph::ResRep gpu_rr(gpu.graph, gpu.logits, gpu_ro);
   gpu_rr.set_masked(masked);
   REQUIRE(gpu_rr.compactors().size() == host_rr.compactors().size());
 

@@ -54,6 +54,7 @@ Run learn(Device device, morph::Method method) {
   layers::Model m = small_resnet();
   morph::RegularizerOptions ro;
   ro.method = method;
+  ro.backend = &backend_for(device);  // the trainer's: the row ops run where the params live
   auto regularizer = morph::make_regularizer(m.graph, m.logits, ro);
   Run run;
   run.initial_term = regularizer->regularization_term();

@@ -39,6 +39,7 @@ Outcome learn(double relative, morph::Method method, bool proximal) {
   layers::Model m = small_resnet(method == morph::Method::logistic_sigmoid);
   morph::RegularizerOptions ro;
   ro.method = method;
+  ro.backend = &backend_for(Device::cpu());  // the trainer's, as tools/ passes it
   auto regularizer = morph::make_regularizer(m.graph, m.logits, ro);
   MorphHookOptions ho;
   ho.strength = relative / regularizer->regularization_term();

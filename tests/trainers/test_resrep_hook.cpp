@@ -85,6 +85,7 @@ TEST_CASE("resrep hook: masks on schedule, masked rows decay, state and files", 
   ro.mask_step = 2;
   ro.target_fraction = 0.5;
   ro.ranking = morph::ResRepRanking::norm;
+  ro.backend = &backend_for(Device::cpu());  // the trainer's, as tools/ passes it
   testing::TempDir dir("resrep_hook");
   ResRepHook hook(std::make_unique<morph::ResRep>(m.graph, m.logits, ro), dir.path.string());
 

@@ -249,7 +249,9 @@ int mode_morph(Communicator& comm, const WorkerArgs&) {
     layers::ModelOptions mo = banded_resnet_options();
     mo.seed = 3;
     layers::Model m = layers::build_model("resnet_cifar", mo);
-    auto regularizer = morph::make_regularizer(m.graph, m.logits, morph::RegularizerOptions{});
+    morph::RegularizerOptions ro;
+    ro.backend = &backend_for(Device::cpu());  // the trainer's, as tools/ passes it
+    auto regularizer = morph::make_regularizer(m.graph, m.logits, ro);
     MorphHookOptions ho;
     ho.strength = 100 / regularizer->regularization_term();  // strong: channels die within a few steps
     ho.proximal = true;
