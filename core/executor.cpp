@@ -172,11 +172,8 @@ std::unique_ptr<Executor::Plan> Executor::make_plan(const std::vector<Tensor>& f
     for (ValueId out : node.outputs) graph_.value(out).dtype = dtype;
   }
   plan->values.resize(nv);
-  for (ValueId v = 0; v < nv; ++v) {
-    const ValueKind kind = graph_.value(v).kind;
-    if ((kind == ValueKind::input || kind == ValueKind::activation) && alias_of_[v] < 0)
-      plan->values[v] = allocate_like_value(v, plan->shapes[v]);
-  }
+  for (ValueId v = 0; v < nv; ++v)
+    if (is_activation_value(graph_, v) && alias_of_[v] < 0) plan->values[v] = allocate_like_value(v, plan->shapes[v]);
   for (ValueId v = 0; v < nv; ++v)
     if (alias_of_[v] >= 0) plan->values[v] = plan->values[alias_of_[v]];
   plan->node_state.resize(graph_.nodes().size());

@@ -46,6 +46,7 @@ const char* type_name(KeyType t) {
     case KeyType::boolean: return "true or false";
     case KeyType::string: return "a string";
     case KeyType::number_list: return "a list of numbers";
+    case KeyType::graph: return "a YAML graph file's path or a list of layers";
   }
   return "?";
 }
@@ -132,11 +133,15 @@ void Config::set(const KeySpec& spec, const YAML::Node& value, const std::string
         for (const auto& item : value)
           if (!std::isfinite(item.as<double>())) bad(" (finite)");
         break;
+      case KeyType::graph:  // its layers are checked where the graph is built, naming file:line
+        if (!value.IsScalar() && !value.IsSequence() && !value.IsMap()) bad("");
+        break;
     }
   } catch (const YAML::BadConversion&) {
     bad("");
   }
-  values_[spec.path] = YAML::Clone(value);
+  // A graph keeps its nodes (a clone would lose their marks): its layers' errors name file:line.
+  values_[spec.path] = spec.type == KeyType::graph ? value : YAML::Clone(value);
 }
 
 Config Config::defaults() {

@@ -15,7 +15,7 @@
 
 namespace mt::tools {
 
-enum class KeyType { integer, number, boolean, string, number_list };
+enum class KeyType { integer, number, boolean, string, number_list, graph };
 
 struct KeySpec {
   std::string path;       // "optim.lr"
@@ -40,6 +40,10 @@ class Config {
   bool boolean(const std::string& key) const;
   const std::string& string(const std::string& key) const;
   std::vector<double> numbers(const std::string& key) const;
+  // A graph key's YAML as given: a path (a scalar) or the layer list itself.
+  const YAML::Node& yaml(const std::string& key) const { return node(key); }
+  // The config file (or "<defaults>"): what messages about its inline values name.
+  const std::string& source() const { return source_; }
   // The resolved config as YAML text (every key, defaults included).
   std::string dump() const;
   // Every key, typed (tools/settings.h): what the rest of tools/ reads.

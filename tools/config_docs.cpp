@@ -12,6 +12,7 @@ const char* type_label(KeyType t) {
     case KeyType::boolean: return "boolean";
     case KeyType::string: return "string";
     case KeyType::number_list: return "list of numbers";
+    case KeyType::graph: return "path or layer list";
   }
   return "?";
 }

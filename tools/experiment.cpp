@@ -1,6 +1,8 @@
 #include "tools/experiment.h"
 
+#include <cmath>
 #include <filesystem>
+#include <optional>
 
 #include "tools/environment.h"
 #include "trainers/adamw.h"
@@ -23,24 +25,54 @@ std::string idx_file(const std::string& dir, const std::string& stem) {
 }
 
 // Noise with a bright horizontal band whose position is the class: learnable in a few steps, so
-// tests and smoke runs can check that training works without a real data set.
-Dataset synthetic(int64_t n, uint64_t seed) {
+// tests and smoke runs can check that training works without a real data set. sample: [C, H, W].
+Dataset synthetic(int64_t n, uint64_t seed, const Shape& sample) {
   Dataset d;
   d.name = "synthetic";
-  d.sample = Shape{1, 28, 28};
+  d.sample = sample;
   d.num_classes = 10;
+  const int64_t h = sample[1], w = sample[2], size = sample.numel();
   Rng rng(seed);
   d.labels.resize(n);
-  d.pixels.resize(n * 28 * 28);
+  d.pixels.resize(n * size);
   for (int64_t i = 0; i < n; ++i) {
     const int64_t label = static_cast<int64_t>(rng.next() % 10);
     d.labels[i] = label;
-    for (int64_t p = 0; p < 28 * 28; ++p) {
-      const bool band = (p / 28) * 10 / 28 == label;
-      d.pixels[i * 28 * 28 + p] = static_cast<uint8_t>(rng.uniform(0, 100) + (band ? 150 : 0));
+    for (int64_t p = 0; p < size; ++p) {
+      const bool band = (p / w) % h * 10 / h == label;
+      d.pixels[i * size + p] = static_cast<uint8_t>(rng.uniform(0, 100) + (band ? 150 : 0));
     }
   }
   return d;
+}
+
+// model.input_shape as a Shape [C, H, W]; nullopt when it is [] (the data set decides).
+std::optional<Shape> input_shape(const Config& c) {
+  const std::vector<double>& s = c.settings().model.input_shape;
+  if (s.empty()) return std::nullopt;
+  bool ok = s.size() == 3;
+  for (double v : s) ok = ok && v >= 1 && v <= 65536 && v == std::floor(v);
+  MT_CHECK(ok, ConfigError, c.source(), ": key 'model.input_shape' expects [C, H, W] of positive integers, found ",
+           s.size(), " numbers");
+  return Shape{static_cast<int64_t>(s[0]), static_cast<int64_t>(s[1]), static_cast<int64_t>(s[2])};
+}
+
+// model.graph and model.name: a YAML graph goes with model.name yaml and nothing else.
+void set_graph(const Config& c, layers::ModelOptions& o) {
+  const YAML::Node& graph = c.settings().model.graph;
+  const bool given = !(graph.IsScalar() && graph.Scalar().empty()) && !graph.IsNull();
+  const bool yaml = c.settings().model.name == "yaml";
+  MT_CHECK(given || !yaml, ConfigError, c.source(), ": model.name yaml needs model.graph: the path of a YAML graph ",
+           "file or the list of layers (layers/yaml_graph.h)");
+  MT_CHECK(!given || yaml, ConfigError, c.source(), ": model.graph is given but model.name is '",
+           c.settings().model.name, "'; hint: set model.name: yaml");
+  if (!given) return;
+  if (graph.IsScalar()) {
+    o.graph_source = graph.Scalar();
+  } else {  // inline: its messages name the config file, whose lines the nodes carry
+    o.graph_spec = graph;
+    o.graph_source = c.source();
+  }
 }
 // data.path/train/<class>/... and, when present, data.path/test/ (or val/) with the same classes.
 DataSplits load_image_folders(const Config& c, const std::string& dir) {
@@ -70,7 +102,9 @@ DataSplits load_data(const Config& c) {
   const std::string& kind = c.settings().data.dataset;
   if (kind == "synthetic") {
     const int64_t n = c.settings().data.synthetic_size;
-    return {synthetic(n, c.settings().seed), synthetic(std::max<int64_t>(n / 4, 1), c.settings().seed + 1)};
+    const Shape sample = input_shape(c).value_or(Shape{1, 28, 28});
+    return {synthetic(n, c.settings().seed, sample),
+            synthetic(std::max<int64_t>(n / 4, 1), c.settings().seed + 1, sample)};
   }
   const std::string& dir = c.settings().data.path;
   MT_CHECK(std::filesystem::is_directory(dir), DataError, "data.path '", dir, "' is not a folder",
@@ -90,6 +124,10 @@ DataSplits load_data(const Config& c) {
 
 layers::ModelOptions model_options(const Config& c, const Dataset& train) {
   layers::ModelOptions o;
+  if (const auto shape = input_shape(c))
+    MT_CHECK(*shape == train.sample, ConfigError, c.source(), ": model.input_shape ", shape->str(),
+             " disagrees with data set '", train.name, "', whose samples are ", train.sample.str());
+  set_graph(c, o);
   o.in_channels = train.sample[0];
   MT_CHECK(train.sample[1] == train.sample[2], ConfigError, "data set '", train.name,
            "' has non-square images ", train.sample.str(), "; the zoo models expect square inputs");

@@ -16,6 +16,8 @@ Settings read_settings(const Config& c) {
   s.model.width_multiplier = c.number("model.width_multiplier");
   s.model.dropout = c.number("model.dropout");
   s.model.label_smoothing = c.number("model.label_smoothing");
+  s.model.graph = c.yaml("model.graph");
+  s.model.input_shape = c.numbers("model.input_shape");
   s.model.structure = c.string("model.structure");
   s.model.gating = c.boolean("model.gating");
   s.model.gate_temperature = c.number("model.gate_temperature");

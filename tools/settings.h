@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include <yaml-cpp/yaml.h>
+
 namespace mt::tools {
 
 class Config;
@@ -26,6 +28,8 @@ struct Settings {
     double width_multiplier = 0;
     double dropout = 0;
     double label_smoothing = 0;
+    YAML::Node graph;                  // a path (scalar) or the layer list
+    std::vector<double> input_shape;  // [C, H, W], or empty
     std::string structure;
     bool gating = false;
     double gate_temperature = 0;

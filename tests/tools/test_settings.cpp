@@ -18,7 +18,8 @@ TEST_CASE("the typed settings read every key of the schema", "[tools][config]") 
 TEST_CASE("the typed settings carry the file's and the overrides' values", "[tools][config]") {
   mt::testing::TempDir dir;
   const std::string path = (dir.path / "c.yaml").string();
-  std::ofstream(path) << "optim:\n  lr: 0.25\n  betas: [0.8, 0.9]\ndata:\n  std: [0.5]\nmorph:\n  target:\n    fraction: 0.3\n";
+  std::ofstream(path) << "optim:\n  lr: 0.25\n  betas: [0.8, 0.9]\n"
+                       << "data:\n  std: [0.5]\nmorph:\n  target:\n    fraction: 0.3\n";
   const Config c = Config::load(path, {"train.batch_size=7", "pipeline.retrain=finetune"});
   const Settings& s = c.settings();
   CHECK(s.optim.lr == 0.25);
