@@ -1,11 +1,15 @@
 #include "tools/morph_setup.h"
 
+#include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 
 #include <nlohmann/json.hpp>
 
 #include "core/json_read.h"
+#include "morph/channel_selection.h"
+#include "morph/width_expansion.h"
 #include "tools/slim_method.h"
 #include "tools/training_phase.h"
 
@@ -84,6 +88,27 @@ std::unique_ptr<ResRepHook> make_resrep_hook(const Config& c, const layers::Mode
   o.cost.batch_size = r.batch_size;
   o.backend = r.backend;
   return std::make_unique<ResRepHook>(std::make_unique<morph::ResRep>(model.graph, model.logits, o), export_dir, logger);
+}
+
+void check_budget_reachable(const Config& c, const layers::Model& model) {
+  const double fraction = c.settings().morph.target.fraction;
+  if (!morph_enabled(c) || fraction <= 0) return;
+  // Only the cost settings matter; ResRep's method is no regularizer's, so gamma stands in.
+  morph::RegularizerOptions o = regularizer_options(c, resrep_enabled(c) ? "gamma" : "");
+  o.backend = nullptr;  // no parameter is read: the check needs no device
+  const auto reg = morph::make_regularizer(model.graph, model.logits, o);
+  const morph::CostModel& costs = reg->cost_model();
+  // The smallest structure the grouping allows: every value keeps one channel group, as the
+  // reshaper revives an emptied one.
+  morph::ChannelSelection smallest = morph::selection_from_alive(std::vector<bool>(costs.num_groups(), false));
+  morph::revive_empty_values(reg->groups(), smallest);
+  const double full = costs.full_cost(), floor = morph::structure_cost(costs, smallest);
+  char numbers[200];
+  std::snprintf(numbers, sizeof numbers, "%.4g of %.4g, %.1f%%", floor, full, full > 0 ? 100 * floor / full : 0.0);
+  MT_CHECK(floor <= fraction * full, ConfigError, c.source(), ": morph.target.fraction ", fraction,
+           " cannot be reached: with one channel left in every layer the ", costs.cost_name(), " are still ",
+           numbers, " of the dense model's (the smallest structure the channel groups allow); hint: aim at ",
+           std::ceil(1000 * floor / full) / 1000, " or more");
 }
 
 std::unique_ptr<StructureLearner> make_structure_learner(const Config& c, const layers::Model& model,

@@ -28,6 +28,11 @@ std::unique_ptr<MorphHook> make_morph_hook(const Config& c, const layers::Model&
 std::unique_ptr<ResRepHook> make_resrep_hook(const Config& c, const layers::Model& model, int64_t steps_per_epoch,
                                              RunLogger* logger, const std::string& export_dir);
 
+// Throws a ConfigError, before anything trains, when morph.target.fraction asks for less than the
+// network can reach: the cost of the smallest structure the channel groups allow (one channel
+// left wherever a layer would lose all), with the numbers.
+void check_budget_reachable(const Config& c, const layers::Model& model);
+
 // The config's structure learning for a training run of `model`: ResRep's hook or MorphNet's.
 std::unique_ptr<StructureLearner> make_structure_learner(const Config& c, const layers::Model& model,
                                                          int64_t steps_per_epoch, RunLogger* logger,

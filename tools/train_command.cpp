@@ -24,6 +24,7 @@ void validate_training(const Config& config, const layers::Model& model, const D
   lr_schedule(config, data.train.size() / (options.batch_size * processes));
   optimizer_factory(config, model.graph);
   normalization(config, data.train);
+  check_budget_reachable(config, model);
 }
 
 void write_resolved_config(const Config& config, const std::filesystem::path& run_dir) {
