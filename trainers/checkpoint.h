@@ -44,7 +44,7 @@ struct CheckpointOptions {
   // Files saved beside the tensors in every checkpoint, (name, content), under the same
   // checksums: what a checkpoint needs to stand on its own, such as a pruned model's
   // structure.json, so it evaluates after the file the config names is gone.
-  std::vector<std::pair<std::string, std::string>> attachments;
+  std::vector<std::pair<std::string, std::string>> attachments = {};
 };
 
 struct CheckpointLoad {
