@@ -88,13 +88,17 @@ void write_structure(const std::string& path, const ChannelSelection& s, const l
   write_file_atomically(path, structure_to_json(s, dense).dump(2) + "\n");
 }
 
+ChannelSelection parse_structure(const std::string& text, const std::string& source, const layers::Model& dense) {
+  std::string why;
+  const std::optional<nlohmann::json> j = try_parse_json(text, why);
+  MT_CHECK(j, ConfigError, "structure file '", source, "': ", why);
+  return structure_from_json(*j, dense);
+}
+
 ChannelSelection read_structure(const std::string& path, const layers::Model& dense) {
   const std::optional<std::string> text = read_text_file(path);
   MT_CHECK(text, IoError, "cannot read structure file '", path, "'");
-  std::string why;
-  const std::optional<nlohmann::json> j = try_parse_json(*text, why);
-  MT_CHECK(j, ConfigError, "structure file '", path, "': ", why);
-  return structure_from_json(*j, dense);
+  return parse_structure(*text, path, dense);
 }
 
 }  // namespace mt::morph

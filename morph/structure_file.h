@@ -40,5 +40,7 @@ ChannelSelection structure_from_json(const nlohmann::json& structure, const laye
 void write_structure(const std::string& path, const ChannelSelection& selection,
                      const layers::Model& dense);
 ChannelSelection read_structure(const std::string& path, const layers::Model& dense);
+// The same from the file's text; `source` names it in errors (a checkpoint's copy, a fuzz input).
+ChannelSelection parse_structure(const std::string& text, const std::string& source, const layers::Model& dense);
 
 }  // namespace mt::morph

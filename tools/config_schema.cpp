@@ -41,6 +41,7 @@ const std::vector<KeySpec>& config_schema() {
       {"checkpoint.every_steps", K::integer, "0", "also checkpoint every N steps within an epoch (0: at epoch ends only)", {}, 0},
       {"checkpoint.keep_last", K::integer, "3", "newest checkpoints kept, besides the best by test accuracy", {}, 1, 1000},
       {"debug.inject_nonfinite_at_step", K::integer, "0", "fault injection: poison a gradient with NaN at this step (0: never)", {}, 0},
+      {"debug.inject_nonfinite_into", K::string, "gradient", "fault injection: what debug.inject_nonfinite_at_step poisons, a gradient or a batch norm's running statistic", {"gradient", "running_statistics"}},
       {"morph.method", K::string, "none", "structure learning: MorphNet's gamma (BN scales), group_lasso (filter norms), logistic_sigmoid (FiGS gates), ResRep (compactors, needs morph.target.fraction), or none", {"none", "gamma", "group_lasso", "logistic_sigmoid", "resrep"}},
       {"morph.resrep.lasso_strength", K::number, "1e-4", "ResRep: lambda of the compactor rows' lasso penalty", {}, 0},
       {"morph.resrep.masked_lasso_strength", K::number, "-1", "ResRep: lambda on masked rows (negative: lasso_strength, the paper's single lambda); a short schedule needs masked rows to forget faster than the kept rows are pressed", {}},

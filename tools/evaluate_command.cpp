@@ -14,7 +14,6 @@ namespace mt::tools {
 int evaluate_command(const Config& config, const std::string& checkpoint) {
   DataSplits data = load_data(config);
   MT_CHECK(data.test.has_value(), ConfigError, "data set '", data.train.name, "' has no test split to evaluate on");
-  layers::Model model = configured_model(config, data.train);
   const CheckpointLocation at = locate_checkpoint(checkpoint, "best");
   // A reader: the run may still be training, and its `*.tmp` may be a save in progress.
   CheckpointManager manager({at.checkpoints.string(), 1, config.settings().model.name, CheckpointAccess::read},
@@ -24,6 +23,8 @@ int evaluate_command(const Config& config, const std::string& checkpoint) {
     const auto best = manager.best();
     which = best ? *best : "auto";  // no best pointer: the newest complete checkpoint
   }
+  // The architecture the checkpoint stores (a pruned run's structure), not the config's path.
+  layers::Model model = checkpoint_model(config, data.train, manager.resolve(which));
   TrainerState state;
   const CheckpointLoad loaded = manager.load(which, model.graph, nullptr, state);
   for (const std::string& w : loaded.warnings) std::cout << "warning: " << w << "\n";

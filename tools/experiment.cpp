@@ -206,6 +206,7 @@ TrainOptions train_options(const Config& c) {
   t.seed = static_cast<uint64_t>(c.settings().seed);
   t.skip_nonfinite_steps = c.settings().train.on_nonfinite == "skip_step";
   t.inject_nonfinite_at_step = c.settings().debug.inject_nonfinite_at_step;
+  t.inject_into_statistics = c.settings().debug.inject_nonfinite_into == "running_statistics";
   t.augment.pad = c.settings().data.augment.pad;
   t.augment.hflip = c.settings().data.augment.hflip;
   t.checkpoint_every_steps = c.settings().checkpoint.every_steps;

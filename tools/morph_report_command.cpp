@@ -3,6 +3,7 @@
 // alive channels, and the totals; printed as a table and written as JSON.
 #include <cstdio>
 #include <iostream>
+#include <optional>
 
 #include "core/atomic_file.h"
 #include "morph/structure_export.h"
@@ -42,15 +43,19 @@ std::string table(const morph::NetworkRegularizer& reg) {
 
 int morph_report_command(const Config& config, const std::string& checkpoint, const std::string& json_path) {
   DataSplits data = load_data(config);
-  layers::Model model = configured_model(config, data.train);
   std::string loaded = "fresh weights (seed " + std::to_string(config.settings().seed) + ")";
+  std::optional<layers::Model> built;
   if (!checkpoint.empty()) {
     const CheckpointLocation at = locate_checkpoint(checkpoint, "auto");
     CheckpointManager manager({at.checkpoints.string(), 1, config.settings().model.name, CheckpointAccess::read},
                               std::cout);
+    built.emplace(checkpoint_model(config, data.train, manager.resolve(at.which)));
     TrainerState state;
-    loaded = manager.load(at.which, model.graph, nullptr, state).path;
+    loaded = manager.load(at.which, built->graph, nullptr, state).path;
+  } else {
+    built.emplace(configured_model(config, data.train));
   }
+  layers::Model& model = *built;
   // Any method works for a report; without one in the config, gamma (every zoo model has BNs).
   const std::string method = morph_enabled(config) && !resrep_enabled(config) ? config.settings().morph.method : "gamma";
   const auto reg = morph::make_regularizer(model.graph, model.logits, regularizer_options(config, method));

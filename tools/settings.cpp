@@ -40,6 +40,7 @@ Settings read_settings(const Config& c) {
   s.checkpoint.every_steps = c.integer("checkpoint.every_steps");
   s.checkpoint.keep_last = c.integer("checkpoint.keep_last");
   s.debug.inject_nonfinite_at_step = c.integer("debug.inject_nonfinite_at_step");
+  s.debug.inject_nonfinite_into = c.string("debug.inject_nonfinite_into");
   s.morph.method = c.string("morph.method");
   s.morph.resrep.lasso_strength = c.number("morph.resrep.lasso_strength");
   s.morph.resrep.masked_lasso_strength = c.number("morph.resrep.masked_lasso_strength");

@@ -62,6 +62,7 @@ struct Settings {
   } checkpoint;
   struct Debug {
     int64_t inject_nonfinite_at_step = 0;
+    std::string inject_nonfinite_into;
   } debug;
   struct Morph {
     std::string method;

@@ -4,6 +4,7 @@
 #include <iostream>
 #include <optional>
 
+#include "core/json_read.h"
 #include "kernels/backends.h"
 #include "morph/reshape.h"
 #include "morph/structure_file.h"
@@ -53,17 +54,42 @@ KernelBackend& configured_backend(const Config& config) {
   }
 }
 
-layers::Model configured_model(const Config& config, const Dataset& train) {
-  layers::Model dense = layers::build_model(config.settings().model.name, model_options(config, train));
-  const std::string& structure = config.settings().model.structure;
-  if (structure.empty()) return dense;
-  const morph::ChannelSelection keep = morph::read_structure(structure, dense);
+namespace {
+
+// The dense model reshaped to `keep` with fresh weights, as configured_model builds it.
+layers::Model pruned_model(const Config& config, const layers::Model& dense, const morph::ChannelSelection& keep) {
   morph::ReshapeOptions o;
   o.init = morph::ReshapeInit::fresh;
   o.seed = static_cast<uint64_t>(config.settings().seed);
   morph::Reshaped slim = morph::reshape_model(dense, keep, o);
   for (const std::string& line : slim.revived) std::cout << "structure: " << line << std::endl;
   return std::move(slim.model);
+}
+
+}  // namespace
+
+layers::Model configured_model(const Config& config, const Dataset& train) {
+  layers::Model dense = layers::build_model(config.settings().model.name, model_options(config, train));
+  const std::string& structure = config.settings().model.structure;
+  if (structure.empty()) return dense;
+  return pruned_model(config, dense, morph::read_structure(structure, dense));
+}
+
+layers::Model checkpoint_model(const Config& config, const Dataset& train, const std::optional<std::string>& checkpoint) {
+  const std::optional<std::string> stored =
+      checkpoint ? read_checkpoint_attachment(*checkpoint, kStructureAttachment) : std::nullopt;
+  if (!stored) return configured_model(config, train);
+  layers::Model dense = layers::build_model(config.settings().model.name, model_options(config, train));
+  const std::string source = *checkpoint + "/" + kStructureAttachment;
+  return pruned_model(config, dense, morph::parse_structure(*stored, source, dense));
+}
+
+std::vector<std::pair<std::string, std::string>> checkpoint_attachments(const Config& config) {
+  const std::string& structure = config.settings().model.structure;
+  if (structure.empty()) return {};
+  const std::optional<std::string> text = read_text_file(structure);
+  MT_CHECK(text, IoError, "cannot read structure file '", structure, "' (model.structure)");
+  return {{kStructureAttachment, *text}};
 }
 
 EvalResult evaluate_model(const Config& config, layers::Model& model, const DataSplits& data) {
@@ -107,7 +133,8 @@ PhaseResult run_training_phase(const Config& config, layers::Model& model, const
   trainer.set_logger(log);
   if (comm.size() > 1) trainer.set_distributed(comm, data_parallel_options(config), device_comm.get());
   const CheckpointOptions co{(setup.dir / "checkpoints").string(),
-                             static_cast<int>(config.settings().checkpoint.keep_last), config.settings().model.name};
+                             static_cast<int>(config.settings().checkpoint.keep_last), config.settings().model.name,
+                             CheckpointAccess::write, checkpoint_attachments(config)};
   std::optional<CheckpointManager> checkpoints;
   if (config.settings().checkpoint.enabled && root) {
     checkpoints.emplace(co, std::cout);

@@ -5,6 +5,8 @@
 // phase; the pipeline runs several (learn, retrain).
 #include <filesystem>
 #include <memory>
+#include <optional>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -51,5 +53,15 @@ EvalResult evaluate_model(const Config& config, layers::Model& model, const Data
 // The model the config describes: the zoo model, or with model.structure the dense model
 // reshaped to that structure file with fresh weights (a pruned model retrained from the file).
 layers::Model configured_model(const Config& config, const Dataset& train);
+
+// A pruned run's checkpoints carry the structure they were trained with under this name, so the
+// architecture comes from the checkpoint, not from a path in config.yaml that may have moved.
+inline constexpr const char* kStructureAttachment = "structure.json";
+// The model a checkpoint directory holds weights for: the structure stored in it when it has
+// one (with fresh weights, as configured_model), else the config's model. nullopt: the config's.
+layers::Model checkpoint_model(const Config& config, const Dataset& train, const std::optional<std::string>& checkpoint);
+// What a run's checkpoints carry besides the tensors (CheckpointOptions::attachments): the
+// model.structure file's text, read now, when the config has one.
+std::vector<std::pair<std::string, std::string>> checkpoint_attachments(const Config& config);
 
 }  // namespace mt::tools

@@ -16,6 +16,7 @@
 #include "core/device_transfer.h"
 #include "core/json_read.h"
 #include "core/safetensors.h"
+#include "trainers/checkpoint_checksums.h"
 #include "trainers/checkpoint_detail.h"
 
 namespace mt {
@@ -78,16 +79,21 @@ void rename_or_throw(const fs::path& from, const fs::path& to) {
            from.string(), "' to '", to.string(), "': ", std::strerror(errno));
 }
 
-void write_state_json(const fs::path& path, const TrainerState& state, double test_accuracy) {
+// Written after the tensors' files, whose checksums it records (checkpoint_checksums.h).
+void write_state_json(const fs::path& dir, const TrainerState& state, double test_accuracy,
+                      std::vector<std::string> files) {
   nlohmann::json j = to_json(state);
   j["test_accuracy"] = test_accuracy;
-  write_file_atomically(path.string(), j.dump(2) + "\n");
+  files.insert(files.begin(), {kModelFile, kOptimizerFile});
+  seal_state_json(j, dir.string(), files);
+  write_file_atomically((dir / kStateFile).string(), j.dump(2) + "\n");
 }
 
-// The three files, each fsynced by AtomicFile, into a fresh directory.
+// The three files and the attachments, each fsynced by AtomicFile, into a fresh directory.
 void write_files(const fs::path& dir, const NamedTensors& model, const NamedTensors& optim,
                  const Optimizer& optimizer, const TrainerState& state, double test_accuracy,
-                 const std::string& model_name) {
+                 const CheckpointOptions& options) {
+  const std::string& model_name = options.model_name;
   char accuracy[32];
   std::snprintf(accuracy, sizeof accuracy, "%.17g", test_accuracy);
   write_safetensors((dir / kModelFile).string(), model,
@@ -100,7 +106,12 @@ void write_files(const fs::path& dir, const NamedTensors& model, const NamedTens
   write_safetensors((dir / kOptimizerFile).string(), optim,
                     {{"optimizer", std::string(optimizer.name())},
                      {"step", std::to_string(state.step)}});
-  write_state_json(dir / kStateFile, state, test_accuracy);
+  std::vector<std::string> attached;
+  for (const auto& [name, content] : options.attachments) {
+    write_file_atomically((dir / name).string(), content);
+    attached.push_back(name);
+  }
+  write_state_json(dir, state, test_accuracy, attached);
 }
 
 bool is_leftover(const std::string& name) {
@@ -145,6 +156,10 @@ CheckpointManager::CheckpointManager(CheckpointOptions options, std::ostream& lo
   MT_CHECK(!options_.dir.empty(), ConfigError, "[checkpoint] empty checkpoint directory");
   MT_CHECK(options_.keep_last >= 1, ConfigError, "[checkpoint] keep_last = ", options_.keep_last,
            " must be >= 1");
+  for (const auto& [name, content] : options_.attachments)
+    MT_CHECK(!name.empty() && name[0] != '.' && name.find('/') == std::string::npos && name != kModelFile &&
+                 name != kOptimizerFile && name != kStateFile,
+             ConfigError, "[checkpoint] '", name, "' cannot be a checkpoint attachment's name");
   if (options_.access == CheckpointAccess::read) {
     MT_CHECK(fs::is_directory(options_.dir), IoError, "[checkpoint] '", options_.dir, "' is not a directory");
     return;
@@ -179,7 +194,7 @@ std::string CheckpointManager::save(const Graph& graph, const Optimizer& optimiz
   MT_CHECK(fs::create_directory(tmp, ec) && !ec, IoError, "[checkpoint] cannot create '",
            tmp.string(), "': ", ec.message());
   try {
-    write_files(tmp, model, optim, optimizer, state, test_accuracy, options_.model_name);
+    write_files(tmp, model, optim, optimizer, state, test_accuracy, options_);
     // Saving a step again (a run resumed from an older checkpoint) replaces the old directory;
     // it is moved aside first because rename() cannot replace a non-empty directory. A crash
     // in between leaves `last` naming a missing directory: "auto" then falls back to the
@@ -252,6 +267,18 @@ std::optional<std::string> CheckpointManager::read_pointer(const char* file) con
   while (!name.empty() && (name.back() == '\r' || name.back() == ' ')) name.pop_back();
   if (checkpoint_step(name) < 0) return std::nullopt;
   return name;
+}
+
+std::optional<std::string> CheckpointManager::resolve(const std::string& which) const {
+  if (which != "auto") {
+    const fs::path under = fs::path(options_.dir) / which;
+    return !fs::exists(which) && fs::exists(under) ? under.string() : which;
+  }
+  if (const auto pointed = last(); pointed && fs::is_directory(fs::path(options_.dir) / *pointed))
+    return (fs::path(options_.dir) / *pointed).string();
+  const std::vector<std::string> all = list();
+  if (all.empty()) return std::nullopt;
+  return all.back();
 }
 
 std::optional<std::string> CheckpointManager::last() const { return read_pointer("last"); }

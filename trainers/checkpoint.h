@@ -7,7 +7,10 @@
 //                                          "test_accuracy", "data_crc32" (zlib CRC-32 of the
 //                                          data buffer, 8 lowercase hex digits)
 //     ckpt-00001200/optimizer.safetensors  Optimizer::state_dict(); metadata "optimizer"
-//     ckpt-00001200/trainer_state.json     TrainerState plus "test_accuracy"
+//     ckpt-00001200/trainer_state.json     TrainerState plus "test_accuracy" and the checksums of
+//                                          every file of the checkpoint and its own
+//                                          (trainers/checkpoint_checksums.h)
+//     ckpt-00001200/structure.json         optional attachments (a pruned model's structure)
 //     last                                 the newest complete checkpoint's directory name
 //     best                                 the one with the best test accuracy
 //
@@ -38,6 +41,10 @@ struct CheckpointOptions {
   int keep_last = 3;       // newest complete checkpoints kept (>= 1), besides the best one
   std::string model_name;  // recorded in model.safetensors' metadata
   CheckpointAccess access = CheckpointAccess::write;
+  // Files saved beside the tensors in every checkpoint, (name, content), under the same
+  // checksums: what a checkpoint needs to stand on its own, such as a pruned model's
+  // structure.json, so it evaluates after the file the config names is gone.
+  std::vector<std::pair<std::string, std::string>> attachments = {};
 };
 
 struct CheckpointLoad {
@@ -77,6 +84,9 @@ class CheckpointManager {
   std::optional<std::string> last() const;
   std::optional<std::string> best() const;
   const std::string& dir() const { return options_.dir; }
+  // The checkpoint directory load(which) tries first ("auto": the one `last` names, else the
+  // newest complete one); nullopt when there is none.
+  std::optional<std::string> resolve(const std::string& which) const;
 
  private:
   void publish(const std::string& name, double test_accuracy);
@@ -91,6 +101,11 @@ class CheckpointManager {
 // "ckpt-00001200"; -1 when `name` is not a complete checkpoint's name.
 std::string checkpoint_name(int64_t step);
 int64_t checkpoint_step(const std::string& name);
+
+// An attachment (CheckpointOptions::attachments) of the checkpoint directory `path`, checked
+// against its checksum; nullopt when the checkpoint has none of that name. IoError naming the
+// file when it or trainer_state.json is damaged.
+std::optional<std::string> read_checkpoint_attachment(const std::string& path, const std::string& name);
 
 // Loads one checkpoint directory, all or nothing (see CheckpointManager::load).
 CheckpointLoad load_checkpoint(const std::string& path, Graph& graph, Optimizer* optimizer,

@@ -6,12 +6,14 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "core/json_read.h"
 #include "core/safetensors.h"
 #include "core/state_dict.h"
 #include "trainers/checkpoint.h"
+#include "trainers/checkpoint_checksums.h"
 #include "trainers/checkpoint_detail.h"
 
 namespace mt {
@@ -73,7 +75,8 @@ void check_model_file(const SafetensorsContent& model, const fs::path& file) {
            "; the file is corrupted");
 }
 
-TrainerState read_state(const fs::path& file, double* test_accuracy) {
+TrainerState read_state(const fs::path& file, double* test_accuracy,
+                        std::map<std::string, std::string>* file_crcs) {
   const std::optional<std::string> text = read_text_file(file.string());
   MT_CHECK(text, IoError, "[checkpoint] cannot open '", file.string(), "'");
   std::string why;
@@ -84,22 +87,42 @@ TrainerState read_state(const fs::path& file, double* test_accuracy) {
   MT_CHECK(j.contains("test_accuracy") && j["test_accuracy"].is_number(), IoError,
            "[trainer_state] ", file.string(), ": missing key 'test_accuracy'");
   *test_accuracy = j["test_accuracy"].get<double>();
+  *file_crcs = verify_state_json(j, file.string());
   return state;
+}
+
+// The file's bytes, checked against the CRC trainer_state.json records for it.
+std::vector<uint8_t> read_checked(const fs::path& dir, const std::string& name,
+                                  const std::map<std::string, std::string>& crcs) {
+  const auto it = crcs.find(name);
+  MT_CHECK(it != crcs.end(), IoError, "[checkpoint] '", (dir / kStateFile).string(),
+           "' records no checksum for '", name, "'; the checkpoint is incomplete or corrupted");
+  const std::string path = (dir / name).string();
+  std::vector<uint8_t> bytes = read_file_bytes(path);
+  verify_file_crc(path, bytes, it->second);
+  return bytes;
 }
 
 Staged read_checkpoint(const fs::path& dir, const Optimizer* optimizer) {
   MT_CHECK(fs::is_directory(dir), IoError, "[checkpoint] '", dir.string(), "' is not a directory");
   Staged s;
-  s.model = read_safetensors((dir / kModelFile).string());
-  check_model_file(s.model, dir / kModelFile);
-  s.state = read_state(dir / kStateFile, &s.test_accuracy);
-  const std::string step = meta(s.model, "step", dir / kModelFile);
+  std::map<std::string, std::string> crcs;
+  s.state = read_state(dir / kStateFile, &s.test_accuracy, &crcs);
+  // Every file the state names is checked, used or not: a checkpoint is intact or rejected.
+  for (const auto& [name, crc] : crcs)
+    if (name != kModelFile && name != kOptimizerFile) read_checked(dir, name, crcs);
+  const fs::path model_file = dir / kModelFile;
+  const std::vector<uint8_t> model_bytes = read_checked(dir, kModelFile, crcs);
+  s.model = parse_safetensors(model_bytes.data(), model_bytes.size(), model_file.string());
+  check_model_file(s.model, model_file);
+  const std::string step = meta(s.model, "step", model_file);
   MT_CHECK(step == std::to_string(s.state.step), IoError, "[checkpoint] '", dir.string(),
            "': model.safetensors is from step ", step, " but trainer_state.json from step ",
            s.state.step, "; the files do not belong together");
+  const fs::path file = dir / kOptimizerFile;
+  const std::vector<uint8_t> optimizer_bytes = read_checked(dir, kOptimizerFile, crcs);
   if (optimizer) {
-    const fs::path file = dir / kOptimizerFile;
-    s.optimizer = read_safetensors(file.string());
+    s.optimizer = parse_safetensors(optimizer_bytes.data(), optimizer_bytes.size(), file.string());
     const std::string& who = meta(s.optimizer, "optimizer", file);
     MT_CHECK(who == optimizer->name(), IoError, "[checkpoint] '", file.string(), "' holds ", who,
              " state; the run's optimizer is ", optimizer->name());
@@ -136,6 +159,19 @@ CheckpointLoad load_checkpoint(const std::string& path, Graph& graph, Optimizer*
     return result;
   } catch (const std::exception& e) {  // filesystem and JSON errors too
     MT_FAIL(IoError, "[checkpoint] cannot load '", path, "': ", e.what());
+  }
+}
+
+std::optional<std::string> read_checkpoint_attachment(const std::string& path, const std::string& name) {
+  try {
+    double accuracy = 0;
+    std::map<std::string, std::string> crcs;
+    read_state(fs::path(path) / kStateFile, &accuracy, &crcs);
+    if (!crcs.count(name)) return std::nullopt;
+    const std::vector<uint8_t> bytes = read_checked(path, name, crcs);
+    return std::string(bytes.begin(), bytes.end());
+  } catch (const std::exception& e) {
+    MT_FAIL(IoError, "[checkpoint] cannot read '", name, "' of '", path, "': ", e.what());
   }
 }
 

@@ -3,7 +3,7 @@
 namespace mt {
 
 RunLogger::RunLogger(std::ostream& out, const std::string& run_dir, ProgressOptions progress)
-    : out_(out), progress_(out, std::move(progress)) {
+    : out_(out), run_dir_(run_dir), progress_(out, std::move(progress)) {
   if (run_dir.empty()) return;
   metrics_ = std::make_unique<MetricsLog>(run_dir + "/metrics.jsonl");
   summary_ = std::make_unique<SummaryCsv>(run_dir + "/summary.csv");

@@ -27,9 +27,11 @@ class RunLogger {
   // Any JSON record for metrics.jsonl (evaluations, structure exports).
   void record(const nlohmann::json& object);
   std::ostream& out() { return out_; }
+  const std::string& run_dir() const { return run_dir_; }  // empty: no files
 
  private:
   std::ostream& out_;
+  std::string run_dir_;
   Progress progress_;
   std::unique_ptr<MetricsLog> metrics_;
   std::unique_ptr<SummaryCsv> summary_;

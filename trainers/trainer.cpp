@@ -45,6 +45,7 @@ Trainer::Trainer(layers::Model& model, KernelBackend& backend, const OptimizerFa
   // exists before any step (a resume loads its state into it).
   optimizer_ = make_optimizer(graph_params(model_.graph, exec_));
   dp_ = std::make_unique<DataParallel>(single_process(), model_.graph, exec_);
+  guard_ = std::make_unique<NonfiniteGuard>(model_.graph, backend_, options_.skip_nonfinite_steps);
 }
 
 Trainer::~Trainer() {
@@ -89,19 +90,24 @@ double Trainer::gradient_sum_squares() {
 
 double Trainer::train_step(const Batch& batch) {
   exec_.set_seed(step_seed(options_.seed, step_));
+  guard_->before_forward();  // a skipped step puts the running statistics back
   exec_.forward({batch.images, batch.labels}, Mode::train);
+  const bool inject = options_.inject_nonfinite_at_step == step_ + 1;  // fault injection for reliability tests
+  if (inject && options_.inject_into_statistics) guard_->poison_statistics();
   // The gradients' allreduce overlaps the backward pass (bucket by bucket); the hooks' gradients
   // are added after it, identical on every rank, so they are not averaged.
   dp_->begin_backward();
   exec_.backward(model_.loss);
   dp_->finish_gradients();
-  // The global figures of the step: every rank decides on the same loss below.
-  double tally[2] = {loss_value(), static_cast<double>(count_correct(batch.labels))};
-  dp_->sum(tally, 2);
+  // The global figures of the step: every rank decides on the same loss below. The running
+  // statistics are each rank's own, so their verdict travels with the loss.
+  double tally[3] = {loss_value(), static_cast<double>(count_correct(batch.labels)),
+                     guard_->statistics_finite() ? 0.0 : 1.0};
+  dp_->sum(tally, 3);
   const double data_loss = tally[0] / dp_->size();
   double loss = data_loss;
   for (TrainHook* h : hooks_) loss += h->after_backward(exec_, step_);
-  if (options_.inject_nonfinite_at_step == step_ + 1) {  // fault injection for reliability tests
+  if (inject && !options_.inject_into_statistics) {
     Tensor& g = exec_.param_grad(model_.graph.params().front());
     backend_.fill(g, std::numeric_limits<double>::quiet_NaN());
   }
@@ -109,11 +115,8 @@ double Trainer::train_step(const Batch& batch) {
   const double grad_sq = gradient_sum_squares();
   correct_this_step_ = 0;
   sync_hooks();  // their decisions (controller strength, masks) as rank 0 made them
-  if (!std::isfinite(loss) || !std::isfinite(grad_sq)) {
-    const std::string what = !std::isfinite(loss) ? "loss" : "gradient norm";
-    MT_CHECK(options_.skip_nonfinite_steps, Error, "the ", what, " is not finite at step ", step_ + 1,
-             " (loss ", loss, "); the weights were not updated. Lower optim.lr, check the data, ",
-             "or set train.on_nonfinite: skip_step");
+  if (!std::isfinite(loss) || !std::isfinite(grad_sq) || tally[2] > 0) {
+    on_nonfinite_step(loss, grad_sq);
     ++skipped_steps_;
     ++step_;
     return data_loss;
@@ -126,6 +129,25 @@ double Trainer::train_step(const Batch& batch) {
   correct_this_step_ = static_cast<int64_t>(tally[1]);
   dp_->maybe_verify(step_);
   return data_loss;
+}
+
+// Reports the step (nonfinite_report.json, naming the first tensor that went non-finite), then
+// stops the run or, under skip_step, undoes what the forward pass changed.
+void Trainer::on_nonfinite_step(double loss, double grad_sq) {
+  const std::vector<NonfiniteTensor> found = guard_->scan(exec_);
+  const bool skip = options_.skip_nonfinite_steps;
+  if (logger_ && dp_->is_root())
+    write_nonfinite_report(logger_->run_dir(), step_ + 1, loss, found, skip ? "skipped" : "stopped");
+  const std::string what = !std::isfinite(loss)      ? "loss is"
+                           : !std::isfinite(grad_sq) ? "gradient norm is"
+                                                     : "batch-norm running statistics are";
+  MT_CHECK(skip, Error, "the ", what, " not finite at step ", step_ + 1, " (loss ", loss,
+           "; first non-finite: ", describe_first(found, "none found in the statistics or gradients"),
+           "); the weights were not updated. Lower optim.lr, check the data, or set train.on_nonfinite: skip_step");
+  guard_->restore();
+  if (logger_)
+    logger_->note("warning: skipped step " + std::to_string(step_ + 1) + ": the " + what + " not finite (" +
+                  describe_first(found, "no tensor found") + ")");
 }
 
 EvalResult Trainer::evaluate(const Dataset& data) {

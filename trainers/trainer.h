@@ -14,6 +14,7 @@
 #include "trainers/data_parallel.h"
 #include "trainers/dataset.h"
 #include "trainers/loader.h"
+#include "trainers/nonfinite_guard.h"
 #include "trainers/lr_schedule.h"
 #include "trainers/optimizer.h"
 #include "trainers/run_logger.h"
@@ -32,6 +33,7 @@ struct TrainOptions {
   // A step whose loss or gradient is not finite: stop (false, the default) or skip its update.
   bool skip_nonfinite_steps = false;
   int64_t inject_nonfinite_at_step = 0;  // tests: poison a gradient at this step (1-based; 0 = off)
+  bool inject_into_statistics = false;   // tests: poison a batch norm's running statistic instead
   // Checkpoints (when a CheckpointManager is attached): after every epoch, and every N steps
   // within one (0: only at epoch ends).
   int64_t checkpoint_every_steps = 0;
@@ -110,6 +112,7 @@ class Trainer {
   };
 
   double train_step(const Batch& batch);
+  void on_nonfinite_step(double loss, double grad_sq);
   int64_t count_correct(const Tensor& labels) const;
   double loss_value() const;  // this step's loss, read on the host
   double gradient_sum_squares();
@@ -133,6 +136,7 @@ class Trainer {
   CheckpointManager* checkpoints_ = nullptr;
   std::vector<TrainHook*> hooks_;
   std::unique_ptr<DataParallel> dp_;  // over single_process() unless set_distributed
+  std::unique_ptr<NonfiniteGuard> guard_;  // running statistics: checked every step, restored on a skip
 
   int64_t step_ = 0;           // optimizer steps taken (skipped ones included)
   int64_t epoch_ = 0;          // the epoch in progress, 0-based
