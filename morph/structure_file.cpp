@@ -1,5 +1,6 @@
 #include "morph/structure_file.h"
 
+#include <cstdint>
 #include <fstream>
 #include <sstream>
 
@@ -21,6 +22,24 @@ std::vector<int64_t> channel_copies(const ChannelGroups& groups, const ChannelSe
   return out;
 }
 
+// A count or index from the file. NB: nlohmann's get<int64_t>() of a float such as 1e300 is a
+// float-to-integer conversion out of range, undefined behaviour (found by tests/fuzz); and of an
+// unsigned above 2^63 it wraps. Only integers that fit are numbers here.
+int64_t integer(const nlohmann::json& v, const std::string& what) {
+  const bool fits = v.is_number_integer() &&
+                    (!v.is_number_unsigned() || v.get<uint64_t>() <= static_cast<uint64_t>(INT64_MAX));
+  MT_CHECK(fits, ConfigError, "structure file: ", what, " must be an integer, found ", describe_json(v));
+  return v.get<int64_t>();
+}
+
+// MorphNet's layer -> count map.
+std::map<std::string, int64_t> layer_counts(const nlohmann::json& j) {
+  MT_CHECK(j.is_object(), ConfigError, "structure file: layer counts must be an object, found ", describe_json(j));
+  std::map<std::string, int64_t> out;
+  for (const auto& [name, count] : j.items()) out[name] = integer(count, "the count of layer '" + name + "'");
+  return out;
+}
+
 ChannelSelection from_layers(const nlohmann::json& layers, const ChannelGroups& groups) {
   MT_CHECK(layers.is_object(), ConfigError, "structure file: \"layers\" must be an object");
   std::map<std::string, std::vector<int64_t>> copies;
@@ -30,13 +49,16 @@ ChannelSelection from_layers(const nlohmann::json& layers, const ChannelGroups& 
              name, "' is not a conv or hidden linear layer of this model");
     const int64_t width =
         static_cast<int64_t>(groups.channel_groups(groups.graph().node(node).outputs[0]).size());
-    MT_CHECK(entry.at("width").get<int64_t>() == width, ConfigError, "structure file: layer '", name,
-             "' has ", width, " channels in this model, ", entry.at("width").get<int64_t>(),
-             " in the file (another config?)");
+    MT_CHECK(entry.is_object() && entry.contains("width") && entry.contains("channels") &&
+                 entry["channels"].is_array(),
+             ConfigError, "structure file: layer '", name, "' needs \"width\" and a \"channels\" list");
+    const int64_t file_width = integer(entry["width"], "\"width\" of layer '" + name + "'");
+    MT_CHECK(file_width == width, ConfigError, "structure file: layer '", name, "' has ", width,
+             " channels in this model, ", file_width, " in the file (another config?)");
     std::vector<int64_t>& per_channel = copies[name];
     per_channel.assign(width, 0);
-    for (const nlohmann::json& c : entry.at("channels")) {
-      const int64_t index = c.get<int64_t>();
+    for (const nlohmann::json& c : entry["channels"]) {
+      const int64_t index = integer(c, "a channel of layer '" + name + "'");
       MT_CHECK(index >= 0 && index < width, ConfigError, "structure file: layer '", name,
                "' lists channel ", index, " of ", width);
       ++per_channel[index];
@@ -72,16 +94,17 @@ ChannelSelection structure_from_json(const nlohmann::json& j, const layers::Mode
   const ChannelGroups groups(dense.graph, dense.logits);
   MT_CHECK(j.is_object(), ConfigError, "structure file: expected a JSON object");
   if (!j.contains("format")) {  // MorphNet's learned_structure.json: layer -> count
-    return selection_from_counts(groups, j.get<std::map<std::string, int64_t>>());
+    return selection_from_counts(groups, layer_counts(j));
   }
   MT_CHECK(j.at("format") == kFormat, ConfigError, "structure file: format '",
            describe_json(j.at("format")), "', expected \"", kFormat, "\"");
-  const int file_groups = j.value("groups", groups.num_groups());
+  const int64_t file_groups = j.contains("groups") ? integer(j["groups"], "\"groups\"") : groups.num_groups();
   MT_CHECK(file_groups == groups.num_groups(), ConfigError, "structure file: written for a model with ",
            file_groups, " channel groups; model '", dense.name, "' has ", groups.num_groups(),
            " (another config?)");
   if (j.contains("layers")) return from_layers(j.at("layers"), groups);
-  return selection_from_counts(groups, j.at("learned_structure").get<std::map<std::string, int64_t>>());
+  MT_CHECK(j.contains("learned_structure"), ConfigError, "structure file: neither \"layers\" nor \"learned_structure\"");
+  return selection_from_counts(groups, layer_counts(j["learned_structure"]));
 }
 
 void write_structure(const std::string& path, const ChannelSelection& s, const layers::Model& dense) {
