@@ -3,6 +3,7 @@
 # configures and builds it. Sourced by run.sh and test.sh; safe to run again and again.
 #   MORPHTRAIN_BUILD_DIR  build directory (default: build)
 #   MORPHTRAIN_SANITIZE=1 build with ASan/UBSan (into build-sanitize unless a dir is given)
+#   MORPHTRAIN_JOBS       build jobs (default: all cores)
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -37,7 +38,7 @@ build() {
   if [ ! -f "$dir/build.ninja" ]; then
     cmake -S "$root" -B "$dir" -G Ninja "${extra[@]}" >/dev/null
   fi
-  cmake --build "$dir" -j "$(nproc)" -- "$@"
+  cmake --build "$dir" -j "${MORPHTRAIN_JOBS:-$(nproc)}" -- "$@"
   MORPHTRAIN_BUILD_DIR="$dir"
   export MORPHTRAIN_BUILD_DIR
 }

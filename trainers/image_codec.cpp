@@ -136,6 +136,16 @@ bool decode_jpeg(const std::vector<uint8_t>& bytes, Image& out, char* message) {
     return false;
   }
   cinfo.out_color_space = cinfo.jpeg_color_space == JCS_GRAYSCALE ? JCS_GRAYSCALE : JCS_RGB;
+  // Checked from the header, before jpeg_start_decompress allocates: a progressive (multi-scan)
+  // file makes libjpeg hold every DCT coefficient of the image, 2 bytes per sample, which a
+  // 170-byte hostile header can size past any RSS (found by tests/fuzz). libjpeg's own memory is
+  // capped too, as a backstop: past it, it fails instead of allocating.
+  const int64_t samples_per_pixel = jpeg_has_multiple_scans(&cinfo) ? 2 * cinfo.num_components : cinfo.num_components;
+  if (!decoded_size_ok(cinfo.image_height, cinfo.image_width, samples_per_pixel, message)) {
+    jpeg_destroy_decompress(&cinfo);
+    return false;
+  }
+  cinfo.mem->max_memory_to_use = static_cast<long>(kMaxDecodedBytes);
   jpeg_start_decompress(&cinfo);
   out.height = cinfo.output_height;
   out.width = cinfo.output_width;
