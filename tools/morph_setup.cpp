@@ -33,16 +33,25 @@ morph::Hardware hardware_from_config(const Config& c) {
   return morph::custom_hardware(j.value("name", name), j["peak_gflops"].get<double>(), j["memory_gbps"].get<double>());
 }
 
-morph::RegularizerOptions regularizer_options(const Config& c, const std::string& method) {
-  morph::RegularizerOptions o;
-  o.method = morph::parse_method(method.empty() ? c.settings().morph.method : method);
+morph::CostOptions cost_options(const Config& c) {
+  morph::CostOptions o;
   o.target = morph::parse_cost_target(c.settings().morph.target.cost);
-  o.threshold = c.settings().morph.threshold;
-  o.backend = &configured_backend(c);  // the trainer's: the row ops run where the params live
   if (o.target == morph::CostTarget::latency) {
     o.hardware = hardware_from_config(c);
     o.batch_size = c.settings().morph.latency_batch;
   }
+  return o;
+}
+
+morph::RegularizerOptions regularizer_options(const Config& c, const std::string& method) {
+  morph::RegularizerOptions o;
+  o.method = morph::parse_method(method.empty() ? c.settings().morph.method : method);
+  const morph::CostOptions cost = cost_options(c);
+  o.target = cost.target;
+  o.hardware = cost.hardware;
+  o.batch_size = cost.batch_size;
+  o.threshold = c.settings().morph.threshold;
+  o.backend = &configured_backend(c);  // the trainer's: the row ops run where the params live
   return o;
 }
 
@@ -82,26 +91,21 @@ std::unique_ptr<ResRepHook> make_resrep_hook(const Config& c, const layers::Mode
   o.ranking = morph::parse_resrep_ranking(c.settings().morph.resrep.ranking);
   o.target_fraction = c.settings().morph.target.fraction;
   MT_CHECK(o.target_fraction > 0, ConfigError, "morph.method resrep needs morph.target.fraction (the cost to prune to)");
-  const morph::RegularizerOptions r = regularizer_options(c, "gamma");  // only its cost settings
-  o.cost.target = r.target;
-  o.cost.hardware = r.hardware;
-  o.cost.batch_size = r.batch_size;
-  o.backend = r.backend;
+  o.cost = cost_options(c);
+  o.backend = &configured_backend(c);  // the trainer's: the row ops run where the params live
   return std::make_unique<ResRepHook>(std::make_unique<morph::ResRep>(model.graph, model.logits, o), export_dir, logger);
 }
 
 void check_budget_reachable(const Config& c, const layers::Model& model) {
   const double fraction = c.settings().morph.target.fraction;
   if (!morph_enabled(c) || fraction <= 0) return;
-  // Only the cost settings matter; ResRep's method is no regularizer's, so gamma stands in.
-  morph::RegularizerOptions o = regularizer_options(c, resrep_enabled(c) ? "gamma" : "");
-  o.backend = nullptr;  // no parameter is read: the check needs no device
-  const auto reg = morph::make_regularizer(model.graph, model.logits, o);
-  const morph::CostModel& costs = reg->cost_model();
+  // Costs only: no regularizer, no parameter read, no device.
+  const morph::ChannelGroups groups(model.graph, model.logits);
+  const morph::CostModel costs(groups, cost_options(c));
   // The smallest structure the grouping allows: every value keeps one channel group, as the
   // reshaper revives an emptied one.
   morph::ChannelSelection smallest = morph::selection_from_alive(std::vector<bool>(costs.num_groups(), false));
-  morph::revive_empty_values(reg->groups(), smallest);
+  morph::revive_empty_values(groups, smallest);
   const double full = costs.full_cost(), floor = morph::structure_cost(costs, smallest);
   char numbers[200];
   std::snprintf(numbers, sizeof numbers, "%.4g of %.4g, %.1f%%", floor, full, full > 0 ? 100 * floor / full : 0.0);

@@ -18,6 +18,8 @@ bool resrep_enabled(const Config& c);
 // morph.hardware: a built-in table's name, or a JSON file {"name", "peak_gflops", "memory_gbps"}
 // as `morphtrain --calibrate` writes it. Errors name the key and the file.
 morph::Hardware hardware_from_config(const Config& c);
+// The resource morph.target.cost names, with its hardware table and batch for latency.
+morph::CostOptions cost_options(const Config& c);
 // method and target from `method` (overriding morph.method when not empty), the rest from the config.
 morph::RegularizerOptions regularizer_options(const Config& c, const std::string& method = {});
 // The hook for a training run of `model`; export_dir receives the structure files.

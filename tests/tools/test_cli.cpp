@@ -9,29 +9,15 @@
 #include <fstream>
 #include <sys/wait.h>
 
+#include "cli_run.h"
 #include "temp_dir.h"
 #include "trainers/tfevents.h"
 
 namespace {
 
-struct Result {
-  int exit_code;
-  std::string output;
-};
+using Result = mt::testing::CliResult;
 
-Result run(const std::string& args) {
-  const char* dir = std::getenv("MORPHTRAIN_BUILD_DIR");
-  REQUIRE(dir);  // ctest sets it
-  const std::string cmd = std::string(dir) + "/tools/morphtrain " + args + " 2>&1";
-  FILE* pipe = popen(cmd.c_str(), "r");
-  REQUIRE(pipe);
-  std::string out;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) out.append(buf.data(), n);
-  const int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
+Result run(const std::string& args) { return mt::testing::run_morphtrain(args); }
 
 }  // namespace
 
