@@ -5,25 +5,31 @@
 
 namespace mt {
 
-void load_state_dict(Graph& graph, const NamedTensors& tensors, bool strict) {
+StateDictMatch match_state_dict(const Graph& graph, const NamedTensors& tensors) {
   std::map<std::string, const Tensor*> given;
   for (const auto& [name, t] : tensors) given[name] = &t;
-  std::vector<std::string> missing, unexpected, mismatched;
+  StateDictMatch m;
   std::set<std::string> known;
   for (const auto& [name, t] : graph.state_dict()) {
     known.insert(name);
     auto it = given.find(name);
     if (it == given.end()) {
-      missing.push_back(name);
+      m.missing.push_back(name);
     } else if (it->second->shape() != t.shape() ||
                (it->second->dtype() == DType::i64) != (t.dtype() == DType::i64)) {
-      mismatched.push_back(name + ": checkpoint " + it->second->shape().str() + " " +
-                           std::string(dtype_name(it->second->dtype())) + ", model " + t.shape().str() +
-                           " " + std::string(dtype_name(t.dtype())));
+      m.mismatched.push_back(name + ": checkpoint " + it->second->shape().str() + " " +
+                             std::string(dtype_name(it->second->dtype())) + ", model " + t.shape().str() + " " +
+                             std::string(dtype_name(t.dtype())));
+    } else {
+      m.matched.push_back(name);
     }
   }
   for (const auto& [name, t] : tensors)
-    if (!known.count(name)) unexpected.push_back(name);
+    if (!known.count(name)) m.unexpected.push_back(name);
+  return m;
+}
+
+std::string state_dict_report(const StateDictMatch& match, bool strict) {
   std::string report;
   auto list = [&](const char* what, const std::vector<std::string>& names) {
     if (names.empty()) return;
@@ -31,15 +37,30 @@ void load_state_dict(Graph& graph, const NamedTensors& tensors, bool strict) {
     for (const auto& n : names) report += "\n    " + n;
   };
   if (strict) {
-    list("Missing key(s)", missing);
-    list("Unexpected key(s)", unexpected);
+    list("Missing key(s)", match.missing);
+    list("Unexpected key(s)", match.unexpected);
   }
-  list("Size mismatch for", mismatched);
+  list("Size mismatch for", match.mismatched);
+  return report;
+}
+
+void load_matched(Graph& graph, const NamedTensors& tensors, const StateDictMatch& match) {
+  const std::set<std::string> wanted(match.matched.begin(), match.matched.end());
+  std::map<std::string, const Tensor*> given;
+  for (const auto& [name, t] : tensors)
+    if (wanted.count(name)) given[name] = &t;
+  for (const std::vector<ValueId>* values : {&graph.params(), &graph.buffers()})
+    for (ValueId v : *values) {
+      auto it = given.find(graph.value(v).name);
+      if (it != given.end()) graph.value(v).data.copy_from(*it->second);
+    }
+}
+
+void load_state_dict(Graph& graph, const NamedTensors& tensors, bool strict) {
+  const StateDictMatch match = match_state_dict(graph, tensors);
+  const std::string report = state_dict_report(match, strict);
   MT_CHECK(report.empty(), ShapeError, "error(s) loading the state dict:", report);
-  for (ValueId v : graph.params())
-    if (given.count(graph.value(v).name)) graph.value(v).data.copy_from(*given[graph.value(v).name]);
-  for (ValueId v : graph.buffers())
-    if (given.count(graph.value(v).name)) graph.value(v).data.copy_from(*given[graph.value(v).name]);
+  load_matched(graph, tensors, match);
 }
 
 }  // namespace mt

@@ -22,6 +22,11 @@ int evaluate_command(const Config& config, const std::string& checkpoint);
 // and written to `json_path`.
 int morph_report_command(const Config& config, const std::string& checkpoint, const std::string& json_path);
 
+// Writes a model to `out` (.onnx: inference graph, batch norms folded; .safetensors: the
+// state_dict under PyTorch's names): the model of `from` (a run directory's best checkpoint, a
+// checkpoint directory, a pipeline run's slim model), or without `from` the config's model.
+int export_command(const Config& config, const std::string& from, const std::string& out);
+
 // The per-layer model summary (output shape, params, MACs, totals).
 int summary_command(const Config& config);
 

@@ -20,6 +20,8 @@ const std::vector<KeySpec>& config_schema() {
       {"model.graph", K::graph, "\"\"", "with model.name yaml: the network in the YAML graph format (layers/yaml_graph.h), as the path of a file (configs/models/*.yaml) or as the layer list itself", {}},
       {"model.input_shape", K::number_list, "[]", "[C, H, W] of one input: the shape of synthetic data, and checked against a real data set's; [] takes the data set's", {}},
       {"model.structure", K::string, "\"\"", "a structure file (structure.json of a pipeline run, or MorphNet's learned_structure.json): train the model reshaped to it, from fresh weights", {}},
+      {"model.weights", K::string, "\"\"", "initial weights: a safetensors state_dict under PyTorch's names (safetensors.torch.save_file(model.state_dict(), ...)), a morphtrain checkpoint directory or a run directory (its best checkpoint); \"\": fresh weights", {}},
+      {"model.weights_strict", K::boolean, "true", "model.weights must fit exactly (one error lists every missing, unexpected and mismatched key, as PyTorch's load_state_dict); false loads what fits and lists the rest", {}},
       {"model.gating", K::boolean, "false", "insert a FiGS gate (learned per-channel on/off switch) after every prunable layer; morph.method logistic_sigmoid turns it on", {}},
       {"model.gate_temperature", K::number, "0.001", "temperature of the gates' relaxed-Bernoulli sample (MorphNet's default)", {}, 1e-6, 100},
       {"data.dataset", K::string, "fashion_mnist", "fashion_mnist / mnist (IDX files), cifar10 / cifar100 (binary version files), image_folder (data.path/train/<class>/*.png|jpg, optional data.path/test/), or synthetic", {"fashion_mnist", "mnist", "cifar10", "cifar100", "image_folder", "synthetic"}},

@@ -2,6 +2,7 @@
 //   morphtrain --config configs/resnet20_fmnist.yaml [--set optim.lr=0.1 ...] [--resume auto|PATH]
 //   morphtrain --config FILE --evaluate RUN_OR_CHECKPOINT      test-set loss and accuracy
 //   morphtrain --config FILE --summary | --print-config         look without running
+//   morphtrain --export OUT.onnx|OUT.safetensors [--from RUN_OR_CHECKPOINT] [--config FILE]
 //   mpirun -np N morphtrain --config FILE                       data parallel (docs/distributed.md)
 // Exit codes: 0 done, 1 a run-time failure (data, numerics, I/O), 2 a bad config or command line.
 // MORPHTRAIN_DEBUG=1 adds the source location of the check that failed to an error message.
@@ -21,6 +22,7 @@
 #include "tools/environment.h"
 #include "tools/experiment.h"
 #include "tools/pipeline.h"
+#include "tools/run_model.h"
 #include "trainers/communicator.h"
 
 namespace {
@@ -76,6 +78,7 @@ struct Args {
   std::string config_path;
   std::vector<std::string> overrides;
   std::string resume, evaluate, morph_report, calibrate, json_out = "morph_report.json";
+  std::string export_to, export_from;
   bool want_morph_report = false, want_calibrate = false;
   bool print_config = false, summary = false, keys = false, markdown = false;
 };
@@ -98,6 +101,14 @@ void add_options(CLI::App& app, Args& a) {
                  "measure this machine's peak conv throughput and memory bandwidth into a latency table "
                  "file for morph.hardware")
       ->expected(0, 1);
+  CLI::Option* export_option = app.add_option("--export", a.export_to,
+                 "write a model as OUT.onnx (inference graph) or OUT.safetensors (state_dict) and exit: the "
+                 "model of --from, or the config's model (fresh weights or model.weights)");
+  app.add_option("--from", a.export_from,
+                 "with --export: a run directory (its best checkpoint), a checkpoint directory, or a pipeline "
+                 "run directory (its slim model); the run's config.yaml is used without --config")
+      ->check(CLI::ExistingDirectory)
+      ->needs(export_option);
   app.add_flag("--print-config", a.print_config, "print the resolved config and exit");
   app.add_flag("--summary", a.summary, "print the model's per-layer summary and exit");
   app.add_flag("--help-config", a.keys, "list every config key with its default and meaning");
@@ -107,10 +118,10 @@ void add_options(CLI::App& app, Args& a) {
 // The command the arguments name; `comm` is set once processes start (a training run).
 int dispatch(Args& a, std::unique_ptr<mt::Communicator>& comm) {
   if (a.want_calibrate) return mt::tools::calibrate_command(a.calibrate.empty() ? "latency_table.json" : a.calibrate);
-  // An evaluated run's own resolved config, unless another one is named.
-  const std::filesystem::path evaluated_config = std::filesystem::path(a.evaluate) / "config.yaml";
-  if (a.config_path.empty() && !a.evaluate.empty() && std::filesystem::exists(evaluated_config))
-    a.config_path = evaluated_config.string();
+  // A run's own resolved config, unless another one is named.
+  const std::string& read_run = !a.evaluate.empty() ? a.evaluate : a.export_from;
+  if (a.config_path.empty() && !read_run.empty())
+    if (const auto run_config = mt::tools::run_config_of(read_run)) a.config_path = run_config->string();
   const mt::tools::Config config =
       a.config_path.empty() ? mt::tools::Config::defaults() : mt::tools::Config::load(a.config_path, a.overrides);
   if (a.print_config) {
@@ -119,6 +130,7 @@ int dispatch(Args& a, std::unique_ptr<mt::Communicator>& comm) {
   }
   if (a.summary) return mt::tools::summary_command(config);
   if (!a.evaluate.empty()) return mt::tools::evaluate_command(config, a.evaluate);
+  if (!a.export_to.empty()) return mt::tools::export_command(config, a.export_from, a.export_to);
   if (a.want_morph_report) return mt::tools::morph_report_command(config, a.morph_report, a.json_out);
   comm = start_processes(config);
   if (mt::tools::pipeline_enabled(config)) return mt::tools::pipeline_command(config, a.resume, *comm);

@@ -11,8 +11,7 @@
 #include "tools/experiment.h"
 #include "tools/training_phase.h"
 #include "tools/morph_setup.h"
-#include "tools/run_dir.h"
-#include "trainers/checkpoint.h"
+#include "tools/run_model.h"
 
 namespace mt::tools {
 
@@ -46,12 +45,9 @@ int morph_report_command(const Config& config, const std::string& checkpoint, co
   std::string loaded = "fresh weights (seed " + std::to_string(config.settings().seed) + ")";
   std::optional<layers::Model> built;
   if (!checkpoint.empty()) {
-    const CheckpointLocation at = locate_checkpoint(checkpoint, "auto");
-    CheckpointManager manager({at.checkpoints.string(), 1, config.settings().model.name, CheckpointAccess::read},
-                              std::cout);
-    built.emplace(checkpoint_model(config, data.train, manager.resolve(at.which)));
-    TrainerState state;
-    loaded = manager.load(at.which, built->graph, nullptr, state).path;
+    RunModel m = load_checkpointed_model(config, data.train, checkpoint, "auto", std::cout);
+    built.emplace(std::move(m.model));
+    loaded = m.source;
   } else {
     built.emplace(configured_model(config, data.train));
   }

@@ -91,7 +91,7 @@ int pipeline_command(const Config& config, const std::string& resume, Communicat
   MT_CHECK(config.settings().model.structure.empty(), ConfigError,
            "pipeline.retrain learns a structure; model.structure names one already (train it without the pipeline)");
   DataSplits data = load_data(config);
-  layers::Model dense = layers::build_model(config.settings().model.name, model_options(config, data.train));
+  layers::Model dense = configured_model(config, data.train);  // model.weights: learning starts from them
   check_budget_reachable(config, dense);  // before a run directory exists
   const bool root = comm.is_root();
   const fs::path run = broadcast_string(comm, root ? place_pipeline(config, resume).string() : std::string());

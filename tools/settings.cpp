@@ -19,6 +19,8 @@ Settings read_settings(const Config& c) {
   s.model.graph = c.yaml("model.graph");
   s.model.input_shape = c.numbers("model.input_shape");
   s.model.structure = c.string("model.structure");
+  s.model.weights = c.string("model.weights");
+  s.model.weights_strict = c.boolean("model.weights_strict");
   s.model.gating = c.boolean("model.gating");
   s.model.gate_temperature = c.number("model.gate_temperature");
   s.data.dataset = c.string("data.dataset");

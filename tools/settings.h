@@ -31,6 +31,8 @@ struct Settings {
     YAML::Node graph;                  // a path (scalar) or the layer list
     std::vector<double> input_shape;  // [C, H, W], or empty
     std::string structure;
+    std::string weights;
+    bool weights_strict = true;
     bool gating = false;
     double gate_temperature = 0;
   } model;

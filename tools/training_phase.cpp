@@ -10,6 +10,7 @@
 #include "morph/structure_file.h"
 #include "tools/environment.h"
 #include "tools/morph_setup.h"
+#include "tools/pretrained.h"
 
 namespace mt::tools {
 
@@ -68,17 +69,23 @@ layers::Model pruned_model(const Config& config, const layers::Model& dense, con
 
 }  // namespace
 
-layers::Model configured_model(const Config& config, const Dataset& train) {
+layers::Model configured_architecture(const Config& config, const Dataset& train) {
   layers::Model dense = layers::build_model(config.settings().model.name, model_options(config, train));
   const std::string& structure = config.settings().model.structure;
   if (structure.empty()) return dense;
   return pruned_model(config, dense, morph::read_structure(structure, dense));
 }
 
+layers::Model configured_model(const Config& config, const Dataset& train) {
+  layers::Model model = configured_architecture(config, train);
+  load_pretrained_weights(config, model, std::cout);
+  return model;
+}
+
 layers::Model checkpoint_model(const Config& config, const Dataset& train, const std::optional<std::string>& checkpoint) {
   const std::optional<std::string> stored =
       checkpoint ? read_checkpoint_attachment(*checkpoint, kStructureAttachment) : std::nullopt;
-  if (!stored) return configured_model(config, train);
+  if (!stored) return configured_architecture(config, train);
   layers::Model dense = layers::build_model(config.settings().model.name, model_options(config, train));
   const std::string source = *checkpoint + "/" + kStructureAttachment;
   return pruned_model(config, dense, morph::parse_structure(*stored, source, dense));

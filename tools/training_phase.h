@@ -52,6 +52,8 @@ EvalResult evaluate_model(const Config& config, layers::Model& model, const Data
 
 // The model the config describes: the zoo model, or with model.structure the dense model
 // reshaped to that structure file with fresh weights (a pruned model retrained from the file).
+layers::Model configured_architecture(const Config& config, const Dataset& train);
+// configured_architecture with model.weights loaded into it (tools/pretrained.h), when given.
 layers::Model configured_model(const Config& config, const Dataset& train);
 
 // A pruned run's checkpoints carry the structure they were trained with under this name, so the

@@ -11,6 +11,7 @@
 
 #include "cli_run.h"
 #include "temp_dir.h"
+#include "tensor_compare.h"
 #include "trainers/tfevents.h"
 
 namespace {
@@ -176,6 +177,13 @@ TEST_CASE("the pipeline learns, reshapes, retrains and reports in one run direct
   REQUIRE(ratio != std::string::npos);
   CHECK(std::stod(report.substr(ratio + 9)) <= 0.5);
 
+  // --export writes the slim model the pipeline left (its structure, its retrained weights).
+  const auto exported = tmp.path / "slim_again.safetensors";
+  Result e = run("--export " + exported.string() + " --from " + dir.string());
+  INFO(e.output);
+  CHECK(e.exit_code == 0);
+  CHECK(mt::testing::same_state_dict(exported.string(), (dir / "slim.safetensors").string()));
+
   // Fine-tuning starts the slim model from the learned weights instead.
   Result ft = run(base + " --set pipeline.retrain=finetune --set name=ft");
   INFO(ft.output);
@@ -227,6 +235,12 @@ TEST_CASE("a ResRep pipeline masks to the target and merges into a plain slim mo
   CHECK_THAT(text_of(dir / "report.md"),
              Catch::Contains("(merged, no fine-tuning)") && Catch::Contains("plots/masks.svg"));
   CHECK_THAT(text_of(dir / "plots/masks.svg"), Catch::Contains("masked groups"));
+  // --export rebuilds the merged slim model from structure.json and slim.safetensors.
+  const auto exported = tmp.path / "merged_again.safetensors";
+  const Result e = run("--export " + exported.string() + " --from " + dir.string());
+  INFO(e.output);
+  CHECK(e.exit_code == 0);
+  CHECK(mt::testing::same_state_dict(exported.string(), (dir / "slim.safetensors").string()));
   CHECK_THAT(text_of(dir / "plots/regularization.svg"), Catch::Contains("compactor lasso penalty"));
   std::ifstream in(dir / "report.json");
   const std::string report((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());

@@ -10,6 +10,7 @@
 #include "core/executor.h"
 #include "core/random.h"
 #include "kernels/backends.h"
+#include "npy.h"
 #include "python_env.h"
 #include "temp_dir.h"
 #include "tools/onnx_export.h"
@@ -19,29 +20,6 @@ namespace {
 using namespace mt;
 using layers::Model;
 using layers::ModelOptions;
-
-bool onnx_available() {
-  static const bool ok = std::system("/usr/bin/python3 -c 'import onnx' >/dev/null 2>&1") == 0;
-  return ok;
-}
-
-// A float32 .npy file (format 1.0) of t in row-major order.
-void write_npy(const std::filesystem::path& path, const Tensor& t) {
-  Tensor c = Tensor::empty(t.shape(), DType::f32);
-  c.copy_from(t);
-  std::string dims;
-  for (int64_t d : t.shape().dims()) dims += std::to_string(d) + ", ";
-  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + dims + "), }";
-  header.append(63 - (10 + header.size()) % 64, ' ');  // magic + version + length + header + \n
-  header += '\n';                                      // end on a multiple of 64
-  std::ofstream out(path, std::ios::binary);
-  out.write("\x93NUMPY\x01\x00", 8);
-  const uint16_t n = static_cast<uint16_t>(header.size());
-  out.put(static_cast<char>(n & 0xFF)).put(static_cast<char>(n >> 8));
-  out << header;
-  out.write(static_cast<const char*>(c.raw()), static_cast<std::streamsize>(c.nbytes()));
-  REQUIRE(out.good());
-}
 
 void fill_uniform(Tensor& t, Rng& rng, double lo, double hi) {
   Tensor v = Tensor::empty(t.shape(), DType::f64);
@@ -100,13 +78,13 @@ void check_export(Case& c, uint64_t seed) {
   CHECK(head == std::string("\x08\x07", 2));  // ModelProto field 1 (ir_version) = 7, first
   CHECK(dir.entries() == std::vector<std::string>{c.label + ".onnx"});  // no temporary left
 
-  if (!onnx_available()) {
+  if (!testing::onnx_available()) {
     WARN("SKIPPED: python3-onnx cannot be imported by /usr/bin/python3; install it "
          "(apt-get install python3-onnx) to validate and run the exported ONNX graphs");
     return;
   }
-  write_npy(dir.path / "images.npy", images);
-  write_npy(dir.path / "expected.npy", expected);
+  testing::write_npy(dir.path / "images.npy", images);
+  testing::write_npy(dir.path / "expected.npy", expected);
   testing::run_python("tests/parity/check_onnx.py",
                       model_path.string() + " " + (dir.path / "images.npy").string() + " " +
                           (dir.path / "expected.npy").string() + " --tol 1e-4 " + c.script_flags);

@@ -1,0 +1,42 @@
+#pragma once
+// Exact comparisons of tensors and of named tensor sets (state_dicts), whatever their dtype or
+// layout, for tests that check a copy is a copy.
+#include <algorithm>
+#include <map>
+#include <string>
+
+#include "core/safetensors.h"
+#include "core/tensor.h"
+
+namespace mt::testing {
+
+inline bool same_values(const Tensor& a, const Tensor& b) {
+  if (a.shape() != b.shape() || (a.dtype() == DType::i64) != (b.dtype() == DType::i64)) return false;
+  if (a.dtype() == DType::i64) {
+    const Tensor x = a.to(Layout::nchw), y = b.to(Layout::nchw);
+    return std::equal(x.data<int64_t>(), x.data<int64_t>() + x.numel(), y.data<int64_t>());
+  }
+  Tensor x = Tensor::empty(a.shape(), DType::f64), y = Tensor::empty(b.shape(), DType::f64);
+  x.copy_from(a);
+  y.copy_from(b);
+  return std::equal(x.data<double>(), x.data<double>() + x.numel(), y.data<double>());
+}
+
+// The same names, each with the same shape and values.
+inline bool same_named_tensors(const NamedTensors& a, const NamedTensors& b) {
+  if (a.size() != b.size()) return false;
+  std::map<std::string, const Tensor*> by_name;
+  for (const auto& [name, t] : b) by_name[name] = &t;
+  for (const auto& [name, t] : a) {
+    auto it = by_name.find(name);
+    if (it == by_name.end() || !same_values(t, *it->second)) return false;
+  }
+  return true;
+}
+
+// Two safetensors files hold the same state_dict (metadata aside).
+inline bool same_state_dict(const std::string& a, const std::string& b) {
+  return same_named_tensors(read_safetensors(a).tensors, read_safetensors(b).tensors);
+}
+
+}  // namespace mt::testing
