@@ -73,12 +73,19 @@ class WidthExpander {
   std::vector<int64_t> block_widths(const ChannelSelection& s) const;
 
   ChannelSelection scale(const ChannelSelection& s, double multiplier) const;
-  // The multiplier whose scaled selection costs closest to `target` (within 1% where the
-  // rounding allows), by bisection: the cost grows with the multiplier in steps.
+  // `s` with block b holding widths[b] channels (its best-scored first; 0 leaves it as it is).
+  ChannelSelection with_block_widths(const ChannelSelection& s, const std::vector<int64_t>& widths) const;
+  // The selection closest to `target` without passing it: the multiplier found by bisection
+  // (the cost grows with it in steps), then blocks widened one rounding step at a time while the
+  // budget allows. Above the target only when even the narrowest selection is.
   Expansion fit(const ChannelSelection& s, double target, const CostOptions& cost) const;
 
  private:
   int64_t rounded(double width, int64_t dense) const;
+  // The width one rounding step above `width`, or `width` when that would pass the cap.
+  int64_t next_width(int64_t width, int64_t dense) const;
+  // The width one rounding step below `width` (at least one channel, or one multiple).
+  int64_t previous_width(int64_t width) const;
 
   ExpansionOptions options_;
   ChannelGroups groups_;

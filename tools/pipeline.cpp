@@ -13,6 +13,7 @@
 #include "tools/run_lock.h"
 #include "tools/slim_method.h"
 #include "tools/training_phase.h"
+#include "tools/uniform_baseline.h"
 
 namespace mt::tools {
 
@@ -99,18 +100,23 @@ int pipeline_command(const Config& config, const std::string& resume, Communicat
   std::optional<RunDirLock> lock;
   if (root) lock.emplace(run);
   PipelineState state(run / "pipeline.json", comm);
-  std::cout << "morphtrain pipeline: learn -> reshape -> retrain (" << config.settings().pipeline.retrain
-            << ") -> report\nrun directory " << run.string() << std::endl;
+  std::cout << "morphtrain pipeline: learn -> reshape -> retrain (" << config.settings().pipeline.retrain << ")"
+            << (config.settings().pipeline.baseline == "uniform" ? " -> uniform baseline" : "")
+            << " -> report\nrun directory " << run.string() << std::endl;
 
   learn(config, dense, data, run, state, comm);
   SlimModel slim = make_slim_method(config)->slim(config, dense, data, run, state, comm);  // 2. reshape or merge
   retrain(config, slim, data, run, state, comm);
+  // 4. The uniform baseline at the same FLOPs, when asked for.
+  const std::optional<layers::Model> baseline = train_uniform_baseline(config, slim.model, data, run, state, comm);
 
-  // 4. Report and exports (rank 0's).
+  // 5. Report and exports (rank 0's).
   if (!root) return 0;
   write_slim_safetensors((run / "slim.safetensors").string(), slim.model, run / "structure.json");
   const layers::Model& reference = slim.reference ? *slim.reference : dense;
-  std::cout << pipeline_report(config, reference, slim.model, data, run, state.json()).summary;
+  std::cout << pipeline_report(config, {reference, slim.model, baseline ? &*baseline : nullptr}, data, run,
+                               state.json())
+                   .summary;
   return 0;
 }
 

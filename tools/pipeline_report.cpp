@@ -262,6 +262,70 @@ double phase_figure(const nlohmann::json& j, const char* phase, const char* key,
   return j["phases"].value(phase, nlohmann::json::object()).value(key, fallback);
 }
 
+// The learned structure against the uniform baseline: accuracy, FLOPs, parameters and measured
+// speed side by side (report.json "baseline").
+void compare_with_baseline(nlohmann::json& j, int64_t batch, const layers::Model& slim, const layers::Model& baseline,
+                           const Metric& flops) {
+  const nlohmann::json& phase = j["phases"].value("baseline", nlohmann::json::object());
+  nlohmann::json b{{"width_multiplier", phase.value("width_multiplier", 0.0)},
+                   {"test_accuracy", phase.value("test_accuracy", -1.0)},
+                   {"flops", full_cost(baseline, morph::CostTarget::flops, morph::Hardware{})},
+                   {"params", baseline.graph.num_parameters()},
+                   {"learned_test_accuracy", phase_figure(j, "retrain", "test_accuracy", -1.0)},
+                   {"learned_flops", flops.slim},
+                   {"learned_params", slim.graph.num_parameters()},
+                   {"dense_flops", flops.dense}};
+  if (batch > 0) {
+    layers::Model& s = const_cast<layers::Model&>(slim);
+    layers::Model& u = const_cast<layers::Model&>(baseline);
+    const auto [learned_ips, uniform_ips] = inference_speed(s, u, batch);
+    b["learned_img_per_s"] = learned_ips;
+    b["img_per_s"] = uniform_ips;
+  }
+  b["accuracy_gain"] = b["learned_test_accuracy"].get<double>() - b["test_accuracy"].get<double>();
+  j["baseline"] = b;
+}
+
+// Accuracy against FLOPs: the learned structure and the uniform baseline, one point each.
+void write_baseline_plot(const fs::path& run, const nlohmann::json& j) {
+  const nlohmann::json& b = j["baseline"];
+  const double dense = b["dense_flops"].get<double>();
+  LinePlot p;
+  p.title = "Did structure learning pay? Test accuracy at the same FLOPs";
+  p.x_label = "FLOPs of the dense network (%)";
+  p.y_label = "test accuracy";
+  p.y_percent = true;
+  p.series.push_back({"learned structure", {100 * b["learned_flops"].get<double>() / dense},
+                      {b["learned_test_accuracy"].get<double>()}});
+  p.series.push_back({"uniform width x" + fmt("%.3f", b["width_multiplier"].get<double>()),
+                      {100 * b["flops"].get<double>() / dense}, {b["test_accuracy"].get<double>()}});
+  write_svg((run / "plots" / "baseline.svg").string(), line_plot(p));
+}
+
+void baseline_markdown(std::ostringstream& md, const nlohmann::json& j) {
+  const nlohmann::json& b = j["baseline"];
+  const double dense = b["dense_flops"].get<double>();
+  md << "## Against the uniform baseline\n\nThe dense network with every width scaled by x"
+     << fmt("%.3f", b["width_multiplier"].get<double>())
+     << " to the slim model's FLOPs, trained with the retrain phase's recipe:\n\n"
+     << "| | learned structure | uniform baseline |\n|---|---:|---:|\n"
+     << "| test accuracy | " << fmt("%.2f%%", 100 * b["learned_test_accuracy"].get<double>()) << " | "
+     << fmt("%.2f%%", 100 * b["test_accuracy"].get<double>()) << " |\n"
+     << "| FLOPs (of dense) | " << fmt("%.1f%%", 100 * b["learned_flops"].get<double>() / dense) << " | "
+     << fmt("%.1f%%", 100 * b["flops"].get<double>() / dense) << " |\n"
+     << "| parameters | " << compact(b["learned_params"].get<double>()) << " | " << compact(b["params"].get<double>())
+     << " |\n";
+  if (b.contains("img_per_s"))
+    md << "| inference img/s (measured) | " << fmt("%.0f", b["learned_img_per_s"]) << " | "
+       << fmt("%.0f", b["img_per_s"]) << " |\n";
+  const double gain = b["accuracy_gain"].get<double>();
+  md << "\n" << (gain > 0 ? "Structure learning paid: " : "Structure learning did not pay here: ")
+     << "the learned structure is " << fmt("%.2f", 100 * std::abs(gain)) << " points "
+     << (gain > 0 ? "above" : "below") << " the uniform baseline (one seed: a difference within the "
+     << "seed-to-seed spread, which repeated runs with other `seed` values show, decides nothing).\n\n"
+     << "![baseline](plots/baseline.svg)\n\n";
+}
+
 void markdown_tables(std::ostringstream& md, const nlohmann::json& j, const std::vector<Metric>& metrics) {
   md << "| | dense | slim | slim / dense |\n|---|---:|---:|---:|\n";
   for (const Metric& m : metrics)
@@ -287,6 +351,10 @@ std::string report_markdown(const nlohmann::json& j, const std::vector<Metric>& 
   const nlohmann::json reshape = j["phases"].value("reshape", nlohmann::json::object());
   if (reshape.contains("notes"))
     for (const auto& n : reshape["notes"]) md << "- " << n.get<std::string>() << "\n";
+  if (j.contains("baseline")) {
+    md << "\n";
+    baseline_markdown(md, j);
+  }
   md << "\n## Channels per layer\n\n| layer | dense | slim |\n|---|---:|---:|\n";
   for (const auto& l : j["layers"])
     md << "| " << l["name"].get<std::string>() << " | " << l["dense"] << " | " << l["slim"] << " |\n";
@@ -306,23 +374,33 @@ std::string report_summary(const nlohmann::json& j, const std::vector<Metric>& m
       << fmt("%.0f", j["inference"]["slim_img_per_s"]) << " img/s (" << fmt("%.2fx", j["inference"]["speedup"]) << ")\n";
   s << "  test accuracy: learned " << fmt("%.2f%%", 100 * phase_figure(j, "learn", "test_accuracy", -1.0)) << ", slim "
     << fmt("%.2f%%", 100 * phase_figure(j, "retrain", "test_accuracy", -1.0)) << "\n";
+  if (j.contains("baseline"))
+    s << "  uniform baseline (width x" << fmt("%.3f", j["baseline"]["width_multiplier"]) << ", "
+      << fmt("%.1f%%", 100 * j["baseline"]["flops"].get<double>() / j["baseline"]["dense_flops"].get<double>())
+      << " of the FLOPs): test accuracy " << fmt("%.2f%%", 100 * j["baseline"]["test_accuracy"].get<double>())
+      << (j["baseline"]["accuracy_gain"].get<double>() > 0 ? " (the learned structure is better)\n"
+                                                           : " (the learned structure is not better)\n");
   return s.str();
 }
 
 }  // namespace
 
-PipelineReport pipeline_report(const Config& config, const layers::Model& dense, const layers::Model& slim,
-                               const DataSplits& /*data*/, const fs::path& run, const nlohmann::json& state) {
+PipelineReport pipeline_report(const Config& config, const ReportModels& models, const DataSplits& /*data*/,
+                               const fs::path& run, const nlohmann::json& state) {
+  const layers::Model &dense = models.dense, &slim = models.slim;
   const morph::Hardware hw = hardware_from_config(config);
   const std::vector<Metric> metrics = cost_metrics(dense, slim, hw);
   const Widths before = layer_widths(dense), after = layer_widths(slim);
   PipelineReport report;
   report.json = report_figures(config, metrics, hw, before, after, state);
   measure_and_export(report.json, config.settings().pipeline.benchmark_batch, dense, slim, run);
+  if (models.baseline)
+    compare_with_baseline(report.json, config.settings().pipeline.benchmark_batch, slim, *models.baseline, metrics[0]);
   // A method that masks channel groups on a schedule (ResRep) leaves its masks: plot them.
   const bool masks = fs::exists(run / "learn" / "resrep_masks.json");
   write_plots(run, state.value("learn", nlohmann::json::object()), before, after,
               config.settings().morph.target.fraction, masks);
+  if (models.baseline) write_baseline_plot(run, report.json);
   report.markdown = report_markdown(report.json, metrics, masks);
   write_file_atomically((run / "report.json").string(), report.json.dump(2) + "\n");
   write_file_atomically((run / "report.md").string(), report.markdown);

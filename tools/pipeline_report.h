@@ -2,7 +2,8 @@
 // The report of a pipeline run: report.json, report.md and SVG plots in the run directory, and a
 // summary for the terminal. Per layer the channels before -> after; FLOPs, parameters and latency
 // before -> after with their ratios; the test accuracy of the learned and of the slim model; the
-// wall time of each phase; the measured inference speed of both models.
+// wall time of each phase; the measured inference speed of both models; with a uniform baseline,
+// the learned structure beside it at the same FLOPs.
 #include <filesystem>
 #include <string>
 
@@ -20,9 +21,15 @@ struct PipelineReport {
   std::string summary;  // a few lines for the terminal
 };
 
+struct ReportModels {
+  const layers::Model& dense;               // what the slim model is compared with
+  const layers::Model& slim;
+  const layers::Model* baseline = nullptr;  // pipeline.baseline: uniform (tools/uniform_baseline.h)
+};
+
 // `state`: pipeline.json's figures. Writes report.json, report.md, plots/*.svg, slim.onnx.
-PipelineReport pipeline_report(const Config& config, const layers::Model& dense, const layers::Model& slim,
-                               const DataSplits& data, const std::filesystem::path& run, const nlohmann::json& state);
+PipelineReport pipeline_report(const Config& config, const ReportModels& models, const DataSplits& data,
+                               const std::filesystem::path& run, const nlohmann::json& state);
 
 // The slim model's weights under PyTorch names, with its structure (the structure file's JSON)
 // and the model name in the metadata: what a PyTorch user needs to rebuild and load it.

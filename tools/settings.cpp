@@ -64,6 +64,7 @@ Settings read_settings(const Config& c) {
   s.pipeline.round_to = c.integer("pipeline.round_to");
   s.pipeline.expand_to = c.number("pipeline.expand_to");
   s.pipeline.benchmark_batch = c.integer("pipeline.benchmark_batch");
+  s.pipeline.baseline = c.string("pipeline.baseline");
   s.eval.recalibrate_bn = c.integer("eval.recalibrate_bn");
   s.eval.batch_size = c.integer("eval.batch_size");
   s.distributed.bucket_mb = c.number("distributed.bucket_mb");

@@ -94,6 +94,7 @@ struct Settings {
     int64_t round_to = 0;
     double expand_to = 0;
     int64_t benchmark_batch = 0;
+    std::string baseline;
   } pipeline;
   struct Eval {
     int64_t recalibrate_bn = 0;

@@ -60,6 +60,9 @@ StructureChoice choose_structure(const layers::Model& dense, const morph::Networ
     eo.multiple = std::max<int64_t>(options.round_to, 1);
     // Widths the thin-convolution kernels serve stay as learned: rounding them up buys no speed.
     eo.exact_up_to = cpu::kThinOutMax;
+    // Never wider than the dense layer: past it the slim model does more work per layer than the
+    // dense one, on widths (66, 33) the blocked kernels of oneDNN and ONNX Runtime run worst.
+    eo.grow = false;
     const morph::WidthExpander expander(dense, eo);
     // Without an expansion target, rounding aims at the cost the structure had.
     const double target = expand_fraction > 0 ? expand_fraction * full : c.trimmed_cost;

@@ -14,6 +14,8 @@
 #include "tensor_compare.h"
 #include "trainers/tfevents.h"
 
+#include <nlohmann/json.hpp>
+
 namespace {
 
 using Result = mt::testing::CliResult;
@@ -166,7 +168,7 @@ TEST_CASE("the pipeline learns, reshapes, retrains and reports in one run direct
   const auto dir = (*std::filesystem::directory_iterator(tmp.path / "resnet20_fmnist_morph")).path();
   for (const char* f : {"config.yaml", "pipeline.json", "structure.json", "report.md", "report.json", "slim.safetensors",
                         "slim.onnx", "plots/cost.svg", "plots/accuracy.svg", "plots/widths.svg", "plots/regularization.svg",
-                        "learn/metrics.jsonl", "retrain/summary.csv"})
+                        "learn/metrics.jsonl", "retrain/summary.csv", "baseline/summary.csv", "plots/baseline.svg"})
     CHECK(std::filesystem::exists(dir / f));
   std::ifstream in(dir / "report.json");
   const std::string report((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -176,6 +178,16 @@ TEST_CASE("the pipeline learns, reshapes, retrains and reports in one run direct
   const auto ratio = report.find("\"ratio\": ", at);
   REQUIRE(ratio != std::string::npos);
   CHECK(std::stod(report.substr(ratio + 9)) <= 0.5);
+  // The uniform baseline (on in this config) is the dense network narrowed to at most the slim
+  // model's FLOPs, trained and compared in the report.
+  CHECK_THAT(r.output, Catch::Contains("== baseline: the dense network at width x") &&
+                           Catch::Contains("uniform baseline (width x"));
+  const nlohmann::json figures = nlohmann::json::parse(report);
+  REQUIRE(figures.contains("baseline"));
+  CHECK(figures["baseline"]["width_multiplier"].get<double>() < 1.0);
+  CHECK(figures["baseline"]["flops"].get<double>() <= figures["baseline"]["learned_flops"].get<double>());
+  CHECK(figures["baseline"]["flops"].get<double>() >= 0.9 * figures["baseline"]["learned_flops"].get<double>());
+  CHECK(figures["baseline"]["test_accuracy"].get<double>() >= 0.0);
 
   // --export writes the slim model the pipeline left (its structure, its retrained weights).
   const auto exported = tmp.path / "slim_again.safetensors";
@@ -206,10 +218,7 @@ TEST_CASE("the pipeline learns, reshapes, retrains and reports in one run direct
   std::string digits;
   for (size_t i = total + 18; i < r.output.size() && (std::isdigit(r.output[i]) || r.output[i] == ','); ++i)
     if (r.output[i] != ',') digits += r.output[i];
-  const auto params = report.find("\"params\"");
-  REQUIRE(params != std::string::npos);
-  const auto slim = report.find("\"slim\": ", params);
-  CHECK(std::stoll(digits) == std::stoll(report.substr(slim + 8)));
+  CHECK(std::stoll(digits) == figures["costs"]["params"]["slim"].get<int64_t>());
 }
 
 TEST_CASE("a ResRep pipeline masks to the target and merges into a plain slim model", "[cli][pipeline][resrep]") {
