@@ -32,11 +32,14 @@ void for_each_element(Tensor& t, F&& f) {
   }
 }
 
-Pool2dDesc pool_desc(int kernel, const PoolOptions& o) {
+Pool2dDesc pool_desc(Size2d kernel, const PoolOptions& o) {
   Pool2dDesc d;
-  d.kernel_h = d.kernel_w = kernel;
-  d.stride_h = d.stride_w = o.stride < 0 ? kernel : o.stride;
-  d.pad_h = d.pad_w = o.padding;
+  d.kernel_h = kernel.h;
+  d.kernel_w = kernel.w;
+  d.stride_h = o.stride.h < 0 ? kernel.h : o.stride.h;
+  d.stride_w = o.stride.w < 0 ? kernel.w : o.stride.w;
+  d.pad_h = o.padding.h;
+  d.pad_w = o.padding.w;
   d.ceil_mode = o.ceil_mode;
   d.count_include_pad = o.count_include_pad;
   return d;
@@ -93,24 +96,27 @@ ValueId ModelBuilder::node(const std::string& name, OpPtr op, const std::vector<
   return outs.front();
 }
 
-ValueId ModelBuilder::conv2d(const std::string& name, ValueId x, int64_t out_channels, int kernel,
+ValueId ModelBuilder::conv2d(const std::string& name, ValueId x, int64_t out_channels, Size2d kernel,
                              const ConvOptions& o) {
   const int64_t in_channels = channels(x);
   MT_CHECK(out_channels > 0 && in_channels % o.groups == 0 && out_channels % o.groups == 0,
            ShapeError, "layer '", name, "': groups ", o.groups, " must divide in ", in_channels,
            " and out ", out_channels, " channels");
-  Tensor w = new_tensor({out_channels, in_channels / o.groups, kernel, kernel});
+  Tensor w = new_tensor({out_channels, in_channels / o.groups, kernel.h, kernel.w});
   init_kaiming_normal_fan_out(w, rng_);
   std::vector<ValueId> inputs{x, param(name + ".weight", std::move(w))};
   if (o.bias) {
     Tensor b = new_tensor({out_channels});
-    init_uniform(b, 1.0 / std::sqrt(static_cast<double>(in_channels / o.groups * kernel * kernel)), rng_);
+    init_uniform(b, 1.0 / std::sqrt(static_cast<double>(in_channels / o.groups * kernel.h * kernel.w)), rng_);
     inputs.push_back(param(name + ".bias", std::move(b)));
   }
   Conv2dDesc d;
-  d.stride_h = d.stride_w = o.stride;
-  d.pad_h = d.pad_w = o.padding;
-  d.dilation_h = d.dilation_w = o.dilation;
+  d.stride_h = o.stride.h;
+  d.stride_w = o.stride.w;
+  d.pad_h = o.padding.h;
+  d.pad_w = o.padding.w;
+  d.dilation_h = o.dilation.h;
+  d.dilation_w = o.dilation.w;
   d.groups = o.groups;
   return node(name, std::make_shared<Conv2dOp>(d, o.bias), inputs);
 }
@@ -161,11 +167,11 @@ ValueId ModelBuilder::linear(const std::string& name, ValueId x, int64_t out_fea
   return node(name, std::make_shared<LinearOp>(bias), inputs);
 }
 
-ValueId ModelBuilder::maxpool2d(const std::string& name, ValueId x, int kernel, const PoolOptions& o) {
+ValueId ModelBuilder::maxpool2d(const std::string& name, ValueId x, Size2d kernel, const PoolOptions& o) {
   return node(name, std::make_shared<MaxPool2dOp>(pool_desc(kernel, o)), {x});
 }
 
-ValueId ModelBuilder::avgpool2d(const std::string& name, ValueId x, int kernel, const PoolOptions& o) {
+ValueId ModelBuilder::avgpool2d(const std::string& name, ValueId x, Size2d kernel, const PoolOptions& o) {
   return node(name, std::make_shared<AvgPool2dOp>(pool_desc(kernel, o)), {x});
 }
 

@@ -12,17 +12,26 @@
 
 namespace mt::layers {
 
+// A window size, stride, padding or dilation along height and width: one number for both (3),
+// as PyTorch's int arguments, or two ({7, 5}).
+struct Size2d {
+  int h = 0, w = 0;
+  Size2d(int both = 0) : h(both), w(both) {}  // NOLINT: implicit, as PyTorch takes an int
+  Size2d(int height, int width) : h(height), w(width) {}
+  bool operator==(const Size2d&) const = default;
+};
+
 struct ConvOptions {
-  int stride = 1;
-  int padding = 0;
-  int dilation = 1;
+  Size2d stride = 1;
+  Size2d padding = 0;
+  Size2d dilation = 1;
   int groups = 1;
   bool bias = false;
 };
 
 struct PoolOptions {
-  int stride = -1;  // -1: the kernel size, as PyTorch
-  int padding = 0;
+  Size2d stride = -1;  // -1: the kernel size, as PyTorch
+  Size2d padding = 0;
   bool ceil_mode = false;
   bool count_include_pad = true;
 };
@@ -42,14 +51,14 @@ class ModelBuilder {
   ValueId input(const std::string& name, const Shape& sample_shape);
   ValueId labels(const std::string& name = "labels");
 
-  ValueId conv2d(const std::string& name, ValueId x, int64_t out_channels, int kernel,
+  ValueId conv2d(const std::string& name, ValueId x, int64_t out_channels, Size2d kernel,
                  const ConvOptions& o = {});
   ValueId batchnorm2d(const std::string& name, ValueId x, double eps = 1e-5, double momentum = 0.1);
   ValueId relu(const std::string& name, ValueId x);
   ValueId sigmoid(const std::string& name, ValueId x);
   ValueId linear(const std::string& name, ValueId x, int64_t out_features, bool bias = true);
-  ValueId maxpool2d(const std::string& name, ValueId x, int kernel, const PoolOptions& o = {});
-  ValueId avgpool2d(const std::string& name, ValueId x, int kernel, const PoolOptions& o = {});
+  ValueId maxpool2d(const std::string& name, ValueId x, Size2d kernel, const PoolOptions& o = {});
+  ValueId avgpool2d(const std::string& name, ValueId x, Size2d kernel, const PoolOptions& o = {});
   ValueId global_avgpool2d(const std::string& name, ValueId x);
   ValueId flatten(const std::string& name, ValueId x);
   ValueId add(const std::string& name, ValueId a, ValueId b);

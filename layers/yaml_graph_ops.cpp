@@ -113,14 +113,44 @@ int small(const LayerReader& a, const std::string& key, std::optional<int64_t> f
   return static_cast<int>(a.integer(key, fallback, min));
 }
 
+// kernel, stride, padding, dilation: `k` for both sides or [kh, kw]; padding also
+// [top, bottom, left, right] when each pair is equal (the kernels pad both sides alike).
+Size2d size2d(const LayerReader& a, const std::string& key, std::optional<Size2d> fallback, int64_t min) {
+  if (!a.has(key) && fallback) return *fallback;
+  if (!a.has(key) || a.node()[key].IsScalar()) return Size2d(small(a, key, std::nullopt, min));  // or "missing"
+  const YAML::Node& v = a.node()[key];
+  const bool padding = key == "padding";
+  if (!v.IsSequence() || !(v.size() == 2 || (padding && v.size() == 4)))
+    a.fail_at(key, padding ? "expected k, [kh, kw] or [top, bottom, left, right]" : "expected k or [kh, kw]");
+  std::vector<int64_t> sides;
+  for (const YAML::Node& side : v) {
+    int64_t n = 0;
+    try {
+      n = side.as<int64_t>();
+    } catch (const YAML::BadConversion&) {
+      a.fail(side.Mark(), key, "expected integers, got '" + (side.IsScalar() ? side.Scalar() : std::string("a list")) + "'");
+    }
+    if (n < min || n > 65536) a.fail(side.Mark(), key, "must be in [" + std::to_string(min) + ", 65536], got " + std::to_string(n));
+    sides.push_back(n);
+  }
+  if (sides.size() == 4) {
+    if (sides[0] != sides[1] || sides[2] != sides[3])
+      a.fail_at(key, "asymmetric padding [" + std::to_string(sides[0]) + ", " + std::to_string(sides[1]) + ", " +
+                         std::to_string(sides[2]) + ", " + std::to_string(sides[3]) +
+                         "] is not supported (the kernels pad top and bottom, left and right alike)");
+    return Size2d(static_cast<int>(sides[0]), static_cast<int>(sides[2]));
+  }
+  return Size2d(static_cast<int>(sides[0]), static_cast<int>(sides[1]));
+}
+
 ValueId build_conv2d(const LayerCall& c) {
   const LayerReader& a = c.attrs;
   const int64_t out = a.integer("out_channels", std::nullopt, 1);
-  const int kernel = small(a, "kernel", std::nullopt, 1);
+  const Size2d kernel = size2d(a, "kernel", std::nullopt, 1);
   ConvOptions o;
-  o.stride = small(a, "stride", 1, 1);
-  o.padding = small(a, "padding", 0, 0);
-  o.dilation = small(a, "dilation", 1, 1);
+  o.stride = size2d(a, "stride", 1, 1);
+  o.padding = size2d(a, "padding", 0, 0);
+  o.dilation = size2d(a, "dilation", 1, 1);
   o.groups = small(a, "groups", 1, 1);
   o.bias = a.boolean("bias", false);
   return c.b.conv2d(a.name(), c.inputs[0], c.width(out), kernel, o);
@@ -144,21 +174,21 @@ ValueId build_gate(const LayerCall& c) {
   return c.b.gate(c.attrs.name(), c.inputs[0], temperature, init_logit);
 }
 
-PoolOptions pool_options(const LayerReader& a, int kernel) {
+PoolOptions pool_options(const LayerReader& a, Size2d kernel) {
   PoolOptions o;
-  o.stride = small(a, "stride", kernel, 1);
-  o.padding = small(a, "padding", 0, 0);
+  o.stride = size2d(a, "stride", kernel, 1);
+  o.padding = size2d(a, "padding", 0, 0);
   o.ceil_mode = a.boolean("ceil_mode", false);
   return o;
 }
 
 ValueId build_maxpool2d(const LayerCall& c) {
-  const int kernel = small(c.attrs, "kernel", std::nullopt, 1);
+  const Size2d kernel = size2d(c.attrs, "kernel", std::nullopt, 1);
   return c.b.maxpool2d(c.attrs.name(), c.inputs[0], kernel, pool_options(c.attrs, kernel));
 }
 
 ValueId build_avgpool2d(const LayerCall& c) {
-  const int kernel = small(c.attrs, "kernel", std::nullopt, 1);
+  const Size2d kernel = size2d(c.attrs, "kernel", std::nullopt, 1);
   PoolOptions o = pool_options(c.attrs, kernel);
   o.count_include_pad = c.attrs.boolean("count_include_pad", true);
   return c.b.avgpool2d(c.attrs.name(), c.inputs[0], kernel, o);

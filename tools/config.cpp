@@ -47,6 +47,7 @@ const char* type_name(KeyType t) {
     case KeyType::string: return "a string";
     case KeyType::number_list: return "a list of numbers";
     case KeyType::graph: return "a YAML graph file's path or a list of layers";
+    case KeyType::size2d: return "an integer or [height, width]";
   }
   return "?";
 }
@@ -133,6 +134,15 @@ void Config::set(const KeySpec& spec, const YAML::Node& value, const std::string
         for (const auto& item : value)
           if (!std::isfinite(item.as<double>())) bad(" (finite)");
         break;
+      case KeyType::size2d: {
+        if (!value.IsScalar() && !(value.IsSequence() && value.size() == 2)) bad("");
+        for (const YAML::Node& side : value.IsScalar() ? std::vector<YAML::Node>{value}
+                                                        : std::vector<YAML::Node>{value[0], value[1]})
+          if (!side.IsScalar() || !in_range(static_cast<double>(side.as<int64_t>()), spec.min, spec.max))
+            bad(" with sides in [" + std::to_string(static_cast<int64_t>(spec.min)) + ", " +
+                std::to_string(static_cast<int64_t>(spec.max)) + "]");
+        break;
+      }
       case KeyType::graph:  // its layers are checked where the graph is built, naming file:line
         if (!value.IsScalar() && !value.IsSequence() && !value.IsMap()) bad("");
         break;
@@ -204,6 +214,12 @@ std::vector<double> Config::numbers(const std::string& key) const {
   std::vector<double> out;
   for (const auto& v : node(key)) out.push_back(v.as<double>());
   return out;
+}
+
+std::pair<int64_t, int64_t> Config::size2d(const std::string& key) const {
+  const YAML::Node& v = node(key);
+  if (v.IsScalar()) return {v.as<int64_t>(), v.as<int64_t>()};
+  return {v[0].as<int64_t>(), v[1].as<int64_t>()};
 }
 
 std::string Config::dump() const {

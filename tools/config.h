@@ -6,6 +6,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <yaml-cpp/yaml.h>
@@ -15,7 +16,7 @@
 
 namespace mt::tools {
 
-enum class KeyType { integer, number, boolean, string, number_list, graph };
+enum class KeyType { integer, number, boolean, string, number_list, graph, size2d };
 
 struct KeySpec {
   std::string path;       // "optim.lr"
@@ -40,6 +41,8 @@ class Config {
   bool boolean(const std::string& key) const;
   const std::string& string(const std::string& key) const;
   std::vector<double> numbers(const std::string& key) const;
+  // A size2d key: one integer for both sides, or [height, width].
+  std::pair<int64_t, int64_t> size2d(const std::string& key) const;
   // A graph key's YAML as given: a path (a scalar) or the layer list itself.
   const YAML::Node& yaml(const std::string& key) const { return node(key); }
   // The config file (or "<defaults>"): what messages about its inline values name.

@@ -13,6 +13,7 @@ const char* type_label(KeyType t) {
     case KeyType::string: return "string";
     case KeyType::number_list: return "list of numbers";
     case KeyType::graph: return "path or layer list";
+    case KeyType::size2d: return "integer or [height, width]";
   }
   return "?";
 }

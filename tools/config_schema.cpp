@@ -28,7 +28,7 @@ const std::vector<KeySpec>& config_schema() {
       {"data.path", K::string, "/usr/share/datasets/fashion-mnist", "folder with the data set's files", {}},
       {"data.mean", K::number_list, "[]", "per-channel mean of pixels scaled to [0, 1]; [] computes it from the training set", {}},
       {"data.std", K::number_list, "[]", "per-channel standard deviation; [] computes it from the training set", {}},
-      {"data.image_size", K::integer, "32", "image_folder: images are resized (shorter side) and centre-cropped to this square size", {}, 4, 4096},
+      {"data.image_size", K::size2d, "32", "image_folder: images are scaled (aspect ratio kept) to cover this size and centre-cropped to it: one number for a square, or [height, width]", {}, 4, 4096},
       {"data.channels", K::integer, "3", "image_folder: 3 (RGB) or 1 (gray)", {}, 1, 3},
       {"data.synthetic_size", K::integer, "1024", "samples of the synthetic data set", {}, 1},
       {"data.augment.pad", K::integer, "0", "random crop after zero-padding each border by this many pixels (0: off)", {}, 0, 64},

@@ -77,7 +77,8 @@ void set_graph(const Config& c, layers::ModelOptions& o) {
 // data.path/train/<class>/... and, when present, data.path/test/ (or val/) with the same classes.
 DataSplits load_image_folders(const Config& c, const std::string& dir) {
   ImageFolderOptions o;
-  o.size = c.settings().data.image_size;
+  o.size = c.settings().data.image_height;
+  o.width = c.settings().data.image_width;
   o.channels = static_cast<int>(c.settings().data.channels);
   MT_CHECK(o.channels == 1 || o.channels == 3, ConfigError, "data.channels must be 1 or 3, got ", o.channels);
   const std::string train_dir = dir + "/train";
@@ -129,9 +130,8 @@ layers::ModelOptions model_options(const Config& c, const Dataset& train) {
              " disagrees with data set '", train.name, "', whose samples are ", train.sample.str());
   set_graph(c, o);
   o.in_channels = train.sample[0];
-  MT_CHECK(train.sample[1] == train.sample[2], ConfigError, "data set '", train.name,
-           "' has non-square images ", train.sample.str(), "; the zoo models expect square inputs");
   o.image_size = train.sample[1];
+  o.image_width = train.sample[2];
   o.num_classes = train.num_classes;
   o.seed = static_cast<uint64_t>(c.settings().seed);
   o.shortcut = c.settings().model.shortcut;

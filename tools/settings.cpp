@@ -1,5 +1,7 @@
 #include "tools/settings.h"
 
+#include <tuple>
+
 #include "tools/config.h"
 
 namespace mt::tools {
@@ -27,7 +29,7 @@ Settings read_settings(const Config& c) {
   s.data.path = c.string("data.path");
   s.data.mean = c.numbers("data.mean");
   s.data.std_dev = c.numbers("data.std");
-  s.data.image_size = c.integer("data.image_size");
+  std::tie(s.data.image_height, s.data.image_width) = c.size2d("data.image_size");
   s.data.channels = c.integer("data.channels");
   s.data.synthetic_size = c.integer("data.synthetic_size");
   s.data.augment.pad = c.integer("data.augment.pad");

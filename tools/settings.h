@@ -40,7 +40,7 @@ struct Settings {
     std::string dataset;
     std::string path;
     std::vector<double> mean;
-    int64_t image_size = 0;
+    int64_t image_height = 0, image_width = 0;  // data.image_size
     int64_t channels = 0;
     int64_t synthetic_size = 0;
     std::vector<double> std_dev;  // data.std (a member named std would hide the namespace)

@@ -56,13 +56,14 @@ Dataset load_image_folder(const std::string& dir, const ImageFolderOptions& opti
   }
   Dataset d;
   d.name = dir;
-  d.sample = Shape{options.channels, options.size, options.size};
+  const int64_t width = options.width > 0 ? options.width : options.size;
+  d.sample = Shape{options.channels, options.size, width};
   d.num_classes = static_cast<int64_t>(classes.size());
   d.labels.reserve(total);
   d.pixels.reserve(total * static_cast<size_t>(d.sample.numel()));
   for (size_t label = 0; label < classes.size(); ++label)
     for (const fs::path& file : files[label]) {
-      const std::vector<uint8_t> pixels = resize_center_crop(decode_image(file.string(), options.channels), options.size);
+      const std::vector<uint8_t> pixels = resize_center_crop(decode_image(file.string(), options.channels), options.size, width);
       d.pixels.insert(d.pixels.end(), pixels.begin(), pixels.end());
       d.labels.push_back(static_cast<int64_t>(label));
     }

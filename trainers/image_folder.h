@@ -11,10 +11,11 @@ namespace mt {
 struct ImageFolderOptions {
   int64_t size = 32;  // every image becomes size x size (shorter side resized, centre cropped)
   int channels = 3;   // 3: RGB, 1: gray
+  int64_t width = 0;  // > 0: size (height) x width instead (scaled to cover it, centre cropped)
 };
 
 // Loads every *.png, *.jpg and *.jpeg file (case-insensitive; other files and hidden entries are
-// ignored) into a data set of [channels, size, size] samples, classes in sorted folder order, files
+// ignored) into a data set of [channels, size, width] samples, classes in sorted folder order, files
 // in sorted path order within a class. `class_names`, when given, receives the folder names.
 // A missing folder, no class folders, a class without images, or an image that cannot be decoded
 // throws DataError naming the folder or the file.

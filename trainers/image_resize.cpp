@@ -52,23 +52,29 @@ int64_t half_to_even(int64_t d) {
 }  // namespace
 
 std::vector<uint8_t> resize_center_crop(const Image& image, int64_t size) {
-  MT_CHECK(size > 0, ConfigError, "image size must be positive, got ", size);
+  return resize_center_crop(image, size, size);
+}
+
+std::vector<uint8_t> resize_center_crop(const Image& image, int64_t height, int64_t width) {
+  MT_CHECK(height > 0 && width > 0, ConfigError, "image size must be positive, got ", height, "x", width);
   const int64_t h = image.height, w = image.width, c = image.channels;
   MT_CHECK(h > 0 && w > 0 && c > 0 && static_cast<int64_t>(image.pixels.size()) == h * w * c, ShapeError,
            "resize_center_crop: ", image.pixels.size(), " pixels for a ", h, "x", w, "x", c, " image");
-  // The shorter side becomes `size`; the longer keeps the aspect ratio, rounded down (torchvision).
-  const int64_t out_h = h <= w ? size : size * h / w;
-  const int64_t out_w = h <= w ? size * w / h : size;
-  const Taps ty = axis_taps(h, out_h, half_to_even(out_h - size), size);
-  const Taps tx = axis_taps(w, out_w, half_to_even(out_w - size), size);
+  // Scaled to cover height x width with the aspect ratio kept, the other side rounded down as
+  // torchvision does (for a square target: the shorter side becomes the size).
+  const bool by_height = height * w >= width * h;  // height / h >= width / w
+  const int64_t out_h = by_height ? height : h * width / w;
+  const int64_t out_w = by_height ? w * height / h : width;
+  const Taps ty = axis_taps(h, out_h, half_to_even(out_h - height), height);
+  const Taps tx = axis_taps(w, out_w, half_to_even(out_w - width), width);
 
   // Horizontal pass over just the input rows the vertical taps read, kept in float.
   const int64_t y0 = ty.first.front(), y1 = ty.first.back() + ty.count.back();
-  std::vector<float> rows(static_cast<size_t>((y1 - y0) * size * c));  // [y1 - y0, size, C]
+  std::vector<float> rows(static_cast<size_t>((y1 - y0) * width * c));  // [y1 - y0, width, C]
   for (int64_t y = y0; y < y1; ++y) {
     const uint8_t* src = image.pixels.data() + y * w * c;
-    float* dst = rows.data() + (y - y0) * size * c;
-    for (int64_t x = 0; x < size; ++x) {
+    float* dst = rows.data() + (y - y0) * width * c;
+    for (int64_t x = 0; x < width; ++x) {
       const float* wt = tx.weights.data() + x * tx.stride;
       for (int64_t ch = 0; ch < c; ++ch) {
         float acc = 0;
@@ -78,14 +84,14 @@ std::vector<uint8_t> resize_center_crop(const Image& image, int64_t size) {
     }
   }
   // Vertical pass, rounded to bytes, written planar.
-  std::vector<uint8_t> out(static_cast<size_t>(c * size * size));  // [C, size, size]
-  for (int64_t y = 0; y < size; ++y) {
+  std::vector<uint8_t> out(static_cast<size_t>(c * height * width));  // [C, height, width]
+  for (int64_t y = 0; y < height; ++y) {
     const float* wt = ty.weights.data() + y * ty.stride;
-    for (int64_t x = 0; x < size; ++x)
+    for (int64_t x = 0; x < width; ++x)
       for (int64_t ch = 0; ch < c; ++ch) {
         float acc = 0;
-        for (int64_t k = 0; k < ty.count[y]; ++k) acc += wt[k] * rows[((ty.first[y] + k - y0) * size + x) * c + ch];
-        out[(ch * size + y) * size + x] = static_cast<uint8_t>(std::clamp(std::lround(acc), 0L, 255L));
+        for (int64_t k = 0; k < ty.count[y]; ++k) acc += wt[k] * rows[((ty.first[y] + k - y0) * width + x) * c + ch];
+        out[(ch * height + y) * width + x] = static_cast<uint8_t>(std::clamp(std::lround(acc), 0L, 255L));
       }
   }
   return out;

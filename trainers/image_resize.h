@@ -1,6 +1,7 @@
 #pragma once
-// Bringing a decoded image to a fixed square size: the shorter side is resized to `size`, then the
-// centre is cropped (torchvision's Resize(size) followed by CenterCrop(size)).
+// Bringing a decoded image to a fixed size: scaled (aspect ratio kept) until it covers the size,
+// then the centre is cropped. For a square size that is torchvision's Resize(size) followed by
+// CenterCrop(size): the shorter side is resized to `size`.
 #include <cstdint>
 #include <vector>
 
@@ -13,5 +14,7 @@ namespace mt {
 // sample centres sit at half-pixel positions. An image that already has the target size on both
 // sides comes back unchanged.
 std::vector<uint8_t> resize_center_crop(const Image& image, int64_t size);
+// The same to [C, height, width].
+std::vector<uint8_t> resize_center_crop(const Image& image, int64_t height, int64_t width);
 
 }  // namespace mt

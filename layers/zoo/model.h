@@ -17,7 +17,8 @@ namespace mt::layers {
 struct ModelOptions {
   int64_t in_channels = 3;
   int64_t num_classes = 10;
-  int64_t image_size = 32;          // square inputs: in_channels x image_size x image_size
+  int64_t image_size = 32;          // inputs: in_channels x image_size x image_size, or
+  int64_t image_width = 0;          // > 0: in_channels x image_size x image_width
   double width_multiplier = 1.0;
   std::map<std::string, int64_t> widths;  // per-layer override, e.g. {"layer1.0.conv1": 10}
   uint64_t seed = 0;

@@ -55,7 +55,8 @@ Model build_model(const std::string& name, const ModelOptions& options) {
   MT_CHECK(!(options.gating && options.compactors), ConfigError,
            "gating and compactors belong to two structure-learning methods; enable one");
   b.set_compactors(options.compactors);
-  model.images = b.input("images", {options.in_channels, options.image_size, options.image_size});
+  model.images = b.input("images", {options.in_channels, options.image_size,
+                                    options.image_width > 0 ? options.image_width : options.image_size});
   model.labels = b.labels("labels");
   model.logits = it->second(b, model.images, options);
   model.loss = b.cross_entropy("loss", model.logits, model.labels, options.label_smoothing);

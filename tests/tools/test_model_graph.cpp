@@ -108,3 +108,74 @@ TEST_CASE("morphtrain trains a network written in its config", "[cli][graph]") {
   CHECK(summary.exit_code == 0);
   CHECK_THAT(summary.output, Contains("conv1"));
 }
+
+// A 7x5 kernel, padding [3, 2] (so "same" along both axes) and a [2, 1] stride on a 3x17x19
+// input: non-square windows and images from the config to the trained network.
+const char* kNonSquareGraph = R"(model:
+  name: yaml
+  input_shape: [3, 17, 19]
+  graph:
+    - {name: conv1, op: conv2d, out_channels: 6, kernel: [7, 5], padding: [3, 2]}
+    - {name: bn1, op: batchnorm2d}
+    - {name: relu1, op: relu}
+    - {name: conv2, op: conv2d, out_channels: 8, kernel: [3, 1], stride: [2, 1], padding: [1, 1, 0, 0]}
+    - {name: pool, op: maxpool2d, kernel: [3, 2], stride: [1, 2]}
+    - {name: gap, op: global_avgpool2d}
+    - {name: flatten, op: flatten}
+    - {name: fc, op: linear}
+data:
+  dataset: synthetic
+  synthetic_size: 128
+train:
+  epochs: 1
+  batch_size: 32
+)";
+
+TEST_CASE("kernels, strides and padding per axis on a non-square input", "[tools][graph]") {
+  testing::TempDir dir("graph_nonsquare");
+  const tools::Config c = config_from(dir, kNonSquareGraph);
+  const tools::DataSplits data = tools::load_data(c);
+  REQUIRE(data.train.sample == Shape{3, 17, 19});
+  layers::Model m = tools::configured_model(c, data.train);
+  CHECK(m.graph.value(m.graph.at("conv1.weight")).shape == Shape{6, 3, 7, 5});
+  CHECK(m.graph.value(m.graph.at("conv2.weight")).shape == Shape{8, 6, 3, 1});
+  const std::vector<Shape> shapes = infer_value_shapes(m.graph, 2);
+  const auto out_of = [&](const char* node) { return shapes[m.graph.node(m.graph.find_node(node)).outputs[0]]; };
+  CHECK(out_of("conv1") == Shape{2, 6, 17, 19});                    // (17+6-7)+1, (19+4-5)+1
+  CHECK(out_of("conv2") == Shape{2, 8, 9, 19});                     // (17+2-3)/2+1, 19
+  CHECK(out_of("pool") == Shape{2, 8, 7, 9});                       // (9-3)+1, (19-2)/2+1
+
+  // It trains end to end, and the summary shows the shapes.
+  const std::string path = (dir.path / "net.yaml").string();
+  std::ofstream(path) << kNonSquareGraph << "output:\n  root: " << (dir.path / "runs").string() << "\n";
+  const testing::CliResult r = testing::run_morphtrain("--config " + path);
+  INFO(r.output);
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.output, Contains("final test accuracy"));
+
+  // Mistakes name the file, line, layer and field.
+  auto with = [&](const std::string& from, const std::string& to) {
+    std::string text = kNonSquareGraph;
+    text.replace(text.find(from), from.size(), to);
+    return config_from(dir, text);
+  };
+  const std::pair<std::string, std::string> bad[] = {
+      {"padding: [3, 2]", "padding: [3, 2, 1]"},
+      {"kernel: [7, 5]", "kernel: [7, 0]"},
+      {"kernel: [7, 5]", "kernel: [7, x]"},
+      {"padding: [1, 1, 0, 0]", "padding: [1, 2, 0, 0]"},
+      {"op: maxpool2d", "op: maxpool3d"},
+      {"{name: gap, op: global_avgpool2d}", "{name: gap, op: global_avgpool2d, inputs: [nowhere]}"},
+      {"kernel: [7, 5], padding: [3, 2]", "kernel: [21, 5]"},
+  };
+  const std::string expected[] = {"c.yaml:5:", "c.yaml:5:", "c.yaml:5:", "c.yaml:8:", "c.yaml:9:", "c.yaml:10:",
+                                  "conv1"};
+  const std::string field[] = {"padding", "kernel", "kernel", "asymmetric padding [1, 2, 0, 0]", "maxpool3d",
+                               "nowhere", "input"};
+  for (size_t i = 0; i < std::size(bad); ++i) {
+    INFO(bad[i].second);
+    const tools::Config wrong = with(bad[i].first, bad[i].second);
+    CHECK_THROWS_WITH(tools::configured_model(wrong, tools::load_data(wrong).train),
+                      Contains(expected[i]) && Contains(field[i]));
+  }
+}

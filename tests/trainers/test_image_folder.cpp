@@ -160,6 +160,18 @@ TEST_CASE("resize_center_crop matches hand-computed bilinear weights", "[data]")
     CHECK(std::vector<uint8_t>(out.begin(), out.begin() + 4) == std::vector<uint8_t>{0, 25, 75, 100});
     CHECK(std::vector<uint8_t>(out.begin() + 12, out.end()) == std::vector<uint8_t>{0, 25, 75, 100});
   }
+  SECTION("a non-square size: scaled to cover it, then the centre cropped") {
+    // 40 x 30 to [10, 30]: the width already fits (no resampling), the centre 10 rows stay.
+    Image im{40, 30, 3, ramp(40, 30)};
+    const std::vector<uint8_t> out = resize_center_crop(im, 10, 30);
+    REQUIRE(out.size() == 3u * 10 * 30);
+    for (int c = 0; c < 3; ++c)
+      for (int y = 0; y < 10; ++y)
+        for (int x = 0; x < 30; ++x) CHECK(out[(c * 10 + y) * 30 + x] == im.pixels[((y + 15) * 30 + x) * 3 + c]);
+    // A square size is the single-number form.
+    Image sq{37, 53, 3, ramp(37, 53)};
+    CHECK(resize_center_crop(sq, 5, 5) == resize_center_crop(sq, 5));
+  }
   SECTION("a flat image stays flat through a large shrink") {
     Image im{37, 53, 3, flat(37, 53, {9, 99, 199})};
     const std::vector<uint8_t> out = resize_center_crop(im, 5);
@@ -195,6 +207,11 @@ TEST_CASE("load_image_folder: sorted class folders, nested files, other files ig
   CHECK(std::abs(d.pixels[96] - 250) <= 3);
   CHECK(std::abs(d.pixels[96 + 16] - 128) <= 3);
   CHECK(std::abs(d.pixels[96 + 32] - 0) <= 3);
+
+  const Dataset wide = load_image_folder(dir.string(), {.size = 2, .channels = 3, .width = 6});
+  CHECK(wide.sample == Shape({3, 2, 6}));
+  CHECK(wide.pixels.size() == 3u * 36);
+  CHECK(wide.pixels[0] == 77);
 
   const Dataset gray = load_image_folder(dir.string(), {2, 1});
   CHECK(gray.sample == Shape({1, 2, 2}));
