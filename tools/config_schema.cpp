@@ -29,6 +29,8 @@ const std::vector<KeySpec>& config_schema() {
       {"data.mean", K::number_list, "[]", "per-channel mean of pixels scaled to [0, 1]; [] computes it from the training set", {}},
       {"data.std", K::number_list, "[]", "per-channel standard deviation; [] computes it from the training set", {}},
       {"data.image_size", K::size2d, "32", "image_folder: images are scaled (aspect ratio kept) to cover this size and centre-cropped to it: one number for a square, or [height, width]", {}, 4, 4096},
+      {"data.stream", K::boolean, "true", "image_folder: decode images on demand on the loader's workers (a bounded prefetch queue; memory does not grow with the folder), with ImageNet's training transform (random-resized crop and flip; evaluation: resize and centre crop); false: decode every image once at start and keep them in memory", {}},
+      {"data.workers", K::integer, "0", "threads that decode and augment each training batch (0: one per core)", {}, 0, 256},
       {"data.channels", K::integer, "3", "image_folder: 3 (RGB) or 1 (gray)", {}, 1, 3},
       {"data.synthetic_size", K::integer, "1024", "samples of the synthetic data set", {}, 1},
       {"data.augment.pad", K::integer, "0", "random crop after zero-padding each border by this many pixels (0: off)", {}, 0, 64},

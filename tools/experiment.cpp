@@ -3,6 +3,7 @@
 #include <cmath>
 #include <filesystem>
 #include <optional>
+#include <thread>
 
 #include "tools/environment.h"
 #include "trainers/adamw.h"
@@ -79,6 +80,7 @@ DataSplits load_image_folders(const Config& c, const std::string& dir) {
   ImageFolderOptions o;
   o.size = c.settings().data.image_height;
   o.width = c.settings().data.image_width;
+  o.stream = c.settings().data.stream;
   o.channels = static_cast<int>(c.settings().data.channels);
   MT_CHECK(o.channels == 1 || o.channels == 3, ConfigError, "data.channels must be 1 or 3, got ", o.channels);
   const std::string train_dir = dir + "/train";
@@ -209,6 +211,8 @@ TrainOptions train_options(const Config& c) {
   t.inject_into_statistics = c.settings().debug.inject_nonfinite_into == "running_statistics";
   t.augment.pad = c.settings().data.augment.pad;
   t.augment.hflip = c.settings().data.augment.hflip;
+  const int64_t workers = c.settings().data.workers;
+  t.loader_workers = workers > 0 ? static_cast<int>(workers) : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   t.checkpoint_every_steps = c.settings().checkpoint.every_steps;
   const int64_t recalibrate = c.settings().eval.recalibrate_bn;
   t.recalibrate_bn_batches = recalibrate >= 0 ? recalibrate : c.settings().morph.method != "none" ? 50 : 0;

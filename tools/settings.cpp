@@ -30,6 +30,8 @@ Settings read_settings(const Config& c) {
   s.data.mean = c.numbers("data.mean");
   s.data.std_dev = c.numbers("data.std");
   std::tie(s.data.image_height, s.data.image_width) = c.size2d("data.image_size");
+  s.data.stream = c.boolean("data.stream");
+  s.data.workers = c.integer("data.workers");
   s.data.channels = c.integer("data.channels");
   s.data.synthetic_size = c.integer("data.synthetic_size");
   s.data.augment.pad = c.integer("data.augment.pad");

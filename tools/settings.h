@@ -41,6 +41,8 @@ struct Settings {
     std::string path;
     std::vector<double> mean;
     int64_t image_height = 0, image_width = 0;  // data.image_size
+    bool stream = true;
+    int64_t workers = 0;
     int64_t channels = 0;
     int64_t synthetic_size = 0;
     std::vector<double> std_dev;  // data.std (a member named std would hide the namespace)

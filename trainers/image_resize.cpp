@@ -55,18 +55,14 @@ std::vector<uint8_t> resize_center_crop(const Image& image, int64_t size) {
   return resize_center_crop(image, size, size);
 }
 
-std::vector<uint8_t> resize_center_crop(const Image& image, int64_t height, int64_t width) {
-  MT_CHECK(height > 0 && width > 0, ConfigError, "image size must be positive, got ", height, "x", width);
-  const int64_t h = image.height, w = image.width, c = image.channels;
-  MT_CHECK(h > 0 && w > 0 && c > 0 && static_cast<int64_t>(image.pixels.size()) == h * w * c, ShapeError,
-           "resize_center_crop: ", image.pixels.size(), " pixels for a ", h, "x", w, "x", c, " image");
-  // Scaled to cover height x width with the aspect ratio kept, the other side rounded down as
-  // torchvision does (for a square target: the shorter side becomes the size).
-  const bool by_height = height * w >= width * h;  // height / h >= width / w
-  const int64_t out_h = by_height ? height : h * width / w;
-  const int64_t out_w = by_height ? w * height / h : width;
-  const Taps ty = axis_taps(h, out_h, half_to_even(out_h - height), height);
-  const Taps tx = axis_taps(w, out_w, half_to_even(out_w - width), width);
+namespace {
+// Resamples `image` as if scaled to out_h x out_w and returns the height x width window starting
+// at (off_y, off_x) of the scaled image, planar [C, height, width].
+std::vector<uint8_t> resample(const Image& image, int64_t out_h, int64_t out_w, int64_t off_y, int64_t off_x,
+                              int64_t height, int64_t width) {
+  const int64_t w = image.width, c = image.channels;
+  const Taps ty = axis_taps(image.height, out_h, off_y, height);
+  const Taps tx = axis_taps(w, out_w, off_x, width);
 
   // Horizontal pass over just the input rows the vertical taps read, kept in float.
   const int64_t y0 = ty.first.front(), y1 = ty.first.back() + ty.count.back();
@@ -93,6 +89,45 @@ std::vector<uint8_t> resize_center_crop(const Image& image, int64_t height, int6
         for (int64_t k = 0; k < ty.count[y]; ++k) acc += wt[k] * rows[((ty.first[y] + k - y0) * width + x) * c + ch];
         out[(ch * height + y) * width + x] = static_cast<uint8_t>(std::clamp(std::lround(acc), 0L, 255L));
       }
+  }
+  return out;
+}
+
+void check_image(const Image& image, int64_t height, int64_t width) {
+  MT_CHECK(height > 0 && width > 0, ConfigError, "image size must be positive, got ", height, "x", width);
+  const int64_t h = image.height, w = image.width, c = image.channels;
+  MT_CHECK(h > 0 && w > 0 && c > 0 && static_cast<int64_t>(image.pixels.size()) == h * w * c, ShapeError,
+           "image resize: ", image.pixels.size(), " pixels for a ", h, "x", w, "x", c, " image");
+}
+}  // namespace
+
+std::vector<uint8_t> resize_center_crop(const Image& image, int64_t height, int64_t width) {
+  check_image(image, height, width);
+  const int64_t h = image.height, w = image.width;
+  // Scaled to cover height x width with the aspect ratio kept, the other side rounded down as
+  // torchvision does (for a square target: the shorter side becomes the size).
+  const bool by_height = height * w >= width * h;  // height / h >= width / w
+  const int64_t out_h = by_height ? height : h * width / w;
+  const int64_t out_w = by_height ? w * height / h : width;
+  return resample(image, out_h, out_w, half_to_even(out_h - height), half_to_even(out_w - width), height, width);
+}
+
+std::vector<uint8_t> resize_to(const Image& image, int64_t height, int64_t width) {
+  check_image(image, height, width);
+  return resample(image, height, width, 0, 0, height, width);
+}
+
+Image crop(const Image& image, int64_t top, int64_t left, int64_t height, int64_t width) {
+  MT_CHECK(top >= 0 && left >= 0 && height > 0 && width > 0 && top + height <= image.height &&
+               left + width <= image.width,
+           ShapeError, "crop ", height, "x", width, " at (", top, ", ", left, ") outside a ", image.height, "x",
+           image.width, " image");
+  Image out{height, width, image.channels, {}};
+  const int64_t c = image.channels;
+  out.pixels.reserve(static_cast<size_t>(height * width * c));
+  for (int64_t y = top; y < top + height; ++y) {
+    const uint8_t* row = image.pixels.data() + (y * image.width + left) * c;
+    out.pixels.insert(out.pixels.end(), row, row + width * c);
   }
   return out;
 }

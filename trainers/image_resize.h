@@ -16,5 +16,10 @@ namespace mt {
 std::vector<uint8_t> resize_center_crop(const Image& image, int64_t size);
 // The same to [C, height, width].
 std::vector<uint8_t> resize_center_crop(const Image& image, int64_t height, int64_t width);
+// The whole image stretched to [C, height, width] (aspect ratio not kept), with the same filter:
+// the last step of a random-resized crop.
+std::vector<uint8_t> resize_to(const Image& image, int64_t height, int64_t width);
+// The height x width window at (top, left), interleaved as decoded.
+Image crop(const Image& image, int64_t top, int64_t left, int64_t height, int64_t width);
 
 }  // namespace mt

@@ -19,7 +19,7 @@ uint64_t mix_seed(uint64_t seed, int64_t epoch, int64_t step, uint64_t stream) {
   h = splitmix64(h ^ static_cast<uint64_t>(epoch));
   return splitmix64(h ^ static_cast<uint64_t>(step));
 }
-constexpr uint64_t kOrderStream = 0x6f72646572ULL, kAugmentStream = 0x6175676dULL;
+constexpr uint64_t kOrderStream = 0x6f72646572ULL, kAugmentStream = 0x6175676dULL, kTransformStream = 0x7866726dULL;
 }  // namespace
 
 void epoch_order(uint64_t seed, int64_t epoch, std::vector<int64_t>& order) {
@@ -33,8 +33,10 @@ BatchLoader::BatchLoader(const Dataset& data, Normalization norm, LoaderOptions 
   const int64_t n = data.size(), bs = options_.batch_size;
   MT_CHECK(data.sample.rank() == 3, ShapeError, "BatchLoader: sample shape ", data.sample.str(), " is not [C, H, W]");
   const int64_t c = data.sample[0];
-  MT_CHECK(static_cast<int64_t>(data.pixels.size()) == n * data.sample.numel(), DataError, "data set '", data.name,
-           "': ", data.pixels.size(), " pixels for ", n, " samples of ", data.sample.str());
+  MT_CHECK(data.streamed() || static_cast<int64_t>(data.pixels.size()) == n * data.sample.numel(), DataError,
+           "data set '", data.name, "': ", data.pixels.size(), " pixels for ", n, " samples of ", data.sample.str());
+  MT_CHECK(options_.workers >= 1 && options_.workers <= 256, ConfigError, "loader workers must be in [1, 256], got ",
+           options_.workers);
   MT_CHECK(bs > 0, ConfigError, "batch size must be positive, got ", bs);
   MT_CHECK(options_.buffers >= 2, ConfigError, "BatchLoader needs at least 2 buffers, got ", options_.buffers);
   MT_CHECK(options_.augment.pad >= 0, ConfigError, "augmentation padding must be >= 0, got ", options_.augment.pad);
@@ -64,7 +66,10 @@ BatchLoader::BatchLoader(const Dataset& data, Normalization norm, LoaderOptions 
     s.tail.labels = Tensor::wrap(s.full.labels.raw(), {tail_}, DType::i64);
   }
   order_.resize(n);
-  scratch_.resize(sample.numel());
+  scratch_.assign(options_.workers, std::vector<uint8_t>(static_cast<size_t>(sample.numel())));
+  decoded_.assign(data.streamed() ? options_.workers : 0, std::vector<uint8_t>(static_cast<size_t>(sample.numel())));
+  // In-memory samples take microseconds each: helpers would cost more in hand-offs than they save.
+  if (options_.workers > 1 && data.streamed()) pool_ = std::make_unique<WorkerPool>(options_.workers - 1);
   worker_ = std::thread(&BatchLoader::work, this);  // last: everything it reads exists now
 }
 
@@ -152,22 +157,29 @@ void BatchLoader::fill(Slot& slot, int64_t step) {
   const int64_t c = data_.sample[0], hw = data_.sample[1] * data_.sample[2];
   float* out = batch.images.data<float>();
   int64_t* labels = batch.labels.data<int64_t>();
-  for (int64_t b = 0; b < count; ++b) {
+  auto one = [&](int64_t b, int worker) {
     const int64_t i = order_[first + b];
     const int64_t label = data_.labels[i];
     MT_CHECK(label >= 0 && (data_.num_classes <= 0 || label < data_.num_classes), DataError, "data set '",
              data_.name, "': label ", label, " of sample ", i, " is outside [0, ", data_.num_classes - 1, "]");
-    const uint8_t* src = data_.pixels.data() + i * c * hw;
+    // One engine per sample position and purpose: a resumed epoch draws the same crops and flips
+    // without replaying the batches it skips, a sharded epoch draws what an unsharded one does,
+    // and the worker that happens to build a sample does not matter.
+    std::mt19937_64 transform(mix_seed(options_.seed, epoch_, first + b, kTransformStream));
+    const uint8_t* src = data_.sample_pixels(i, data_.streamed() ? decoded_[worker].data() : nullptr, &transform);
     if (options_.augment.enabled()) {
-      // One engine per sample position: a resumed epoch draws the same crops and flips without
-      // replaying the batches it skips, and a sharded epoch draws what an unsharded one does.
       std::mt19937_64 rng(mix_seed(options_.seed, epoch_, first + b, kAugmentStream));
-      augment_sample(src, scratch_.data(), data_.sample, options_.augment, rng);
-      src = scratch_.data();
+      augment_sample(src, scratch_[worker].data(), data_.sample, options_.augment, rng);
+      src = scratch_[worker].data();
     }
     for (int64_t ch = 0; ch < c; ++ch)
       for (int64_t p = 0; p < hw; ++p) out[(b * c + ch) * hw + p] = src[ch * hw + p] * scale_[ch] - shift_[ch];
     labels[b] = label;
+  };
+  if (pool_) {
+    pool_->run(count, one);
+  } else {
+    for (int64_t b = 0; b < count; ++b) one(b, 0);
   }
   batch.epoch = epoch_;
   batch.step = step;

@@ -1,10 +1,13 @@
 #pragma once
-// A background batch loader: one worker thread shuffles, augments and normalises samples into a
-// small ring of batch buffers allocated once, so that loading overlaps the training step and a
-// steady-state epoch allocates nothing.
+// A background batch loader: a worker thread (with helpers, LoaderOptions::workers) shuffles,
+// decodes (a streamed data set), augments and normalises samples into a small ring of batch
+// buffers allocated once: a bounded prefetch queue, so that loading overlaps the training step, a
+// streamed data set is never all in memory, and a steady-state epoch of in-memory data allocates
+// nothing.
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
+#include <memory>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -12,6 +15,7 @@
 
 #include "trainers/augment.h"
 #include "trainers/dataset.h"
+#include "trainers/worker_pool.h"
 
 namespace mt {
 
@@ -22,6 +26,10 @@ struct LoaderOptions {
   bool drop_last = true;    // false: a last, smaller batch takes the remainder
   AugmentOptions augment;
   int64_t buffers = 3;      // ring size: one batch in the caller's hands, the rest being filled
+  // Threads that build a batch of a streamed data set (Dataset::source) together: the loader's
+  // own and workers - 1 helpers decode its images, each sample with the source's training
+  // transform drawn from (seed, epoch, position), like the augmentation. In-memory data: one.
+  int workers = 1;
   // Data parallel: every shard shares the epoch's order, and shard r of `shards` takes the r-th
   // slice of batch_size samples of each global batch of shards x batch_size, so the shards of a
   // step together hold exactly what one loader with shards x batch_size would. Needs drop_last.
@@ -76,7 +84,8 @@ class BatchLoader {
   int64_t steps_ = 0, tail_ = 0;     // batches per epoch; size of the last one if smaller
   std::vector<Slot> slots_;
   std::vector<int64_t> order_;
-  std::vector<uint8_t> scratch_;     // one augmented sample [C, H, W]
+  std::vector<std::vector<uint8_t>> scratch_, decoded_;  // per worker: an augmented, a decoded sample
+  std::unique_ptr<WorkerPool> pool_;  // the helpers; null with one worker
 
   std::mutex mutex_;
   std::condition_variable work_cv_, ready_cv_;

@@ -324,6 +324,7 @@ std::vector<EpochResult> Trainer::fit(const Dataset& train, const Dataset* test)
   lo.batch_size = options_.batch_size;
   lo.seed = options_.seed;
   lo.augment = options_.augment;
+  lo.workers = options_.loader_workers;
   lo.shard = dp_->rank();
   lo.shards = dp_->size();
   BatchLoader loader(train, normalization_, lo);  // drops the last partial batch, as drop_last=True

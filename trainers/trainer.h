@@ -30,6 +30,7 @@ struct TrainOptions {
   int64_t eval_batch_size = 500;
   uint64_t seed = 0;
   AugmentOptions augment;
+  int loader_workers = 1;       // threads building each batch (LoaderOptions::workers)
   // A step whose loss or gradient is not finite: stop (false, the default) or skip its update.
   bool skip_nonfinite_steps = false;
   int64_t inject_nonfinite_at_step = 0;  // tests: poison a gradient at this step (1-based; 0 = off)

@@ -194,8 +194,11 @@ TEST_CASE("YAML graph errors name the file position, the layer and the field", "
     const std::string text = "- {name: c1, op: conv2d, out_channels: 4, kernel: 3.5}\n";
     CHECK_THAT(error_of(text), Contains(where(text, "3.5")) && Contains("field 'kernel'") &&
                                    Contains("expected an integer, got '3.5'"));
-    const std::string list = "- {name: c1, op: conv2d, out_channels: 4, kernel: [3, 3]}\n";
-    CHECK_THAT(error_of(list), Contains(where(list, "[3, 3]")) && Contains("got a list"));
+    // [kh, kw] is a kernel; three numbers are not, nor is a list where one number belongs.
+    const std::string list = "- {name: c1, op: conv2d, out_channels: 4, kernel: [3, 3, 3]}\n";
+    CHECK_THAT(error_of(list), Contains(where(list, "[3, 3, 3]")) && Contains("expected k or [kh, kw]"));
+    const std::string groups = "- {name: c1, op: conv2d, out_channels: 4, kernel: 3, groups: [1, 1]}\n";
+    CHECK_THAT(error_of(groups), Contains(where(groups, "[1, 1]")) && Contains("got a list"));
     const std::string flag = "- {name: c1, op: conv2d, out_channels: 4, kernel: 3, bias: maybe}\n";
     CHECK_THAT(error_of(flag), Contains(where(flag, "maybe")) && Contains("field 'bias'") &&
                                    Contains("true or false"));
