@@ -56,6 +56,20 @@ std::vector<uint8_t> resize_center_crop(const Image& image, int64_t size) {
 }
 
 namespace {
+// One row's horizontal resampling, C channels interleaved; C is a constant so that the channel
+// loop unrolls and the taps accumulate in registers.
+template <int C>
+void horizontal_taps(const uint8_t* src, const Taps& tx, int64_t width, float* dst) {
+  for (int64_t x = 0; x < width; ++x) {
+    const float* wt = tx.weights.data() + x * tx.stride;
+    const uint8_t* in = src + tx.first[x] * C;
+    float acc[C] = {};
+    for (int64_t k = 0; k < tx.count[x]; ++k, in += C)
+      for (int ch = 0; ch < C; ++ch) acc[ch] += wt[k] * static_cast<float>(in[ch]);
+    for (int ch = 0; ch < C; ++ch) dst[x * C + ch] = acc[ch];
+  }
+}
+
 // Resamples `image` as if scaled to out_h x out_w and returns the height x width window starting
 // at (off_y, off_x) of the scaled image, planar [C, height, width].
 std::vector<uint8_t> resample(const Image& image, int64_t out_h, int64_t out_w, int64_t off_y, int64_t off_x,
@@ -66,29 +80,29 @@ std::vector<uint8_t> resample(const Image& image, int64_t out_h, int64_t out_w, 
 
   // Horizontal pass over just the input rows the vertical taps read, kept in float.
   const int64_t y0 = ty.first.front(), y1 = ty.first.back() + ty.count.back();
-  std::vector<float> rows(static_cast<size_t>((y1 - y0) * width * c));  // [y1 - y0, width, C]
+  const int64_t row_size = width * c;
+  std::vector<float> rows(static_cast<size_t>((y1 - y0) * row_size));  // [y1 - y0, width, C]
   for (int64_t y = y0; y < y1; ++y) {
     const uint8_t* src = image.pixels.data() + y * w * c;
-    float* dst = rows.data() + (y - y0) * width * c;
-    for (int64_t x = 0; x < width; ++x) {
-      const float* wt = tx.weights.data() + x * tx.stride;
-      for (int64_t ch = 0; ch < c; ++ch) {
-        float acc = 0;
-        for (int64_t k = 0; k < tx.count[x]; ++k) acc += wt[k] * src[(tx.first[x] + k) * c + ch];
-        dst[x * c + ch] = acc;
-      }
-    }
+    float* dst = rows.data() + (y - y0) * row_size;
+    if (c == 3) horizontal_taps<3>(src, tx, width, dst);
+    else horizontal_taps<1>(src, tx, width, dst);
   }
-  // Vertical pass, rounded to bytes, written planar.
+  // Vertical pass: whole rows weighted and summed (contiguous, so it vectorises), then rounded to
+  // bytes and written planar.
+  std::vector<float> acc(static_cast<size_t>(row_size));
   std::vector<uint8_t> out(static_cast<size_t>(c * height * width));  // [C, height, width]
   for (int64_t y = 0; y < height; ++y) {
     const float* wt = ty.weights.data() + y * ty.stride;
+    std::fill(acc.begin(), acc.end(), 0.0f);
+    for (int64_t k = 0; k < ty.count[y]; ++k) {
+      const float weight = wt[k];
+      const float* row = rows.data() + (ty.first[y] + k - y0) * row_size;
+      for (int64_t i = 0; i < row_size; ++i) acc[i] += weight * row[i];
+    }
     for (int64_t x = 0; x < width; ++x)
-      for (int64_t ch = 0; ch < c; ++ch) {
-        float acc = 0;
-        for (int64_t k = 0; k < ty.count[y]; ++k) acc += wt[k] * rows[((ty.first[y] + k - y0) * width + x) * c + ch];
-        out[(ch * height + y) * width + x] = static_cast<uint8_t>(std::clamp(std::lround(acc), 0L, 255L));
-      }
+      for (int64_t ch = 0; ch < c; ++ch)
+        out[(ch * height + y) * width + x] = static_cast<uint8_t>(std::clamp(std::lround(acc[x * c + ch]), 0L, 255L));
   }
   return out;
 }
