@@ -131,13 +131,12 @@ std::string Executor::profile_nodes_report(int top) const {
   return out;
 }
 
-Tensor Executor::allocate_like_value(ValueId v, const Shape& shape) const {
+Layout Executor::value_layout(ValueId v, const Shape& shape) const {
   const Value& val = graph_.value(v);
   bool activation_layout = shape.rank() == 4;
   if (val.producer >= 0) activation_layout &= graph_.node(val.producer).op->activation_output();
   if (val.kind == ValueKind::param || val.kind == ValueKind::buffer) activation_layout = false;
-  const Layout layout = activation_layout ? backend_.activation_layout() : Layout::nchw;
-  return Tensor::empty(shape, val.dtype, layout, backend_.device());
+  return activation_layout ? backend_.activation_layout() : Layout::nchw;
 }
 
 void Executor::check_feeds(const std::vector<Tensor>& feeds) const {
@@ -155,14 +154,9 @@ void Executor::check_feeds(const std::vector<Tensor>& feeds) const {
   }
 }
 
-std::unique_ptr<Executor::Plan> Executor::make_plan(const std::vector<Tensor>& feeds) {
-  check_feeds(feeds);
-  auto plan = std::make_unique<Plan>();
-  const int nv = graph_.num_values();
-  for (const Tensor& f : feeds) plan->feed_shapes.push_back(f.shape());
-  plan->shapes = infer_value_shapes(graph_, feeds.empty() ? 0 : feeds[0].dim(0));
+// Activations take the float type of their node's inputs (f32, or f64 in gradient checks).
+void Executor::assign_dtypes() {
   for (const Node& node : graph_.nodes()) {
-    // Activations take the float type of the node's inputs (f32, or f64 in gradient checks).
     DType dtype = DType::f32;
     for (ValueId in : node.inputs)
       if (graph_.value(in).dtype != DType::i64) {
@@ -171,29 +165,116 @@ std::unique_ptr<Executor::Plan> Executor::make_plan(const std::vector<Tensor>& f
       }
     for (ValueId out : node.outputs) graph_.value(out).dtype = dtype;
   }
+}
+
+// Step times: node n runs forward at n and backward at 2N - 1 - n; 2N is the end of the step.
+// A fused ReLU's output shares its input's buffers (alias_of_), so the two are planned as one.
+Executor::StepBuffers Executor::step_buffers(const std::vector<Shape>& shapes, bool training) const {
+  const int nn = static_cast<int>(graph_.nodes().size()), nv = graph_.num_values(), end = step_end();
+  auto backward_time = [&](int n) { return 2 * nn - 1 - n; };
+  auto root = [&](ValueId v) { return alias_of_[v] >= 0 ? alias_of_[v] : v; };
+  // Per root: the first producer, the first and last reader, and whether the step's caller reads it.
+  std::vector<int> produced(nv, nn), first_read(nv, nn), last_read(nv, -1);
+  std::vector<bool> pinned(nv, false), input(nv, false);
+  for (ValueId v : graph_.inputs()) pinned[root(v)] = input[root(v)] = true, produced[root(v)] = 0;
+  for (ValueId v : graph_.outputs()) pinned[root(v)] = true;
+  for (int n = 0; n < nn; ++n) {
+    for (ValueId out : graph_.node(n).outputs) produced[root(out)] = std::min(produced[root(out)], n);
+    // In evaluation a convolution writes the output of the batch norm folded into it.
+    if (bn_after_conv_[n] >= 0)
+      for (ValueId out : graph_.node(bn_after_conv_[n]).outputs) produced[root(out)] = std::min(produced[root(out)], n);
+    for (ValueId in : graph_.node(n).inputs) {
+      first_read[root(in)] = std::min(first_read[root(in)], n);
+      last_read[root(in)] = std::max(last_read[root(in)], n);
+    }
+  }
+  StepBuffers b;
+  auto add = [&](BufferRole role, ValueId v, int first, int last) {
+    const Shape& shape = shapes[v];
+    if (!options_.reuse_memory) first = 0, last = end;
+    b.lives.push_back({shape.numel() * static_cast<int64_t>(dtype_size(graph_.value(v).dtype)), first, last});
+    b.owners.emplace_back(role, v);
+  };
+  for (ValueId v = 0; v < nv; ++v) {
+    if (!is_activation_value(graph_, v) || alias_of_[v] >= 0) continue;
+    const int p = std::min(produced[v], nn - 1);
+    const int last = pinned[v] ? end : training ? backward_time(p) : std::max(last_read[v], p);
+    add(BufferRole::value, v, p, last);
+  }
+  if (!training) return b;
+  for (ValueId v = 0; v < nv; ++v) {
+    if (!requires_grad_[v] || graph_.value(v).kind == ValueKind::param) continue;
+    const ValueId r = root(v);
+    const int p = std::min(produced[r], nn - 1);
+    // Written by its last reader's backward (or zeroed by its producer's), passed on by its
+    // producer's; an input's gradient is read after the step.
+    const int first = backward_time(last_read[r] >= 0 ? last_read[r] : p);
+    if (alias_of_[v] < 0 && std::find(alias_of_.begin(), alias_of_.end(), v) != alias_of_.end()) continue;
+    add(BufferRole::grad, v, first, input[r] ? end : backward_time(p));
+  }
+  for (ValueId v = 0; v < nv; ++v) {
+    if (!requires_grad_[v] || uses_[v] <= 1) continue;  // a shared parameter too
+    int first_reader = nn, last_reader = -1;
+    for (int n = 0; n < nn; ++n)
+      for (ValueId in : graph_.node(n).inputs)
+        if (in == v) first_reader = std::min(first_reader, n), last_reader = std::max(last_reader, n);
+    add(BufferRole::scratch, v, backward_time(last_reader), backward_time(first_reader));
+  }
+  return b;
+}
+
+std::unique_ptr<Executor::Plan> Executor::make_plan(const std::vector<Tensor>& feeds, bool training) {
+  check_feeds(feeds);
+  auto plan = std::make_unique<Plan>();
+  const int nv = graph_.num_values(), end = step_end();
+  for (const Tensor& f : feeds) plan->feed_shapes.push_back(f.shape());
+  plan->shapes = infer_value_shapes(graph_, feeds.empty() ? 0 : feeds[0].dim(0));
+  plan->training = training;
+  assign_dtypes();
+  const StepBuffers buffers = step_buffers(plan->shapes, training);
+  const PackedBuffers packed = pack_buffers(buffers.lives);
+  plan->arena = Tensor::empty({std::max<int64_t>(1, (packed.arena_bytes + 7) / 8)}, DType::f64, Layout::nchw,
+                              backend_.device());
+  auto holder = std::make_shared<Tensor>(plan->arena);
+  char* base = static_cast<char*>(plan->arena.raw());
   plan->values.resize(nv);
-  for (ValueId v = 0; v < nv; ++v)
-    if (is_activation_value(graph_, v) && alias_of_[v] < 0) plan->values[v] = allocate_like_value(v, plan->shapes[v]);
-  for (ValueId v = 0; v < nv; ++v)
-    if (alias_of_[v] >= 0) plan->values[v] = plan->values[alias_of_[v]];
+  plan->grads.resize(nv);
+  plan->scratch.resize(nv);
+  plan->value_end.assign(nv, end);
+  plan->grad_end.assign(nv, end);
+  for (size_t i = 0; i < buffers.owners.size(); ++i) {
+    const auto [role, v] = buffers.owners[i];
+    Tensor view = Tensor::wrap(base + packed.offsets[i], plan->shapes[v], graph_.value(v).dtype,
+                               role == BufferRole::scratch ? Layout::nchw : value_layout(v, plan->shapes[v]), holder,
+                               backend_.device());
+    if (role == BufferRole::value) plan->values[v] = view, plan->value_end[v] = buffers.lives[i].last;
+    if (role == BufferRole::grad) plan->grads[v] = view, plan->grad_end[v] = buffers.lives[i].last;
+    if (role == BufferRole::scratch) plan->scratch[v] = view;
+  }
+  // A fused ReLU's output is its input's buffer; the two share one gradient too.
+  for (ValueId v = 0; v < nv; ++v) {
+    if (alias_of_[v] < 0) continue;
+    plan->values[v] = plan->values[alias_of_[v]];
+    plan->value_end[v] = plan->value_end[alias_of_[v]];
+    if (training && requires_grad_[v]) {
+      plan->grads[alias_of_[v]] = plan->grads[v];
+      plan->grad_end[alias_of_[v]] = plan->grad_end[v];
+    }
+  }
   plan->node_state.resize(graph_.nodes().size());
   return plan;
 }
 
-// Activation gradients are planned on the first backward only: evaluation batches never need them.
-void Executor::allocate_grads(Plan& plan) {
-  const int nv = graph_.num_values();
-  plan.grads.resize(nv);
-  plan.scratch.resize(nv);
-  for (ValueId v = 0; v < nv; ++v) {
-    if (!requires_grad_[v]) continue;
-    if (graph_.value(v).kind != ValueKind::param) plan.grads[v] = allocate_like_value(v, plan.shapes[v]);
-    const Tensor& g = graph_.value(v).kind == ValueKind::param ? param_grads_[v] : plan.grads[v];
-    if (uses_[v] > 1) plan.scratch[v] = Tensor::empty(plan.shapes[v], g.dtype(), g.layout(), backend_.device());
-  }
-  // A fused ReLU's input and output share one gradient, as they share one value.
-  for (ValueId v = 0; v < nv; ++v)
-    if (alias_of_[v] >= 0 && requires_grad_[v]) plan.grads[alias_of_[v]] = plan.grads[v];
+Executor::MemoryReport Executor::plan_memory(int64_t batch, bool training) const {
+  const StepBuffers buffers = step_buffers(infer_value_shapes(graph_, batch), training);
+  MemoryReport r;
+  r.packed = pack_buffers(buffers.lives);
+  r.planned_bytes = r.packed.arena_bytes;
+  r.unpacked_bytes = r.packed.unpacked_bytes;
+  for (size_t i = 0; i < buffers.lives.size(); ++i)
+    if (buffers.owners[i].first == BufferRole::value) r.value_bytes += buffers.lives[i].bytes;
+  r.lives = buffers.lives;
+  return r;
 }
 
 void Executor::plan_batchnorm_folding() {
@@ -214,22 +295,29 @@ void Executor::plan_batchnorm_folding() {
   }
 }
 
-Executor::Plan& Executor::plan_for(const std::vector<Tensor>& feeds) {
+Executor::Plan& Executor::plan_for(const std::vector<Tensor>& feeds, bool training) {
   auto matches = [&](const Plan& p) {
     if (p.feed_shapes.size() != feeds.size()) return false;
     for (size_t i = 0; i < feeds.size(); ++i)
       if (p.feed_shapes[i] != feeds[i].shape()) return false;
     return true;
   };
-  if (current_ && matches(*current_)) return *current_;
-  for (auto& p : plans_)
-    if (matches(*p)) return *p;
+  // A training plan serves evaluation too; a forward-only plan of the same shape is replaced.
+  if (current_ && matches(*current_) && (current_->training || !training)) return *current_;
+  for (auto it = plans_.begin(); it != plans_.end(); ++it) {
+    if (!matches(**it)) continue;
+    if ((*it)->training || !training) return **it;
+    if (current_ == it->get()) current_ = nullptr;
+    plans_.erase(it);
+    break;
+  }
   if (static_cast<int>(plans_.size()) >= std::max(1, options_.max_plans)) {
     auto oldest = std::min_element(plans_.begin(), plans_.end(),
                                    [](const auto& a, const auto& b) { return a->last_used < b->last_used; });
+    if (current_ == oldest->get()) current_ = nullptr;
     plans_.erase(oldest);
   }
-  plans_.push_back(make_plan(feeds));
+  plans_.push_back(make_plan(feeds, training));
   return *plans_.back();
 }
 
@@ -243,6 +331,9 @@ const Tensor& Executor::value(ValueId v) const {
   if (val.kind == ValueKind::param || val.kind == ValueKind::buffer) return val.data;
   MT_CHECK(current_ && current_->values[v].defined(), ShapeError, "value '", val.name,
            "' has not been computed: run forward first");
+  MT_CHECK(current_->value_end[v] >= current_->clock, ShapeError, "value '", val.name,
+           "' is no longer held: its buffer was reused after its last use in the step (read it from a graph ",
+           "output, or run with Executor::Options::reuse_memory = false)");
   return current_->values[v];
 }
 
@@ -261,6 +352,9 @@ const Tensor& Executor::grad(ValueId v) const {
   MT_CHECK(current_ && v < static_cast<ValueId>(current_->grads.size()) && current_->grads[v].defined(),
            ShapeError, "value '", graph_.value(v).name, "' has no gradient: it does not require one, ",
            "or backward has not run");
+  MT_CHECK(current_->grad_end[v] >= current_->clock, ShapeError, "the gradient of '", graph_.value(v).name,
+           "' is no longer held: its buffer was reused once it was passed on (run with ",
+           "Executor::Options::reuse_memory = false to keep it)");
   return current_->grads[v];
 }
 
@@ -278,8 +372,9 @@ OpContext Executor::context(int n, Mode mode) {
 }
 
 void Executor::forward(const std::vector<Tensor>& feeds, Mode mode) {
-  current_ = &plan_for(feeds);
+  current_ = &plan_for(feeds, mode == Mode::train);
   current_->last_used = ++plan_clock_;
+  current_->clock = static_cast<int>(graph_.nodes().size()) - 1;
   ++forwards_since_seed_;
   const auto& inputs = graph_.inputs();
   for (size_t i = 0; i < feeds.size(); ++i) backend_.copy(feeds[i], current_->values[inputs[i]]);
@@ -310,7 +405,8 @@ void Executor::backward(ValueId loss) {
   MT_CHECK(requires_grad_[loss], ShapeError, "backward from '", graph_.value(loss).name,
            "': it does not depend on any parameter");
   Plan& plan = *current_;
-  if (plan.grads.empty()) allocate_grads(plan);
+  MT_CHECK(plan.training, ShapeError, "backward after an eval-mode forward: run forward in train mode ",
+           "(its buffers are planned for backward)");
   std::fill(grad_written_.begin(), grad_written_.end(), false);
   backend_.fill(grad_slot(loss), 1.0);
   grad_written_[loss] = true;
@@ -319,6 +415,7 @@ void Executor::backward(ValueId loss) {
     if (grad_ready_hook_) report_final_grads(n);
   }
   finish_param_grads();
+  plan.clock = step_end() - 1;
 }
 
 void Executor::backward_node(int n, Plan& plan) {

@@ -1,7 +1,11 @@
 #pragma once
 // Runs a graph forward and backward on one backend. Buffers for every activation, gradient and
 // op state are planned once per input shape and kept (a few shapes at a time: training and
-// evaluation batches alternate), so a steady-state step asks the allocator for nothing.
+// evaluation batches alternate), so a steady-state step asks the allocator for nothing. The
+// activations and activation gradients of a plan live in one arena, packed by their lifetimes
+// (core/memory_plan.h): in training a value lives until its producer's backward, a gradient from
+// its first writer to its producer's backward; in evaluation a value lives until its last reader.
+// The graph's inputs and outputs (the loss, the logits) keep their buffers for the whole step.
 #include <deque>
 #include <functional>
 #include <memory>
@@ -9,6 +13,7 @@
 #include <vector>
 
 #include "core/graph.h"
+#include "core/memory_plan.h"
 
 namespace mt {
 
@@ -25,7 +30,24 @@ class Executor {
     // In eval mode, run a convolution whose only reader is a batch norm as one call with the
     // batch norm folded in. The conv's own output is then not written in eval mode.
     bool fold_batchnorm = true;
+    // Pack the step's buffers by lifetime (core/memory_plan.h): a value's memory is reused once
+    // nothing will read it again (in training: once its producer's backward has run), and so is
+    // an activation gradient's once it has been passed on. value() and grad() then refuse a value
+    // whose buffer has been reused. false: every buffer is kept for the whole step.
+    bool reuse_memory = true;
   };
+
+  // What a step's buffers take for inputs of `batch` samples (the activations, and in training
+  // their gradients and scratch too; parameters, their gradients and op state not included):
+  // packed by lifetime as forward would, and without reuse.
+  struct MemoryReport {
+    int64_t planned_bytes = 0;    // the arena forward allocates
+    int64_t unpacked_bytes = 0;   // every buffer on its own
+    int64_t value_bytes = 0;      // the activations alone, unpacked
+    std::vector<BufferLife> lives;  // every buffer's size and lifetime, and where it is placed
+    PackedBuffers packed;
+  };
+  MemoryReport plan_memory(int64_t batch, bool training) const;
 
   Executor(Graph& graph, KernelBackend& backend) : Executor(graph, backend, Options{}) {}
   Executor(Graph& graph, KernelBackend& backend, Options options);
@@ -75,20 +97,32 @@ class Executor {
   struct Plan {
     std::vector<Shape> feed_shapes;
     std::vector<Shape> shapes;
+    bool training = false;        // planned for forward and backward (else forward only)
+    Tensor arena;                 // the memory every view below lives in
     std::vector<Tensor> values;   // activations and fed inputs (params/buffers live in the graph)
-    std::vector<Tensor> grads;    // of activations and inputs; allocated on the first backward
+    std::vector<Tensor> grads;    // of activations and inputs (training plans)
     std::vector<Tensor> scratch;  // second gradient buffer for values read more than once
+    std::vector<int> value_end, grad_end;  // the last step time each buffer is held
+    int clock = 0;                // the step time reached: after forward or after backward
     std::vector<std::deque<Tensor>> node_state;
     uint64_t last_used = 0;
   };
+  // The step's buffers and what each one holds.
+  enum class BufferRole : uint8_t { value, grad, scratch };
+  struct StepBuffers {
+    std::vector<BufferLife> lives;
+    std::vector<std::pair<BufferRole, ValueId>> owners;
+  };
+  StepBuffers step_buffers(const std::vector<Shape>& shapes, bool training) const;
+  Layout value_layout(ValueId v, const Shape& shape) const;
+  int step_end() const { return 2 * static_cast<int>(graph_.nodes().size()); }
 
   void plan_relu_fusion();
   void plan_batchnorm_folding();
-  Plan& plan_for(const std::vector<Tensor>& feeds);
+  Plan& plan_for(const std::vector<Tensor>& feeds, bool training);
   void check_feeds(const std::vector<Tensor>& feeds) const;
-  std::unique_ptr<Plan> make_plan(const std::vector<Tensor>& feeds);
-  void allocate_grads(Plan& plan);
-  Tensor allocate_like_value(ValueId v, const Shape& shape) const;
+  std::unique_ptr<Plan> make_plan(const std::vector<Tensor>& feeds, bool training);
+  void assign_dtypes();
   Tensor& grad_slot(ValueId v);
   OpContext context(int node, Mode mode);
   void backward_node(int n, Plan& plan);

@@ -78,13 +78,13 @@ void check_exports(const testing::TempDir& tmp, const fs::path& run, const std::
 
 }  // namespace
 
-TEST_CASE("--export writes a dense run's checkpoint as safetensors and ONNX", "[cli][export]") {
+TEST_CASE("export command: writes a dense run's checkpoint as safetensors and ONNX", "[cli][export]") {
   testing::TempDir tmp("export_dense");
   const fs::path run = tiny_run(tmp, "");
   check_exports(tmp, run, "dense");
 }
 
-TEST_CASE("--export writes a structure-file run's pruned model with its structure", "[cli][export]") {
+TEST_CASE("export command: writes a structure-file run's pruned model with its structure", "[cli][export]") {
   testing::TempDir tmp("export_structure");
   const fs::path structure = tmp.path / "pruned.json";
   std::ofstream(structure) << "{\"layer1.0.conv1\": 5}\n";
@@ -98,7 +98,7 @@ TEST_CASE("--export writes a structure-file run's pruned model with its structur
   CHECK(found);
 }
 
-TEST_CASE("--export without a run exports the config's model; bad uses exit 2", "[cli][export]") {
+TEST_CASE("export command: without a run it exports the config's model; bad uses exit 2", "[cli][export]") {
   testing::TempDir tmp("export_misc");
   const fs::path out = tmp.path / "fresh.onnx";
   testing::CliResult r = run_morphtrain("--config configs/resnet20_fmnist.yaml" + std::string(kTinyRun) +
