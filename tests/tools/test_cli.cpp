@@ -262,6 +262,9 @@ TEST_CASE("the summary and help-config flags print without training", "[cli]") {
   Result r = run("--config configs/resnet20_fmnist.yaml --summary");
   CHECK(r.exit_code == 0);
   CHECK_THAT(r.output, Catch::Contains("total parameters: 269,434"));
+  // The planned memory of a step, before anything runs.
+  CHECK_THAT(r.output, Catch::Contains("memory, planned: training step at batch 128: ") &&
+                           Catch::Contains("without reuse") && Catch::Contains("evaluation at batch 500"));
   r = run("--help-config");
   CHECK(r.exit_code == 0);
   CHECK_THAT(r.output, Catch::Contains("optim.lr (default 0.05)"));
