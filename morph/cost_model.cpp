@@ -4,7 +4,9 @@
 #include <map>
 
 #include "core/graph_queries.h"
+#include "core/ops/conv2d.h"
 #include "morph/handlers/op_handler.h"
+#include "morph/latency_table.h"
 
 namespace mt::morph {
 
@@ -29,6 +31,18 @@ double channel_bytes(const Graph& g, const std::vector<Shape>& shapes, ValueId v
          static_cast<double>(dtype_size(g.value(v).dtype));
 }
 
+// The layer's key in a measured latency table, from its dense shape; empty for other ops.
+std::string shape_key(const Graph& g, const std::vector<Shape>& shapes, const Node& n) {
+  const Shape &x = shapes[n.inputs[0]], &y = shapes[n.outputs[0]];
+  if (n.op->kind() == OpKind::linear) return linear_key(x[1], y[1]);
+  const auto* conv = dynamic_cast<const Conv2dOp*>(n.op.get());
+  if (!conv || x.rank() != 4) return "";
+  const Conv2dDesc& d = conv->desc();
+  const Shape& w = g.value(n.inputs[1]).shape;
+  return conv_key(x[1], y[1], x[2], x[3], static_cast<int>(w[2]), static_cast<int>(w[3]), d.stride_h, d.stride_w,
+                  d.pad_h, d.pad_w, d.dilation_h, d.dilation_w, d.groups);
+}
+
 CostOp make_cost_op(const ChannelGroups& groups, int node) {
   const Graph& g = groups.graph();
   const Node& n = g.node(node);
@@ -49,6 +63,7 @@ CostOp make_cost_op(const ChannelGroups& groups, int node) {
       if (is_activation_value(g, v)) op.in_bytes += channel_bytes(g, groups.shapes(), v);
   }
   if (h.counts_compute()) h.weight_coeffs(groups, op);
+  op.shape_key = shape_key(g, groups.shapes(), n);
   return op;
 }
 
@@ -119,7 +134,18 @@ OpCost CostModel::op_cost(const CostOp& op, double a_in, double a_out) const {
     }
     return c;
   }
-  // Latency: MorphNet's roofline; the term follows whichever bound is larger now.
+  // Latency: a measured table where it has the layer, with the measured slopes as coefficients.
+  if (options_.hardware.measured && !op.shape_key.empty())
+    if (const LatencyEntry* e = options_.hardware.measured->find(op.shape_key)) {
+      // A negative slope (a width the kernels run faster than a narrower one) counts as zero:
+      // the regularizer never pays a channel for existing; rounding to fast widths is the
+      // reshape's job.
+      const Interpolated t = interpolate(*e, op.depthwise ? 1.0 : a_in, a_out);
+      const double k_in = std::max(0.0, t.d_in), k_out = std::max(0.0, t.d_out);
+      if (op.depthwise) return {t.ns, k_out, k_out};  // in and out are one set of channels
+      return {t.ns, k_in, k_out};
+    }
+  // Else MorphNet's roofline; the term follows whichever bound is larger now.
   const double batch = static_cast<double>(options_.batch_size);
   const double peak = options_.hardware.peak_gflops, bw = options_.hardware.memory_gbps;
   const OpCost flops = bilinear(op.flop_coeff * batch, op.depthwise, a_in, a_out);

@@ -15,6 +15,9 @@
 //               summed over the op's activation inputs; weight bytes: kH x kW / groups x dtype size
 //               x A_in x A_out (depthwise: x A_out). Ops: conv2d, linear, add, concat, batchnorm2d,
 //               mul, relu, gate (MorphNet's SUPPORTED_OPS); concat's input side is its output.
+//               With a measured table (Hardware::measured, morph/latency_table.h), a conv2d or
+//               linear found in it costs its interpolated latency, and its term coefficients are
+//               the table's slopes there (the measured marginal latency of a channel).
 //
 // The regularization term of an op replaces each count, in turn, by the sum of the regularization
 // vector over the same channels (R_in, R_out), with the counts held constant:
@@ -70,6 +73,7 @@ struct CostOp {
   double weight_coeff = 0;  // kH x kW / groups; 1 for linear
   bool has_bias = false;
   double in_bytes = 0, out_bytes = 0, weight_bytes = 0;  // see the latency formula above
+  std::string shape_key;  // conv2d and linear: the layer's key in a measured latency table
 };
 
 struct OpCost {

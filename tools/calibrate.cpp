@@ -6,6 +6,9 @@
 
 #include "core/atomic_file.h"
 #include "kernels/backends.h"
+#include "tools/calibrate_layers.h"
+#include "tools/experiment.h"
+#include "tools/training_phase.h"
 
 namespace mt::tools {
 
@@ -67,13 +70,24 @@ nlohmann::json to_json(const Calibration& c, const std::string& name) {
   return {{"name", name}, {"peak_gflops", c.peak_gflops}, {"memory_gbps", c.memory_gbps}, {"details", c.details}};
 }
 
-int calibrate_command(const std::string& output) {
+int calibrate_command(const std::string& output, const Config* config) {
   KernelBackend& backend = backend_for(Device::cpu());
   std::cout << "calibrating the " << backend.name() << " backend (about 6 s)..." << std::endl;
   const Calibration c = calibrate(backend);
   char host[256] = "this-machine";
   gethostname(host, sizeof host - 1);
-  const nlohmann::json j = to_json(c, std::string(host) + "-" + std::string(backend.name()));
+  nlohmann::json j = to_json(c, std::string(host) + "-" + std::string(backend.name()));
+  if (config) {  // per-layer mode: the config's model, layer by layer
+    const DataSplits data = load_data(*config);
+    const layers::Model model = configured_architecture(*config, data.train);
+    const int64_t batch = std::max<int64_t>(config->settings().pipeline.benchmark_batch, 1);
+    std::cout << "measuring every conv2d and linear shape of " << model.name << " at batch " << batch
+              << " on a grid of channel counts..." << std::endl;
+    const morph::LatencyTable table = calibrate_layers(backend, model, batch, std::cout);
+    const nlohmann::json measured = table.to_json();
+    for (const auto& [key, value] : measured.items()) j[key] = value;
+    std::cout << table.size() << " layer shapes measured" << std::endl;
+  }
   write_file_atomically(output, j.dump(2) + "\n");
   std::cout << "peak conv throughput " << c.peak_gflops << " GFLOP/s, memory bandwidth " << c.memory_gbps
             << " GB/s\nwrote " << output << " (use it with --set morph.hardware=" << output << ")" << std::endl;

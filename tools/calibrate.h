@@ -1,13 +1,14 @@
 #pragma once
 // `morphtrain --calibrate`: the latency table of the machine it runs on, measured through the
 // same kernels training uses: peak convolution throughput (GFLOP/s) and memory bandwidth (GB/s),
-// the two numbers of a roofline (morph/hardware.h). A config names the written file in
-// morph.hardware.
+// the two numbers of a roofline (morph/hardware.h); with a config, per-layer latency tables of its
+// model too (tools/calibrate_layers.h). A config names the written file in morph.hardware.
 #include <string>
 
 #include <nlohmann/json.hpp>
 
 #include "core/backend.h"
+#include "tools/config.h"
 
 namespace mt::tools {
 
@@ -20,6 +21,7 @@ struct Calibration {
 // Runs for about `seconds` in total.
 Calibration calibrate(KernelBackend& backend, double seconds = 6.0);
 nlohmann::json to_json(const Calibration& c, const std::string& name);
-int calibrate_command(const std::string& output);
+// With `config`, also the per-layer latency table of its model (tools/calibrate_layers.h).
+int calibrate_command(const std::string& output, const Config* config = nullptr);
 
 }  // namespace mt::tools

@@ -58,7 +58,7 @@ const std::vector<KeySpec>& config_schema() {
       {"morph.strength", K::number, "0.0", "regularization strength (fixed); in budget mode the starting strength (0: chosen from the initial term)", {}, 0},
       {"morph.proximal", K::boolean, "true", "gamma and group_lasso: apply the term as a proximal step after each update, so dead channels become exactly zero instead of oscillating around the threshold", {}},
       {"morph.threshold", K::number, "-1", "a channel is alive when its value exceeds this (gamma |scale| 1e-3, group_lasso norm 1e-2, gate probability 0.5 when -1)", {}, -1},
-      {"morph.hardware", K::string, "V100", "latency target: a built-in table (K80, P4, T4, P100, V100, TPUv2, FLOP_LATENCY, MEMORY_LATENCY) or a JSON file from `morphtrain --calibrate`", {}},
+      {"morph.hardware", K::string, "V100", "latency target: a built-in table (K80, P4, T4, P100, V100, TPUv2, FLOP_LATENCY, MEMORY_LATENCY) or a JSON file from `morphtrain --calibrate` (with --config: measured per-layer latencies, docs/latency_table.md)", {}},
       {"morph.latency_batch", K::integer, "1", "latency target: the batch size the roofline is evaluated for", {}, 1},
       {"morph.export_every_steps", K::integer, "0", "export the learned structure every N steps besides every epoch end (0: epochs only)", {}, 0},
       {"pipeline.retrain", K::string, "none", "after learning: reshape to the learned structure and retrain the slim model from fresh weights (scratch, MorphNet's recipe) or from the learned ones (finetune); none: train only", {"none", "scratch", "finetune"}},

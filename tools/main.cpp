@@ -99,7 +99,8 @@ void add_options(CLI::App& app, Args& a) {
   app.add_option("--json", a.json_out, "with --morph-report: where to write the JSON (default morph_report.json)");
   app.add_option("--calibrate", a.calibrate,
                  "measure this machine's peak conv throughput and memory bandwidth into a latency table "
-                 "file for morph.hardware")
+                 "file for morph.hardware; with --config, also the latency of every conv2d and linear shape "
+                 "of its model on a grid of channel counts")
       ->expected(0, 1);
   CLI::Option* export_option = app.add_option("--export", a.export_to,
                  "write a model as OUT.onnx (inference graph) or OUT.safetensors (state_dict) and exit: the "
@@ -117,7 +118,8 @@ void add_options(CLI::App& app, Args& a) {
 
 // The command the arguments name; `comm` is set once processes start (a training run).
 int dispatch(Args& a, std::unique_ptr<mt::Communicator>& comm) {
-  if (a.want_calibrate) return mt::tools::calibrate_command(a.calibrate.empty() ? "latency_table.json" : a.calibrate);
+  const std::string table = a.calibrate.empty() ? "latency_table.json" : a.calibrate;
+  if (a.want_calibrate && a.config_path.empty()) return mt::tools::calibrate_command(table);
   // A run's own resolved config, unless another one is named.
   const std::string& read_run = !a.evaluate.empty() ? a.evaluate : a.export_from;
   if (a.config_path.empty() && !read_run.empty())
@@ -128,6 +130,7 @@ int dispatch(Args& a, std::unique_ptr<mt::Communicator>& comm) {
     std::cout << config.dump();
     return 0;
   }
+  if (a.want_calibrate) return mt::tools::calibrate_command(table, &config);  // per layer, the config's model
   if (a.summary) return mt::tools::summary_command(config);
   if (!a.evaluate.empty()) return mt::tools::evaluate_command(config, a.evaluate);
   if (!a.export_to.empty()) return mt::tools::export_command(config, a.export_from, a.export_to);

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/json_read.h"
+#include "morph/latency_table.h"
 #include "morph/channel_selection.h"
 #include "morph/width_expansion.h"
 #include "tools/slim_method.h"
@@ -30,7 +31,11 @@ morph::Hardware hardware_from_config(const Config& c) {
   MT_CHECK(j.is_object() && j.contains("peak_gflops") && j["peak_gflops"].is_number() && j.contains("memory_gbps") &&
                j["memory_gbps"].is_number(),
            ConfigError, "morph.hardware file '", name, "' needs numbers \"peak_gflops\" and \"memory_gbps\"");
-  return morph::custom_hardware(j.value("name", name), j["peak_gflops"].get<double>(), j["memory_gbps"].get<double>());
+  morph::Hardware hw =
+      morph::custom_hardware(j.value("name", name), j["peak_gflops"].get<double>(), j["memory_gbps"].get<double>());
+  if (j.contains("layers"))  // measured per-layer latencies (morphtrain --calibrate FILE --config CFG)
+    hw.measured = std::make_shared<const morph::LatencyTable>(morph::LatencyTable::from_json(j, name));
+  return hw;
 }
 
 morph::CostOptions cost_options(const Config& c) {
@@ -39,6 +44,8 @@ morph::CostOptions cost_options(const Config& c) {
   if (o.target == morph::CostTarget::latency) {
     o.hardware = hardware_from_config(c);
     o.batch_size = c.settings().morph.latency_batch;
+    // A measured table holds latencies at its own batch: the roofline of the other ops follows it.
+    if (o.hardware.measured && o.hardware.measured->batch > 0) o.batch_size = o.hardware.measured->batch;
   }
   return o;
 }

@@ -4,8 +4,10 @@
 
 #include <cmath>
 #include <map>
+#include <memory>
 
 #include "layers/zoo/model.h"
+#include "morph/latency_table.h"
 #include "morph/network_regularizer.h"
 #include "tests/morph/test_models.h"
 
@@ -68,6 +70,24 @@ TEST_CASE("the term's gradient matches central differences", "[morph][regularize
   auto o = options(method, target);
   o.l1_fraction = method == Method::group_lasso ? 0.25 : 0;
   o.hardware = morph::custom_hardware("toy", 1, 2);  // a mix of compute- and memory-bound ops
+  // Latency also from a measured table (the marginal latency of each channel as coefficient):
+  // every conv and linear of the net gets a smooth, increasing table on the calibration grid.
+  const bool measured = target == CostTarget::latency && GENERATE(false, true);
+  if (measured) {
+    const morph::CostModel plain(morph::ChannelGroups(g, net->logits), morph::CostOptions{CostTarget::latency, o.hardware});
+    auto table = std::make_shared<morph::LatencyTable>();
+    for (const morph::CostOp& op : plain.ops()) {
+      if (op.shape_key.empty()) continue;
+      morph::LatencyEntry e{op.shape_key, morph::channel_grid(op.in.total), morph::channel_grid(op.out.total), {}};
+      for (double a : e.in) {
+        e.ns.emplace_back();
+        for (double b : e.out) e.ns.back().push_back(100 + 7 * a * b + 3 * a + 11 * std::pow(b, 1.5));
+      }
+      table->add(std::move(e));
+    }
+    REQUIRE(table->size() > 0);
+    o.hardware.measured = table;
+  }
   const auto reg = morph::make_regularizer(g, net->logits, o);
   INFO(reg->name());
   CHECK(reg->cost() < reg->full_cost());  // the planted channels are dead
