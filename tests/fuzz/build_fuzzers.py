@@ -23,8 +23,8 @@ PARSERS = {
     "idx": ["trainers/idx.cpp"],
     "cifar": ["trainers/cifar.cpp"],
     "image": ["trainers/image_codec.cpp"],
-    "config": ["tools/config.cpp", "tools/config_schema.cpp", "tools/settings.cpp"],
-    "yaml_graph": ["layers/yaml_graph.cpp", "layers/yaml_graph_ops.cpp", "layers/zoo/yaml_model.cpp"],
+    "config": ["tools/config.cpp", "core/yaml_read.cpp", "tools/config_schema.cpp", "tools/settings.cpp"],
+    "yaml_graph": ["layers/yaml_graph.cpp", "core/yaml_read.cpp", "layers/yaml_graph_ops.cpp", "layers/zoo/yaml_model.cpp"],
     "structure": ["morph/structure_file.cpp", "morph/channel_selection.cpp", "core/json_read.cpp"],
     "trainer_state": ["trainers/trainer_state.cpp", "trainers/checkpoint_checksums.cpp", "core/json_read.cpp"],
 }
