@@ -115,14 +115,15 @@ bool saving(const std::vector<std::string>& names) {
 
 }  // namespace
 
-// The trainer is stopped (SIGSTOP) for each evaluation, wherever it happens to be (often in the
-// middle of a save: a tiny model spends much of its step writing the checkpoint), so every
-// evaluation sees the run as a reader beside it may, and reads a checkpoint that stays put.
+// Once the trainer has saved its first checkpoint, it is stopped (SIGSTOP) for each evaluation
+// wherever it happens to be (now and then in the middle of a save), so every evaluation sees the
+// run as a reader beside it may, and reads a checkpoint that stays put.
 TEST_CASE("evaluations beside a run that saves every step leave it to finish whole", "[cli][train]") {
   LiveRun run;
-  auto trainer = run.resume(30, "train.log");
+  auto trainer = run.resume(16, "train.log");  // 5 epochs of 4 steps allow 20
+  for (int i = 0; i < 12000 && trainer->running() && !fs::exists(run.ckpts / "ckpt-00000003"); ++i) ::usleep(5 * 1000);
   int evaluations = 0, during_saves = 0;
-  while (trainer->running() && evaluations < 6) {
+  while (trainer->running() && evaluations < 4) {
     ::kill(trainer->pid(), SIGSTOP);
     during_saves += saving(run.checkpoint_names());
     const auto r = run_morphtrain("--evaluate " + run.dir.string());
@@ -130,18 +131,18 @@ TEST_CASE("evaluations beside a run that saves every step leave it to finish who
     ++evaluations;
     CHECK(r.exit_code == 0);
     CHECK_THAT(r.output, Catch::Contains("test accuracy"));
-    ::usleep(100 * 1000);
+    ::usleep(50 * 1000);
   }
   INFO("evaluations " << evaluations << ", during a save " << during_saves);
   const auto trained = trainer->wait();
   INFO(trained.output);
   CHECK(trained.exit_code == 0);
   CHECK(evaluations >= 1);
-  // Its checkpoints are whole: no save left half-done, the last one is step 30, and each one
+  // Its checkpoints are whole: no save left half-done, the last one is step 16, and each one
   // kept evaluates on its own (a checksum that fails refuses it).
   const std::vector<std::string> names = run.checkpoint_names();
   CHECK_FALSE(saving(names));
-  CHECK(std::find(names.begin(), names.end(), "ckpt-00000030") != names.end());
+  CHECK(std::find(names.begin(), names.end(), "ckpt-00000016") != names.end());
   int checked = 0;
   for (const std::string& n : names) {
     if (n.rfind("ckpt-", 0) != 0) continue;
