@@ -41,8 +41,8 @@ inline CliResult run_morphtrain(const std::string& args, const std::string& env 
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
 }
 
-// A morphtrain running in the background, its output going to `log`. The shell execs it, so `pid`
-// is morphtrain's own (a test may stop and continue it with SIGSTOP / SIGCONT).
+// A morphtrain running in the background, its output going to `log`. The shell execs it, so the
+// process is morphtrain itself, which a test may stop and continue.
 class BackgroundRun {
  public:
   BackgroundRun(const std::string& args, const std::string& log) : log_(log) {
@@ -63,7 +63,18 @@ class BackgroundRun {
   BackgroundRun(const BackgroundRun&) = delete;
   BackgroundRun& operator=(const BackgroundRun&) = delete;
 
-  pid_t pid() const { return pid_; }
+  // SIGSTOP, returning once it has stopped (kill() returns while it may still run a moment on
+  // another core); false when it had ended instead.
+  bool stop() {
+    if (done_) return false;
+    ::kill(pid_, SIGSTOP);
+    if (::waitpid(pid_, &status_, WUNTRACED) == pid_ && WIFSTOPPED(status_)) return true;
+    done_ = true;
+    return false;
+  }
+  void resume() {
+    if (!done_) ::kill(pid_, SIGCONT);
+  }
   bool running() {
     if (!done_ && ::waitpid(pid_, &status_, WNOHANG) == pid_) done_ = true;
     return !done_;
