@@ -197,15 +197,7 @@ ValueId build_yaml_graph(ModelBuilder& b, ValueId images, const YAML::Node& laye
   return GraphReader(b, images, list, source_name, options).read();
 }
 
-YAML::Node load_yaml_graph(const std::string& path) {
-  try {
-    return YAML::LoadFile(path);
-  } catch (const YAML::BadFile&) {
-    MT_FAIL(ConfigError, "cannot read the graph file '", path, "'");
-  } catch (const YAML::ParserException& e) {
-    throw LayerError(yaml_where(path, e.mark) + ": YAML syntax error: " + e.msg);
-  }
-}
+YAML::Node load_yaml_graph(const std::string& path) { return load_yaml_file(path, "graph file"); }
 
 std::vector<std::string> yaml_graph_ops() {
   std::vector<std::string> names;

@@ -41,7 +41,9 @@ struct ModelOptions;
 ValueId build_yaml_graph(ModelBuilder& b, ValueId images, const YAML::Node& layers,
                          const std::string& source_name, const ModelOptions* options = nullptr);
 
-// Reads a YAML graph file; throws ConfigError naming the file on a syntax error.
+// Reads a YAML graph file (core/yaml_read.h): throws ConfigError naming the file, line and column
+// on a syntax error, a key given twice in one mapping (and the line of the first) or nesting deeper
+// than kMaxYamlDepth.
 YAML::Node load_yaml_graph(const std::string& path);
 
 // The op names the format knows, sorted.

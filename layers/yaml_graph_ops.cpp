@@ -18,11 +18,6 @@ std::string describe(const YAML::Node& n) {
 }
 }  // namespace
 
-std::string yaml_where(const std::string& source, const YAML::Mark& mark) {
-  if (mark.is_null()) return source;
-  return source + ":" + std::to_string(mark.line + 1) + ":" + std::to_string(mark.column + 1);
-}
-
 std::string did_you_mean(const std::string& word, const std::vector<std::string>& candidates) {
   // Within 2 edits, but never a rewrite of most of a short word ("p" is no typo of "op").
   const size_t limit = std::min<size_t>(2, word.size() / 2);

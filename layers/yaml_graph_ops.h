@@ -10,6 +10,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "core/error.h"
+#include "core/yaml_read.h"
 #include "layers/builder.h"
 
 namespace mt::layers {
@@ -20,9 +21,6 @@ struct ModelOptions;
 class LayerError : public ConfigError {
   using ConfigError::ConfigError;
 };
-
-// "file:line:col" (1-based), or just the file for nodes that were not parsed from text.
-std::string yaml_where(const std::string& source, const YAML::Mark& mark);
 
 // The closest candidate within edit distance 2, or "" when none is that close.
 std::string did_you_mean(const std::string& word, const std::vector<std::string>& candidates);

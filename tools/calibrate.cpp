@@ -16,18 +16,23 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Seconds per call of `fn`: the best of several timed batches after a warm-up, since on a shared
+// Timed runs of each measurement, however short its budget: on a loaded machine one call can take
+// longer than the whole budget, and a single sample is as disturbed as it happened to be.
+constexpr int kMinRuns = 3;
+
+// Seconds per call of `fn`: the best of several timed runs after a warm-up, since on a shared
 // machine the fastest run is the one least disturbed.
 template <typename Fn>
 double best_seconds(Fn fn, double budget_s) {
   fn();  // warm-up: primitive creation, first touch of memory
   double best = 1e30;
   const auto start = Clock::now();
-  do {
+  for (int runs = 0; runs < kMinRuns || std::chrono::duration<double>(Clock::now() - start).count() < budget_s;
+       ++runs) {
     const auto t0 = Clock::now();
     fn();
     best = std::min(best, std::chrono::duration<double>(Clock::now() - t0).count());
-  } while (std::chrono::duration<double>(Clock::now() - start).count() < budget_s);
+  }
   return best;
 }
 

@@ -2,12 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
-#include <map>
 #include <sstream>
 
-#include <yaml-cpp/depthguard.h>
-
 #include "core/error.h"
+#include "core/yaml_read.h"
 
 namespace mt::tools {
 
@@ -16,11 +14,6 @@ const KeySpec* find_spec(const std::string& path) {
   for (const KeySpec& s : config_schema())
     if (s.path == path) return &s;
   return nullptr;
-}
-
-std::string where(const std::string& source, const YAML::Mark& m) {
-  if (m.line < 0) return source;
-  return source + ":" + std::to_string(m.line + 1) + ":" + std::to_string(m.column + 1);
 }
 
 std::string suggestion(const std::string& path) {
@@ -55,36 +48,20 @@ const char* type_name(KeyType t) {
 // Whether `v` lies in [lo, hi]. Written so that NaN, which fails every comparison, is outside.
 bool in_range(double v, double lo, double hi) { return v >= lo && v <= hi; }
 
-// A found value for a message: a scalar as written (cut short), a list or mapping by its size,
-// never the whole node (a hostile file nests thousands of levels).
-std::string describe(const YAML::Node& value) {
-  if (value.IsSequence()) return "a list of " + std::to_string(value.size()) + " items";
-  if (value.IsMap()) return "a mapping of " + std::to_string(value.size()) + " keys";
-  if (!value.IsScalar()) return "nothing";
-  const std::string& text = value.Scalar();
-  return text.size() > 60 ? text.substr(0, 60) + "..." : text;
-}
-
-// Flattens nested maps into dotted paths, keeping each leaf's node (and so its mark).
-// yaml-cpp keeps every pair of a mapping, duplicates included, and the later one would win
-// silently: a key given twice in one mapping is an error naming both places.
+// Flattens nested maps into dotted paths, keeping each leaf's node (and so its mark). A key given
+// twice was refused when the file was loaded (core/yaml_read.h).
 void flatten(const YAML::Node& node, const std::string& prefix, const std::string& source,
              std::vector<std::pair<std::string, YAML::Node>>& out) {
-  std::map<std::string, YAML::Mark> seen;
   for (const auto& kv : node) {
-    MT_CHECK(kv.first.IsScalar(), ConfigError, where(source, kv.first.Mark()),
-             ": a key must be a plain name, found ", describe(kv.first));
+    MT_CHECK(kv.first.IsScalar(), ConfigError, yaml_where(source, kv.first.Mark()),
+             ": a key must be a plain name, found ", describe_yaml(kv.first));
     const std::string key = kv.first.Scalar();
     const std::string path = prefix.empty() ? key : prefix + "." + key;
-    const auto [first, fresh] = seen.emplace(key, kv.first.Mark());
-    MT_CHECK(fresh, ConfigError, where(source, kv.first.Mark()), ": key '", path,
-             "' is given twice, at lines ", first->second.line + 1, " and ", kv.first.Mark().line + 1,
-             "; hint: keep one of them");
     if (kv.second.IsMap() && !find_spec(path)) {
       flatten(kv.second, path, source, out);
       continue;
     }
-    MT_CHECK(find_spec(path), ConfigError, where(source, kv.first.Mark()), ": unknown key '", path,
+    MT_CHECK(find_spec(path), ConfigError, yaml_where(source, kv.first.Mark()), ": unknown key '", path,
              "'", suggestion(path));
     out.emplace_back(path, kv.second);
   }
@@ -94,7 +71,7 @@ void flatten(const YAML::Node& node, const std::string& prefix, const std::strin
 void Config::set(const KeySpec& spec, const YAML::Node& value, const std::string& at) {
   auto bad = [&](const std::string& why) {
     MT_FAIL(ConfigError, at, ": key '", spec.path, "' expects ", type_name(spec.type), why,
-            ", found '", describe(value), "'");
+            ", found '", describe_yaml(value), "'");
   };
   try {
     switch (spec.type) {
@@ -165,22 +142,12 @@ Config Config::defaults() {
 Config Config::load(const std::string& path, const std::vector<std::string>& overrides) {
   Config c = defaults();
   c.source_ = path;
-  YAML::Node root;
-  try {
-    root = YAML::LoadFile(path);
-  } catch (const YAML::BadFile&) {
-    MT_FAIL(ConfigError, path, ": cannot read the config file");
-  } catch (const YAML::DeepRecursion& e) {  // yaml-cpp's own bound on its recursive parser
-    MT_FAIL(ConfigError, where(path, e.mark), ": YAML syntax error: nested deeper than ", e.depth(),
-            " levels");
-  } catch (const YAML::ParserException& e) {
-    MT_FAIL(ConfigError, where(path, e.mark), ": YAML syntax error: ", e.msg);
-  }
+  const YAML::Node root = load_yaml_file(path, "config file");
   if (!root.IsNull()) {
     MT_CHECK(root.IsMap(), ConfigError, path, ": the config must be a mapping of keys");
     std::vector<std::pair<std::string, YAML::Node>> leaves;
     flatten(root, "", path, leaves);
-    for (const auto& [key, node] : leaves) c.set(*find_spec(key), node, where(path, node.Mark()));
+    for (const auto& [key, node] : leaves) c.set(*find_spec(key), node, yaml_where(path, node.Mark()));
   }
   for (const std::string& o : overrides) {
     const size_t eq = o.find('=');
@@ -189,13 +156,7 @@ Config Config::load(const std::string& path, const std::vector<std::string>& ove
     const std::string key = o.substr(0, eq);
     const KeySpec* spec = find_spec(key);
     MT_CHECK(spec, ConfigError, "--set: unknown key '", key, "'", suggestion(key));
-    YAML::Node value;
-    try {
-      value = YAML::Load(o.substr(eq + 1));
-    } catch (const YAML::ParserException& e) {
-      MT_FAIL(ConfigError, "--set ", key, ": value is not a YAML scalar or flow list: ", e.msg);
-    }
-    c.set(*spec, value, "--set " + key);
+    c.set(*spec, parse_yaml(o.substr(eq + 1), "--set " + key), "--set " + key);
   }
   c.settings_ = read_settings(c);
   return c;

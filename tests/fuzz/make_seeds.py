@@ -105,6 +105,20 @@ def main():
         "- {name: flatten, op: flatten}\n"
         "- {name: fc, op: linear}\n")
 
+    # Anchors and aliases, which the loader walks through (core/yaml_read.h bounds their expansion).
+    put("yaml_graph", "aliases.yaml",
+        "- {name: a, op: conv2d, out_channels: &w 2, kernel: *w}\n"
+        "- {name: b, op: conv2d, out_channels: *w, kernel: *w, inputs: &in [images]}\n"
+        "- {name: c, op: add, inputs: [a, b]}\n"
+        "- {name: gap, op: global_avgpool2d}\n"
+        "- {name: flatten, op: flatten}\n"
+        "- {name: fc, op: linear}\n")
+    put("config", "inline_graph.yaml",
+        "model:\n  name: yaml\n  input_shape: [1, 8, 8]\n  graph:\n"
+        "    - {name: conv1, op: conv2d, out_channels: &w 4, kernel: 3}\n"
+        "    - {name: gap, op: global_avgpool2d}\n    - {name: flat, op: flatten}\n"
+        "    - {name: fc, op: linear}\ndata:\n  dataset: synthetic\n")
+
     put("structure", "flat.json", '{"layer1.0.conv1": 5, "layer2.0.conv1": 20}\n')
     put("structure", "counts.json", json.dumps({"format": "morphtrain.structure", "version": 1, "model": "resnet_cifar",
                                                 "learned_structure": {"layer3.0.conv1": 9}}))

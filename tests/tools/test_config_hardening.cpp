@@ -89,3 +89,17 @@ TEST_CASE("a config nested 100000 levels deep is a config error, not a crash", "
   CHECK_THAT(load_error(tmp.path / "c.yaml", "data:\n  mean: " + deep + "\n"),
              Catch::Contains("c.yaml") && Catch::Contains("nested deeper than"));
 }
+
+TEST_CASE("a key given twice in model.graph, inline or in its file, exits 2 naming both lines", "[cli][config]") {
+  mt::testing::TempDir tmp("dup_graph");
+  const fs::path config = tmp.path / "c.yaml";
+  CHECK_THAT(load_error(config, "model:\n  name: yaml\n  graph:\n    - {name: fc, op: linear, bias: true, bias: false}\n"),
+             Catch::Contains(":4:42: key 'model.graph[0].bias' is given twice, on line 4, columns 30 and 42"));
+
+  const fs::path graph = tmp.path / "net.yaml";
+  std::ofstream(graph) << "- name: fc\n  op: linear\n  op: relu\n";
+  std::ofstream(config, std::ios::trunc) << "data:\n  dataset: synthetic\nmodel:\n  name: yaml\n  graph: " << graph.string() << "\n";
+  const auto r = mt::testing::run_morphtrain("--config " + config.string() + " --summary");
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Catch::Contains(graph.string() + ":3:3: key '[0].op' is given twice, at lines 2 and 3"));
+}
