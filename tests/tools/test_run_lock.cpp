@@ -168,10 +168,10 @@ TEST_CASE("two --resume auto of one run at once: one trains, the other refuses",
 
   const auto before = run.checkpoint_names();
   const auto second = run_morphtrain(run.base + " --set train.max_steps=10 --resume auto");
-  first->resume();
   CHECK(second.exit_code == 1);
   CHECK_THAT(second.output, Catch::Contains(run.dir.string()) && Catch::Contains("is in use"));
   CHECK(run.checkpoint_names() == before);
+  first->resume();
 
   const auto trained = first->wait();
   INFO(trained.output);
