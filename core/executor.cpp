@@ -173,19 +173,23 @@ Executor::StepBuffers Executor::step_buffers(const std::vector<Shape>& shapes, b
   const int nn = static_cast<int>(graph_.nodes().size()), nv = graph_.num_values(), end = step_end();
   auto backward_time = [&](int n) { return 2 * nn - 1 - n; };
   auto root = [&](ValueId v) { return alias_of_[v] >= 0 ? alias_of_[v] : v; };
-  // Per root: the first producer, the first and last reader, and whether the step's caller reads it.
-  std::vector<int> produced(nv, nn), first_read(nv, nn), last_read(nv, -1);
-  std::vector<bool> pinned(nv, false), input(nv, false);
+  // Per root: the first producer, the last reader, and whether the step's caller reads it; per
+  // value: its own first and last reader (a second gradient buffer lives between them).
+  std::vector<int> produced(nv, nn), last_read(nv, -1), own_first_read(nv, nn), own_last_read(nv, -1);
+  std::vector<bool> pinned(nv, false), input(nv, false), aliased(nv, false);
   for (ValueId v : graph_.inputs()) pinned[root(v)] = input[root(v)] = true, produced[root(v)] = 0;
   for (ValueId v : graph_.outputs()) pinned[root(v)] = true;
+  for (ValueId v = 0; v < nv; ++v)
+    if (alias_of_[v] >= 0) aliased[alias_of_[v]] = true;
   for (int n = 0; n < nn; ++n) {
     for (ValueId out : graph_.node(n).outputs) produced[root(out)] = std::min(produced[root(out)], n);
     // In evaluation a convolution writes the output of the batch norm folded into it.
     if (bn_after_conv_[n] >= 0)
       for (ValueId out : graph_.node(bn_after_conv_[n]).outputs) produced[root(out)] = std::min(produced[root(out)], n);
     for (ValueId in : graph_.node(n).inputs) {
-      first_read[root(in)] = std::min(first_read[root(in)], n);
       last_read[root(in)] = std::max(last_read[root(in)], n);
+      own_first_read[in] = std::min(own_first_read[in], n);
+      own_last_read[in] = std::max(own_last_read[in], n);
     }
   }
   StepBuffers b;
@@ -208,18 +212,13 @@ Executor::StepBuffers Executor::step_buffers(const std::vector<Shape>& shapes, b
     const int p = std::min(produced[r], nn - 1);
     // Written by its last reader's backward (or zeroed by its producer's), passed on by its
     // producer's; an input's gradient is read after the step.
+    if (aliased[v]) continue;  // a fused ReLU's input: its output's gradient buffer serves both
     const int first = backward_time(last_read[r] >= 0 ? last_read[r] : p);
-    if (alias_of_[v] < 0 && std::find(alias_of_.begin(), alias_of_.end(), v) != alias_of_.end()) continue;
     add(BufferRole::grad, v, first, input[r] ? end : backward_time(p));
   }
-  for (ValueId v = 0; v < nv; ++v) {
-    if (!requires_grad_[v] || uses_[v] <= 1) continue;  // a shared parameter too
-    int first_reader = nn, last_reader = -1;
-    for (int n = 0; n < nn; ++n)
-      for (ValueId in : graph_.node(n).inputs)
-        if (in == v) first_reader = std::min(first_reader, n), last_reader = std::max(last_reader, n);
-    add(BufferRole::scratch, v, backward_time(last_reader), backward_time(first_reader));
-  }
+  for (ValueId v = 0; v < nv; ++v)
+    if (requires_grad_[v] && uses_[v] > 1)  // a shared parameter too
+      add(BufferRole::scratch, v, backward_time(own_last_read[v]), backward_time(own_first_read[v]));
   return b;
 }
 

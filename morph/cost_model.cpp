@@ -4,7 +4,6 @@
 #include <map>
 
 #include "core/graph_queries.h"
-#include "core/ops/conv2d.h"
 #include "morph/handlers/op_handler.h"
 #include "morph/latency_table.h"
 
@@ -31,18 +30,6 @@ double channel_bytes(const Graph& g, const std::vector<Shape>& shapes, ValueId v
          static_cast<double>(dtype_size(g.value(v).dtype));
 }
 
-// The layer's key in a measured latency table, from its dense shape; empty for other ops.
-std::string shape_key(const Graph& g, const std::vector<Shape>& shapes, const Node& n) {
-  const Shape &x = shapes[n.inputs[0]], &y = shapes[n.outputs[0]];
-  if (n.op->kind() == OpKind::linear) return linear_key(x[1], y[1]);
-  const auto* conv = dynamic_cast<const Conv2dOp*>(n.op.get());
-  if (!conv || x.rank() != 4) return "";
-  const Conv2dDesc& d = conv->desc();
-  const Shape& w = g.value(n.inputs[1]).shape;
-  return conv_key(x[1], y[1], x[2], x[3], static_cast<int>(w[2]), static_cast<int>(w[3]), d.stride_h, d.stride_w,
-                  d.pad_h, d.pad_w, d.dilation_h, d.dilation_w, d.groups);
-}
-
 CostOp make_cost_op(const ChannelGroups& groups, int node) {
   const Graph& g = groups.graph();
   const Node& n = g.node(node);
@@ -63,7 +50,7 @@ CostOp make_cost_op(const ChannelGroups& groups, int node) {
       if (is_activation_value(g, v)) op.in_bytes += channel_bytes(g, groups.shapes(), v);
   }
   if (h.counts_compute()) h.weight_coeffs(groups, op);
-  op.shape_key = shape_key(g, groups.shapes(), n);
+  op.shape_key = layer_key(g, groups.shapes(), n);
   return op;
 }
 

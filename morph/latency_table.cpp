@@ -5,6 +5,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "core/ops/conv2d.h"
 
 namespace mt::morph {
 
@@ -91,6 +92,17 @@ std::string conv_key(int64_t in, int64_t out, int64_t h, int64_t w, int kh, int 
 }
 
 std::string linear_key(int64_t in, int64_t out) { return "linear " + std::to_string(in) + "x" + std::to_string(out); }
+
+std::string layer_key(const Graph& g, const std::vector<Shape>& shapes, const Node& n) {
+  const Shape &x = shapes[n.inputs[0]], &y = shapes[n.outputs[0]];
+  if (n.op->kind() == OpKind::linear) return linear_key(x[1], y[1]);
+  const auto* conv = dynamic_cast<const Conv2dOp*>(n.op.get());
+  if (!conv || x.rank() != 4) return "";
+  const Conv2dDesc& d = conv->desc();
+  const Shape& w = g.value(n.inputs[1]).shape;
+  return conv_key(x[1], y[1], x[2], x[3], static_cast<int>(w[2]), static_cast<int>(w[3]), d.stride_h, d.stride_w,
+                  d.pad_h, d.pad_w, d.dilation_h, d.dilation_w, d.groups);
+}
 
 std::vector<double> channel_grid(int64_t dense) {
   std::set<int64_t> points{1, dense};

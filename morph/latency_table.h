@@ -18,6 +18,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/graph.h"
+
 namespace mt::morph {
 
 struct LatencyEntry {
@@ -55,6 +57,9 @@ class LatencyTable {
 std::string conv_key(int64_t in, int64_t out, int64_t h, int64_t w, int kh, int kw, int sh, int sw, int ph, int pw,
                      int dh, int dw, int groups);
 std::string linear_key(int64_t in, int64_t out);
+// The key of a conv2d or linear node of `g` from its dense shapes (`shapes`: one sample's value
+// shapes); empty for other nodes.
+std::string layer_key(const Graph& g, const std::vector<Shape>& shapes, const Node& n);
 
 // The channel counts a dense width is measured at: 1, the width, and its eighths, rounded.
 std::vector<double> channel_grid(int64_t dense);

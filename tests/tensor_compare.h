@@ -1,7 +1,6 @@
 #pragma once
 // Exact comparisons of tensors and of named tensor sets (state_dicts), whatever their dtype or
 // layout, for tests that check a copy is a copy.
-#include <algorithm>
 #include <map>
 #include <string>
 
@@ -10,16 +9,9 @@
 
 namespace mt::testing {
 
+// Exactly equal (max_rel_diff of core/tensor.h reads every dtype and layout).
 inline bool same_values(const Tensor& a, const Tensor& b) {
-  if (a.shape() != b.shape() || (a.dtype() == DType::i64) != (b.dtype() == DType::i64)) return false;
-  if (a.dtype() == DType::i64) {
-    const Tensor x = a.to(Layout::nchw), y = b.to(Layout::nchw);
-    return std::equal(x.data<int64_t>(), x.data<int64_t>() + x.numel(), y.data<int64_t>());
-  }
-  Tensor x = Tensor::empty(a.shape(), DType::f64), y = Tensor::empty(b.shape(), DType::f64);
-  x.copy_from(a);
-  y.copy_from(b);
-  return std::equal(x.data<double>(), x.data<double>() + x.numel(), y.data<double>());
+  return a.shape() == b.shape() && (a.dtype() == DType::i64) == (b.dtype() == DType::i64) && max_rel_diff(a, b) == 0;
 }
 
 // The same names, each with the same shape and values.

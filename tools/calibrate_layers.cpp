@@ -55,15 +55,8 @@ morph::LatencyTable calibrate_layers(KernelBackend& backend, const layers::Model
     const Node& node = g.node(n);
     const Shape &x = shapes[node.inputs[0]], &y = shapes[node.outputs[0]];
     morph::LatencyEntry e;
+    e.key = morph::layer_key(g, shapes, node);
     const auto* conv = dynamic_cast<const Conv2dOp*>(node.op.get());
-    if (conv) {
-      const Conv2dDesc& d = conv->desc();
-      const Shape& w = g.value(node.inputs[1]).shape;
-      e.key = morph::conv_key(x[1], y[1], x[2], x[3], static_cast<int>(w[2]), static_cast<int>(w[3]), d.stride_h,
-                              d.stride_w, d.pad_h, d.pad_w, d.dilation_h, d.dilation_w, d.groups);
-    } else {
-      e.key = morph::linear_key(x[1], y[1]);
-    }
     ++done;
     if (!seen.insert(e.key).second) continue;  // a repeated block: measured once
     const bool depthwise = conv && conv->desc().groups > 1 && conv->desc().groups == x[1] && x[1] == y[1];

@@ -4,9 +4,7 @@
 // weights (or model.weights). The run is only read.
 #include <filesystem>
 #include <iostream>
-#include <map>
 
-#include "core/safetensors.h"
 #include "tools/commands.h"
 #include "tools/experiment.h"
 #include "tools/onnx_export.h"
@@ -49,11 +47,7 @@ int export_command(const Config& config, const std::string& from, const std::str
     if (!m.structure.empty()) o.metadata.emplace_back("structure", m.structure);
     export_onnx(m.model, out, o);
   } else {
-    NamedTensors tensors;
-    for (auto& [name, t] : m.model.graph.state_dict()) tensors.emplace_back(name, t);
-    std::map<std::string, std::string> metadata{{"format", "pt"}, {"model", m.model.name}};
-    if (!m.structure.empty()) metadata["structure"] = m.structure;
-    write_safetensors(out, tensors, metadata);
+    write_model_safetensors(out, m.model, m.structure);
   }
   std::cout << "exported " << m.model.name << " (" << m.model.graph.num_parameters() << " parameters) from "
             << m.source << (m.step ? " (step " + std::to_string(m.step) + ")" : std::string()) << " to " << out

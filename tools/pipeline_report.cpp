@@ -16,6 +16,7 @@
 #include "morph/width_expansion.h"
 #include "tools/morph_setup.h"
 #include "tools/onnx_export.h"
+#include "tools/run_model.h"
 #include "tools/svg_plot.h"
 
 namespace mt::tools {
@@ -196,11 +197,7 @@ std::pair<double, double> inference_speed(layers::Model& a, layers::Model& b, in
 }
 
 void write_slim_safetensors(const std::string& path, const layers::Model& slim, const fs::path& structure_file) {
-  std::ifstream in(structure_file);
-  const std::string structure((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  NamedTensors tensors;
-  for (auto& [name, t] : slim.graph.state_dict()) tensors.emplace_back(name, t);
-  write_safetensors(path, tensors, {{"format", "pt"}, {"model", slim.name}, {"structure", structure}});
+  write_model_safetensors(path, slim, read_text_file(structure_file.string()).value_or(""));
 }
 
 namespace {

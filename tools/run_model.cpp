@@ -1,5 +1,6 @@
 #include "tools/run_model.h"
 
+#include <map>
 #include <ostream>
 
 #include "core/json_read.h"
@@ -53,6 +54,14 @@ std::optional<RunModel> load_pipeline_slim_model(const Config& config, const Dat
                weights.string(), 0, *text};
   load_state_dict(out.model.graph, read_safetensors(weights.string()).tensors);
   return out;
+}
+
+void write_model_safetensors(const std::string& path, const layers::Model& model, const std::string& structure) {
+  NamedTensors tensors;
+  for (auto& [name, t] : model.graph.state_dict()) tensors.emplace_back(name, t);
+  std::map<std::string, std::string> metadata{{"format", "pt"}, {"model", model.name}};
+  if (!structure.empty()) metadata["structure"] = structure;
+  write_safetensors(path, tensors, metadata);
 }
 
 std::optional<fs::path> run_config_of(const fs::path& path) {

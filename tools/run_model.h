@@ -29,6 +29,10 @@ RunModel load_checkpointed_model(const Config& config, const Dataset& train, con
 std::optional<RunModel> load_pipeline_slim_model(const Config& config, const Dataset& train,
                                                  const std::filesystem::path& path);
 
+// The model's state_dict under PyTorch's names as safetensors, with "format": "pt", the model's
+// name and, when not empty, its structure (a structure file's text) in the metadata.
+void write_model_safetensors(const std::string& path, const layers::Model& model, const std::string& structure);
+
 // The config.yaml of the run `path` belongs to (a run, pipeline phase or checkpoint directory,
 // looked up through at most three parent folders); nullopt when there is none.
 std::optional<std::filesystem::path> run_config_of(const std::filesystem::path& path);

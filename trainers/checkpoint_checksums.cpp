@@ -37,16 +37,20 @@ std::vector<uint8_t> read_file_bytes(const std::string& path) {
   return bytes;
 }
 
-uint32_t bytes_crc32(const void* data, size_t size) {
-  uLong crc = ::crc32(0L, Z_NULL, 0);
+uint32_t extend_crc32(uint32_t crc, const void* data, size_t size) {
+  uLong c = crc;
   const auto* p = static_cast<const Bytef*>(data);
   while (size > 0) {  // zlib takes a uInt length
     const uInt n = static_cast<uInt>(std::min<size_t>(size, 1u << 30));
-    crc = ::crc32(crc, p, n);
+    c = ::crc32(c, p, n);
     p += n;
     size -= n;
   }
-  return static_cast<uint32_t>(crc);
+  return static_cast<uint32_t>(c);
+}
+
+uint32_t bytes_crc32(const void* data, size_t size) {
+  return extend_crc32(static_cast<uint32_t>(::crc32(0L, Z_NULL, 0)), data, size);
 }
 
 void seal_state_json(nlohmann::json& state, const std::string& dir, const std::vector<std::string>& files) {

@@ -20,6 +20,8 @@ namespace mt::checkpoint_detail {
 // The whole file's bytes; IoError naming the file when it cannot be read.
 std::vector<uint8_t> read_file_bytes(const std::string& path);
 uint32_t bytes_crc32(const void* data, size_t size);
+// The CRC-32 of what `crc` covered followed by `size` bytes at `data` (zlib's crc32, any size).
+uint32_t extend_crc32(uint32_t crc, const void* data, size_t size);
 
 // Adds "files" (name -> hex CRC-32 of `dir`/name) and "checksum" to `state`.
 void seal_state_json(nlohmann::json& state, const std::string& dir, const std::vector<std::string>& files);

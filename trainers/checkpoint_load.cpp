@@ -27,14 +27,7 @@ uint32_t crc32_of(const std::vector<const Tensor*>& tensors) {
   uLong crc = ::crc32(0L, Z_NULL, 0);
   for (const Tensor* t : tensors) {
     const Tensor rows = t->layout() == Layout::nchw ? *t : t->to(Layout::nchw);
-    const auto* p = static_cast<const Bytef*>(rows.raw());
-    size_t left = rows.nbytes();
-    while (left > 0) {  // zlib takes a uInt length
-      const uInt n = static_cast<uInt>(std::min<size_t>(left, 1u << 30));
-      crc = ::crc32(crc, p, n);
-      p += n;
-      left -= n;
-    }
+    crc = extend_crc32(static_cast<uint32_t>(crc), rows.raw(), rows.nbytes());
   }
   return static_cast<uint32_t>(crc);
 }

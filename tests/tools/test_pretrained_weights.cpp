@@ -9,11 +9,10 @@
 #include <fstream>
 #include <sstream>
 
-#include "core/executor.h"
 #include "core/safetensors.h"
-#include "kernels/backends.h"
 #include "python_env.h"
 #include "temp_dir.h"
+#include "tests/morph/reshape_test_util.h"
 #include "tensor_compare.h"
 #include "tools/config.h"
 #include "tools/experiment.h"
@@ -40,28 +39,6 @@ const Tensor& named(const NamedTensors& tensors, const std::string& name) {
   throw;
 }
 
-Tensor eval_logits(layers::Model& m, const Tensor& images) {
-  std::vector<Tensor> feeds{images};
-  if (m.labels >= 0) feeds.push_back(Tensor::zeros({images.dim(0)}, DType::i64));
-  auto backend = make_backend("cpu");
-  Executor exec(m.graph, *backend);
-  exec.forward(feeds, Mode::eval);
-  return exec.value(m.logits).clone();
-}
-
-// max |a - b| / max |b|
-double relative_difference(const Tensor& a, const Tensor& b) {
-  Tensor x = Tensor::empty(a.shape(), DType::f64), y = Tensor::empty(b.shape(), DType::f64);
-  x.copy_from(a);
-  y.copy_from(b);
-  double diff = 0, scale = 0;
-  for (int64_t i = 0; i < x.numel(); ++i) {
-    diff = std::max(diff, std::abs(x.data<double>()[i] - y.data<double>()[i]));
-    scale = std::max(scale, std::abs(y.data<double>()[i]));
-  }
-  return diff / scale;
-}
-
 struct TorchFiles {
   std::filesystem::path weights, check;
 };
@@ -85,13 +62,13 @@ TEST_CASE("a PyTorch state_dict in safetensors gives the zoo model PyTorch's log
   tools::load_pretrained_weights(c, m, log);
   CHECK_THAT(log.str(), Contains("loaded " + std::to_string(m.graph.state_dict().size()) + " tensors from " +
                                  files.weights.string()));
-  const Tensor logits = eval_logits(m, named(check.tensors, "images"));
-  CHECK(relative_difference(logits, named(check.tensors, "logits")) < 1e-4);
+  const Tensor logits = test::eval_logits(m, named(check.tensors, "images"));
+  CHECK(max_rel_diff(logits, named(check.tensors, "logits")) < 1e-4);
 
   // A fresh model gives other logits: the weights made the difference.
   const tools::Config fresh = resnet20_config(dir, "");
   layers::Model f = tools::configured_model(fresh, tools::load_data(fresh).train);
-  CHECK(relative_difference(eval_logits(f, named(check.tensors, "images")), named(check.tensors, "logits")) > 0.1);
+  CHECK(max_rel_diff(test::eval_logits(f, named(check.tensors, "images")), named(check.tensors, "logits")) > 0.1);
 }
 
 TEST_CASE("model.weights that do not fit list every key, or load what fits when not strict", "[tools][weights]") {
@@ -151,7 +128,7 @@ TEST_CASE("pretrained weights leave ResRep's compactors and FiGS gates at their 
   write_safetensors(file, tensors);
   Tensor images = Tensor::zeros({2, 3, 32, 32});
   images.fill(0.5);
-  const Tensor expected = eval_logits(source, images);
+  const Tensor expected = test::eval_logits(source, images);
 
   for (const char* method : {"resrep", "logistic_sigmoid"}) {
     INFO(method);
@@ -163,6 +140,6 @@ TEST_CASE("pretrained weights leave ResRep's compactors and FiGS gates at their 
     tools::load_pretrained_weights(c, m, log);  // strict, yet no missing key
     CHECK_THAT(log.str(), Contains("added by structure learning keep their initial values"));
     if (std::string(method) == "resrep")  // identity compactors: the pretrained function unchanged
-      CHECK(relative_difference(eval_logits(m, images), expected) < 1e-5);
+      CHECK(max_rel_diff(test::eval_logits(m, images), expected) < 1e-5);
   }
 }

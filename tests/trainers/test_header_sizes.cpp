@@ -2,8 +2,6 @@
 // pass the size check and training would read past its buffer) and images whose header promises
 // more pixels than any training image has are rejected with a DataError naming the file.
 #include <catch2/catch.hpp>
-#include <jpeglib.h>
-#include <png.h>
 #include <zlib.h>
 
 #include <cstdio>
@@ -15,6 +13,7 @@
 #include "core/checked_size.h"
 #include "core/error.h"
 #include "tests/temp_dir.h"
+#include "tests/trainers/image_files.h"
 #include "trainers/image_codec.h"
 #include "trainers/idx.h"
 
@@ -54,46 +53,13 @@ std::string data_error_of(const std::function<void()>& f) {
   return "no error";
 }
 
-// A valid 2x2 gray PNG.
+// A valid 2x2 gray PNG and a valid 8x8 RGB JPEG.
 void write_small_png(const fs::path& file) {
-  FILE* f = std::fopen(file.c_str(), "wb");
-  REQUIRE(f);
-  png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr);
-  png_infop info = png_create_info_struct(png);
-  png_init_io(png, f);
-  png_set_IHDR(png, info, 2, 2, 8, PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
-               PNG_FILTER_TYPE_DEFAULT);
-  png_write_info(png, info);
-  uint8_t row[2] = {10, 20};
-  for (int y = 0; y < 2; ++y) png_write_row(png, row);
-  png_write_end(png, nullptr);
-  png_destroy_write_struct(&png, &info);
-  std::fclose(f);
+  testing::write_png(file, 2, 2, PNG_COLOR_TYPE_GRAY, {10, 20, 10, 20});
 }
 
-// A valid 8x8 RGB JPEG.
 void write_small_jpeg(const fs::path& file) {
-  FILE* f = std::fopen(file.c_str(), "wb");
-  REQUIRE(f);
-  jpeg_compress_struct cinfo;
-  jpeg_error_mgr err;
-  cinfo.err = jpeg_std_error(&err);
-  jpeg_create_compress(&cinfo);
-  jpeg_stdio_dest(&cinfo, f);
-  cinfo.image_width = 8;
-  cinfo.image_height = 8;
-  cinfo.input_components = 3;
-  cinfo.in_color_space = JCS_RGB;
-  jpeg_set_defaults(&cinfo);
-  jpeg_start_compress(&cinfo, TRUE);
-  std::vector<uint8_t> pixels(8 * 3, 128);
-  while (cinfo.next_scanline < cinfo.image_height) {
-    JSAMPROW row = pixels.data();
-    jpeg_write_scanlines(&cinfo, &row, 1);
-  }
-  jpeg_finish_compress(&cinfo);
-  jpeg_destroy_compress(&cinfo);
-  std::fclose(f);
+  testing::write_jpeg(file, 8, 8, 3, std::vector<uint8_t>(8 * 8 * 3, 128));
 }
 
 }  // namespace
