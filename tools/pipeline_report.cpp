@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "core/atomic_file.h"
 #include "core/json_read.h"
@@ -16,6 +17,7 @@
 #include "morph/width_expansion.h"
 #include "tools/morph_setup.h"
 #include "tools/onnx_export.h"
+#include "tools/onnxruntime_speed.h"
 #include "tools/run_model.h"
 #include "tools/svg_plot.h"
 
@@ -239,6 +241,29 @@ nlohmann::json report_figures(const Config& config, const std::vector<Metric>& m
   return j;
 }
 
+// The dense and the slim ONNX in ONNX Runtime, where it is installed (tools/onnxruntime_speed.h).
+void measure_in_onnxruntime(nlohmann::json& j, int batch, const layers::Model& dense, const fs::path& run) {
+  const fs::path dense_onnx = run / ".dense_for_onnxruntime.onnx";  // the dense export, timed then removed
+  export_onnx(dense, dense_onnx.string());
+  const OnnxRuntimeSpeed speed = onnxruntime_speed({dense_onnx.string(), (run / "slim.onnx").string()}, batch, 5,
+                                                   static_cast<int>(std::thread::hardware_concurrency()));
+  std::error_code ec;
+  fs::remove(dense_onnx, ec);
+  if (!speed.skipped.empty()) {
+    j["onnxruntime"] = {{"skipped", speed.skipped}};
+    return;
+  }
+  std::vector<double> ratios = speed.ratio;
+  std::sort(ratios.begin(), ratios.end());
+  j["onnxruntime"] = {{"batch", batch},
+                      {"dense_img_per_s", speed.img_per_s[0]},
+                      {"slim_img_per_s", speed.img_per_s[1]},
+                      {"speedup", ratios.empty() ? speed.img_per_s[1] / speed.img_per_s[0] : ratios[ratios.size() / 2]},
+                      {"speedup_min", ratios.empty() ? 0.0 : ratios.front()},
+                      {"speedup_max", ratios.empty() ? 0.0 : ratios.back()},
+                      {"rounds", ratios.size()}};
+}
+
 // The measured inference speed of both models (pipeline.benchmark_batch > 0) and the ONNX export.
 void measure_and_export(nlohmann::json& j, int64_t batch, const layers::Model& dense, const layers::Model& slim,
                         const fs::path& run) {
@@ -255,7 +280,9 @@ void measure_and_export(nlohmann::json& j, int64_t batch, const layers::Model& d
   } catch (const std::exception& e) {
     j["exports"] = {"slim.safetensors", "structure.json"};
     j["onnx_error"] = e.what();
+    return;
   }
+  if (batch > 0) measure_in_onnxruntime(j, static_cast<int>(batch), dense, run);
 }
 
 double phase_figure(const nlohmann::json& j, const char* phase, const char* key, double fallback) {
@@ -326,6 +353,18 @@ void baseline_markdown(std::ostringstream& md, const nlohmann::json& j) {
      << "![baseline](plots/baseline.svg)\n\n";
 }
 
+// The slim model exists to run faster: where it measured slower than the dense one, say so.
+std::vector<std::string> slower_warnings(const nlohmann::json& j) {
+  std::vector<std::string> out;
+  for (const char* where : {"inference", "onnxruntime"}) {
+    if (!j.contains(where) || !j[where].contains("speedup") || j[where]["speedup"].get<double>() >= 1.0) continue;
+    out.push_back(std::string("the slim model measured slower than the dense one in ") +
+                  (std::string(where) == "inference" ? "morphtrain" : "ONNX Runtime") + " (" +
+                  fmt("%.2fx", j[where]["speedup"]) + "); try pipeline.round_to: 16 or morph.target.cost: latency");
+  }
+  return out;
+}
+
 void markdown_tables(std::ostringstream& md, const nlohmann::json& j, const std::vector<Metric>& metrics) {
   md << "| | dense | slim | slim / dense |\n|---|---:|---:|---:|\n";
   for (const Metric& m : metrics)
@@ -335,6 +374,16 @@ void markdown_tables(std::ostringstream& md, const nlohmann::json& j, const std:
     md << "| inference img/s (batch " << j["inference"]["batch"].get<int64_t>() << ", measured) | "
        << fmt("%.0f", j["inference"]["dense_img_per_s"]) << " | " << fmt("%.0f", j["inference"]["slim_img_per_s"])
        << " | " << fmt("%.2fx faster", j["inference"]["speedup"]) << " |\n";
+  if (j.contains("onnxruntime") && !j["onnxruntime"].contains("skipped")) {
+    const nlohmann::json& o = j["onnxruntime"];
+    md << "| ONNX Runtime img/s (batch " << o["batch"].get<int64_t>() << ", measured, median of " << o["rounds"]
+       << " alternating rounds) | " << fmt("%.0f", o["dense_img_per_s"]) << " | " << fmt("%.0f", o["slim_img_per_s"])
+       << " | " << fmt("%.2fx faster", o["speedup"]) << " (" << fmt("%.2f", o["speedup_min"]) << "-"
+       << fmt("%.2f", o["speedup_max"]) << ") |\n";
+  }
+  for (const std::string& w : slower_warnings(j)) md << "\n**" << w << "**\n";
+  if (j.contains("onnxruntime") && j["onnxruntime"].contains("skipped"))
+    md << "\nONNX Runtime: not measured (" << j["onnxruntime"]["skipped"].get<std::string>() << ").\n";
   const nlohmann::json retrain = j["phases"].value("retrain", nlohmann::json::object());
   md << "\nTest accuracy: learned model " << fmt("%.2f%%", 100 * phase_figure(j, "learn", "test_accuracy", -1.0))
      << " (end of structure learning), slim model " << fmt("%.2f%%", 100 * retrain.value("test_accuracy", -1.0))
@@ -375,6 +424,11 @@ std::string report_summary(const nlohmann::json& j, const std::vector<Metric>& m
   if (j.contains("inference"))
     s << "  inference: " << fmt("%.0f", j["inference"]["dense_img_per_s"]) << " -> "
       << fmt("%.0f", j["inference"]["slim_img_per_s"]) << " img/s (" << fmt("%.2fx", j["inference"]["speedup"]) << ")\n";
+  if (j.contains("onnxruntime") && !j["onnxruntime"].contains("skipped"))
+    s << "  ONNX Runtime: " << fmt("%.0f", j["onnxruntime"]["dense_img_per_s"]) << " -> "
+      << fmt("%.0f", j["onnxruntime"]["slim_img_per_s"]) << " img/s (" << fmt("%.2fx", j["onnxruntime"]["speedup"])
+      << ")\n";
+  for (const std::string& w : slower_warnings(j)) s << "  WARNING: " << w << "\n";
   s << "  test accuracy: learned " << fmt("%.2f%%", 100 * phase_figure(j, "learn", "test_accuracy", -1.0)) << ", slim "
     << fmt("%.2f%%", 100 * phase_figure(j, "retrain", "test_accuracy", -1.0)) << "\n";
   if (j.contains("baseline"))

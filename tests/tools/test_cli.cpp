@@ -188,6 +188,12 @@ TEST_CASE("the pipeline learns, reshapes, retrains and reports in one run direct
   CHECK(figures["baseline"]["flops"].get<double>() <= figures["baseline"]["learned_flops"].get<double>());
   CHECK(figures["baseline"]["flops"].get<double>() >= 0.9 * figures["baseline"]["learned_flops"].get<double>());
   CHECK(figures["baseline"]["test_accuracy"].get<double>() >= 0.0);
+  // ONNX Runtime, where installed, times the dense and the slim export; elsewhere the report says why not.
+  REQUIRE(figures.contains("onnxruntime"));
+  if (figures["onnxruntime"].contains("skipped"))
+    CHECK_THAT(figures["onnxruntime"]["skipped"].get<std::string>(), Catch::Contains("onnxruntime-node"));
+  else
+    CHECK(figures["onnxruntime"]["slim_img_per_s"].get<double>() > 0);
 
   // --export writes the slim model the pipeline left (its structure, its retrained weights).
   const auto exported = tmp.path / "slim_again.safetensors";
