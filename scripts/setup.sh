@@ -9,7 +9,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 build_packages=(cmake ninja-build g++ pkg-config ccache libdnnl-dev ocl-icd-opencl-dev nlohmann-json3-dev
-                catch2 libcli11-dev libyaml-cpp-dev zlib1g-dev libpng-dev libjpeg-dev
+                catch2 libcli11-dev libyaml-cpp-dev zlib1g-dev libpng-dev libjpeg-dev libonnx-dev libprotobuf-dev
                 libopenmpi-dev openmpi-bin dataset-fashion-mnist)
 
 # ensure_packages PKG...: apt-get install the ones dpkg does not report as installed.

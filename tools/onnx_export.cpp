@@ -1,5 +1,7 @@
 #include "tools/onnx_export.h"
 
+#include <onnx/checker.h>
+
 #include "core/atomic_file.h"
 #include "core/graph_queries.h"
 #include "tools/onnx_graph_writer.h"
@@ -46,7 +48,7 @@ void GraphWriter::plan_folding() {
   }
 }
 
-ProtobufWriter GraphWriter::graph() {
+::onnx::GraphProto GraphWriter::graph() {
   claim("images");
   names_[model_.images] = "images";
   for (size_t i = 0; i < graph_.nodes().size(); ++i)
@@ -62,12 +64,12 @@ ProtobufWriter GraphWriter::graph() {
   std::vector<Dim> out_dims{{0, options_.batch_dim}};
   for (int d = 1; d < shape(model_.logits).rank(); ++d) out_dims.push_back({shape(model_.logits)[d], ""});
 
-  ProtobufWriter g;  // GraphProto
-  for (const auto& n : nodes_) g.message(1, n);
-  g.bytes(2, model_.name);
-  for (const auto& t : initializers_) g.message(5, t);
-  g.message(11, value_info("images", ElemType::f32, in_dims));
-  g.message(12, value_info("logits", ElemType::f32, out_dims));
+  ::onnx::GraphProto g;
+  for (auto& n : nodes_) *g.add_node() = std::move(n);
+  g.set_name(model_.name);
+  for (auto& t : initializers_) *g.add_initializer() = std::move(t);
+  *g.add_input() = value_info("images", in_dims);
+  *g.add_output() = value_info("logits", out_dims);
   return g;
 }
 
@@ -107,7 +109,7 @@ std::string GraphWriter::constant(const std::string& name, const std::vector<int
 void GraphWriter::add_node(const std::string& op_type, const std::string& name,
                            const std::vector<std::string>& inputs,
                            const std::vector<std::string>& outputs,
-                           const std::vector<ProtobufWriter>& attributes) {
+                           const std::vector<Attribute>& attributes) {
   nodes_.push_back(node(op_type, name, inputs, outputs, attributes));
 }
 
@@ -120,14 +122,29 @@ void GraphWriter::claim(const std::string& name) {
 
 std::string onnx_model_bytes(const layers::Model& model, const OnnxExportOptions& o) {
   onnx::GraphWriter writer(model, o);
-  ProtobufWriter m;  // ModelProto
-  m.int64(1, onnx::kIrVersion);
-  m.bytes(2, "morphtrain");
-  if (!o.producer_version.empty()) m.bytes(3, o.producer_version);
-  m.message(7, writer.graph());
-  m.message(8, onnx::opset(onnx::kOpset));
-  for (const auto& [key, value] : o.metadata) m.message(14, onnx::string_entry(key, value));
-  return m.data();
+  ::onnx::ModelProto m;
+  m.set_ir_version(onnx::kIrVersion);
+  m.set_producer_name("morphtrain");
+  if (!o.producer_version.empty()) m.set_producer_version(o.producer_version);
+  *m.mutable_graph() = writer.graph();
+  auto* opset = m.add_opset_import();
+  opset->set_domain("");  // ai.onnx
+  opset->set_version(onnx::kOpset);
+  for (const auto& [key, value] : o.metadata) {
+    auto* entry = m.add_metadata_props();
+    entry->set_key(key);
+    entry->set_value(value);
+  }
+  // The ONNX checker on every export: a graph it rejects is our bug, reported before any file exists.
+  try {
+    ::onnx::checker::check_model(m);
+  } catch (const std::exception& e) {
+    MT_FAIL(ConfigError, "[onnx export] model '", model.name, "' fails the ONNX checker: ", e.what());
+  }
+  std::string bytes;
+  MT_CHECK(m.SerializeToString(&bytes), ConfigError, "[onnx export] model '", model.name,
+           "' does not serialise (over protobuf's 2 GiB limit?)");
+  return bytes;
 }
 
 void export_onnx(const layers::Model& model, const std::string& path, const OnnxExportOptions& o) {

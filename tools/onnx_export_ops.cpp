@@ -78,7 +78,7 @@ void GraphWriter::emit(int i) {
           "(supported: ", supported, ")");
 }
 
-void GraphWriter::plain(const Node& n, const std::string& op_type, std::vector<ProtobufWriter> attributes) {
+void GraphWriter::plain(const Node& n, const std::string& op_type, std::vector<Attribute> attributes) {
   std::vector<std::string> inputs;
   for (ValueId v : n.inputs) inputs.push_back(input(v));
   add_node(op_type, n.name, inputs, {output(n.outputs[0])}, attributes);
@@ -133,7 +133,7 @@ void GraphWriter::pool(const Node& n) {
              ConfigError, "[onnx export] node '", n.name, "': ceil_mode output ", y.str(), " from ",
              x.str(), " differs from ONNX's ceil_mode rule (a last window starting in the padding)");
   }
-  std::vector<ProtobufWriter> attrs{attr_ints("kernel_shape", {d.kernel_h, d.kernel_w}),
+  std::vector<Attribute> attrs{attr_ints("kernel_shape", {d.kernel_h, d.kernel_w}),
                                     attr_ints("strides", {d.stride_h, d.stride_w}),
                                     attr_ints("pads", {d.pad_h, d.pad_w, d.pad_h, d.pad_w}),
                                     attr_int("ceil_mode", ceil ? 1 : 0)};

@@ -16,7 +16,7 @@ class GraphWriter {
  public:
   GraphWriter(const layers::Model& model, const OnnxExportOptions& options);
   // The GraphProto of the inference graph.
-  ProtobufWriter graph();
+  ::onnx::GraphProto graph();
 
  private:
   void plan_folding();
@@ -31,7 +31,7 @@ class GraphWriter {
   void gate(const Node& n);
   void channel_pad(const Node& n);
   void dropout(const Node& n);
-  void plain(const Node& n, const std::string& op_type, std::vector<ProtobufWriter> attributes = {});
+  void plain(const Node& n, const std::string& op_type, std::vector<Attribute> attributes = {});
 
   // The ONNX name of a value read by a node: the images input, an initializer (added on first
   // use), or the output of an earlier node.
@@ -45,7 +45,7 @@ class GraphWriter {
                        const std::vector<int64_t>& values);
   void add_node(const std::string& op_type, const std::string& name,
                 const std::vector<std::string>& inputs, const std::vector<std::string>& outputs,
-                const std::vector<ProtobufWriter>& attributes = {});
+                const std::vector<Attribute>& attributes = {});
   void claim(const std::string& name);
   const Shape& shape(ValueId v) const { return shapes_.at(v); }  // batch 1
 
@@ -58,7 +58,8 @@ class GraphWriter {
   std::vector<bool> absorbed_;   // per node: a batch norm emitted with its conv
   std::map<ValueId, std::string> names_;  // values that have an ONNX name already
   std::set<std::string> claimed_;
-  std::vector<ProtobufWriter> nodes_, initializers_;
+  std::vector<::onnx::NodeProto> nodes_;
+  std::vector<::onnx::TensorProto> initializers_;
 };
 
 // A tensor's values as doubles in row-major order, whatever its dtype and layout.

@@ -5,6 +5,7 @@
 #include <numeric>
 
 #include "kernels/cpu/conv_thin.h"
+#include "morph/channel_selection.h"
 #include "morph/width_expansion.h"
 
 namespace mt::tools {
@@ -36,17 +37,35 @@ StructureChoice choose_structure(const layers::Model& dense, const morph::Networ
       if (c.selection.alive(g) && state.regularized[g]) order.push_back(g);
     std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return state.reg[a] < state.reg[b]; });
     double threshold = 0;
-    for (int g : order) {
-      if (c.trimmed_cost <= budget) break;
-      c.selection.copies[g] = 0;
-      threshold = state.reg[g];
-      ++c.trimmed_groups;
-      c.trimmed_cost = morph::structure_cost(costs, c.selection);
-    }
+    size_t next = 0;
+    auto trim = [&] {
+      for (; next < order.size() && c.trimmed_cost > budget; ++next) {
+        const int g = order[next];
+        if (c.selection.copies[g] == 0) continue;
+        c.selection.copies[g] = 0;
+        threshold = state.reg[g];
+        ++c.trimmed_groups;
+        c.trimmed_cost = morph::structure_cost(costs, c.selection);
+      }
+    };
+    trim();
     char buf[160];
     std::snprintf(buf, sizeof buf, "above the budget: %lld more channel groups removed (threshold raised to %.3g)",
                   static_cast<long long>(c.trimmed_groups), threshold);
     c.notes.push_back(buf + std::string(", now ") + percent(c.trimmed_cost, full));
+    // A layer left without a channel keeps its strongest one (the reshape would revive it anyway):
+    // counted here, and trimmed elsewhere where that put the cost back above the budget.
+    for (int round = 0; round < 64; ++round) {
+      const std::vector<std::string> revived = morph::revive_empty_values(reg.groups(), c.selection);
+      if (revived.empty()) break;
+      const int64_t before = c.trimmed_groups;
+      c.trimmed_cost = morph::structure_cost(costs, c.selection);
+      trim();
+      c.notes.push_back(std::to_string(revived.size()) + " emptied layers keep one channel each; " +
+                        std::to_string(c.trimmed_groups - before) + " more groups removed, now " +
+                        percent(c.trimmed_cost, full));
+      for (const std::string& line : revived) c.notes.push_back(line);
+    }
   }
   c.final_cost = c.trimmed_cost;
 
