@@ -2,9 +2,9 @@
 // tensor is dense, so an operand that lies like the output is read at the same offset, and one
 // that lies otherwise (nchw next to nhwc, which the interface allows) is first copied into the
 // output's layout. Each element is read before it is written by the same thread, so outputs may
-// alias inputs (relu_fwd(y, y)). mul broadcasts a per-channel b ([C] or [N, C]); its backward sums
-// dy * a over the broadcast dims in two passes (per-block partial sums, then one warp per output),
-// which is deterministic: no atomics.
+// alias inputs (relu_fwd(y, y)). mul broadcasts a per-channel b ([C], [N, C] or [N, C, 1, 1]); its
+// backward sums dy * a over the broadcast dims in two passes (per-block partial sums, then one warp
+// per output), which is deterministic: no atomics.
 #include <algorithm>
 #include <initializer_list>
 
@@ -111,15 +111,17 @@ enum class BShape { same, per_channel, per_sample_channel };
 BShape b_shape_of(const char* op, const Tensor& a, const Shape& b) {
   if (b == a.shape()) return BShape::same;
   const bool per_channel = a.rank() == 4 && b.rank() == 1 && b[0] == a.dim(1);
+  // [N, C, 1, 1] lies as [N, C] in either layout, so it is read and summed into as one.
   const bool per_sample_channel =
-      a.rank() == 4 && b.rank() == 2 && b[0] == a.dim(0) && b[1] == a.dim(1);
+      a.rank() == 4 && (b.rank() == 2 || (b.rank() == 4 && b[2] == 1 && b[3] == 1)) &&
+      b[0] == a.dim(0) && b[1] == a.dim(1);
   MT_CHECK(per_channel || per_sample_channel, ShapeError, "[cuda ", op, "] b ", b.str(),
-           " must equal a ", a.shape().str(), " or be per channel ([C] or [N, C])");
+           " must equal a ", a.shape().str(), " or be per channel ([C], [N, C] or [N, C, 1, 1])");
   return per_channel ? BShape::per_channel : BShape::per_sample_channel;
 }
 
 // Where element i of a [N, C, H, W] tensor finds its b: b[c] or b[n, c] (b is row-major: rank 1
-// and 2 tensors always are).
+// and 2 tensors always are, and [N, C, 1, 1] in either layout).
 struct Broadcast {
   int64_t C, HW;
   bool nhwc, per_sample;
@@ -201,7 +203,8 @@ __global__ void finish_sums_kernel(const float* partial, float* out, int64_t out
 // Blocks in flight that keep a large GPU busy; more only lengthen the partial sums.
 constexpr int64_t kTargetBlocks = 1024;
 
-// db [C] or [N, C] (row-major) = sums of a * dy over the broadcast dims; dy lies like a.
+// db [C] or [N, C] (row-major; or [N, C, 1, 1], the same memory) = sums of a * dy over the
+// broadcast dims; dy lies like a.
 void broadcast_sums(cuda::Context& ctx, const Tensor& a, const Tensor& dy, BShape kind, Tensor& db) {
   const int64_t N = a.dim(0), C = a.dim(1), HW = a.dim(2) * a.dim(3);
   const bool per_sample = kind == BShape::per_sample_channel;

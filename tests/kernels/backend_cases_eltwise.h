@@ -14,7 +14,8 @@ inline Case elementwise_case() {
   const Shape x{3, 17, 5, 7}, big{8, 16, 32, 32};
   auto inputs = [=](Rng& rng, Layout l) {
     return Inputs{off_zero(x, rng, l), uniform(x, rng, l),    uniform(x, rng, l),
-                  uniform({17}, rng),  uniform({3, 17}, rng), uniform(big, rng, l)};
+                  uniform({17}, rng),  uniform({3, 17}, rng), uniform(big, rng, l),
+                  uniform({3, 17, 1, 1}, rng, l)};
   };
   auto run = [=](KernelBackend& be, Inputs& in) {
     const Tensor &a = in[0], &b = in[1], &dy = in[2], &c = in[3], &nc = in[4];
@@ -43,6 +44,13 @@ inline Case elementwise_case() {
     be.mul_fwd(a, nc, pnc);
     be.mul_bwd(a, nc, dy, dpnc, dnc);
     be.mul_bwd(a, nc, dy, dpnc_only, none);
+    // [N, C, 1, 1] as ONNX's squeeze-excitation writes it: db comes back in that shape.
+    const Tensor& nc11 = in[6];
+    Tensor p11 = like(be, a, x), dp11 = like(be, a, x), d11 = like(be, nc11, nc11.shape());
+    Tensor d11_only = like(be, nc11, nc11.shape());
+    be.mul_fwd(a, nc11, p11);
+    be.mul_bwd(a, nc11, dy, dp11, d11);
+    be.mul_bwd(a, nc11, dy, none, d11_only);
 
     Tensor ar = like(be, a, x), dar = like(be, a, x), dbr = like(be, a, x);
     Tensor dar_only = like(be, a, x);
@@ -80,6 +88,10 @@ inline Case elementwise_case() {
                    {"mul [N,C] da", dpnc},
                    {"mul [N,C] db", dnc},
                    {"mul [N,C] da, db undefined", dpnc_only},
+                   {"mul [N,C,1,1]", p11},
+                   {"mul [N,C,1,1] da", dp11},
+                   {"mul [N,C,1,1] db", d11},
+                   {"mul [N,C,1,1] db, da undefined", d11_only},
                    {"add_relu", ar},
                    {"add_relu da", dar},
                    {"add_relu db", dbr},

@@ -124,7 +124,8 @@ TEST_CASE("relu and sigmoid backward match finite differences", "[reference][gra
 TEST_CASE("mul backward matches finite differences for every broadcast", "[reference][grad]") {
   ReferenceBackend be;
   const Shape as{2, 3, 5, 5};
-  const Shape b_shapes[] = {as, Shape{3}, Shape{2, 3}};
+  // [2, 3, 1, 1]: squeeze-excitation as ONNX writes it, db in b's own shape.
+  const Shape b_shapes[] = {as, Shape{3}, Shape{2, 3}, Shape{2, 3, 1, 1}};
   for (const Shape& bs : b_shapes)
     for (Layout layout : kLayouts) {
       INFO("b " << bs.str() << ", " << test::layout_name(layout));

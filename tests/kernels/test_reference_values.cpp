@@ -269,6 +269,10 @@ TEST_CASE("reference elementwise ops, copy and reductions", "[reference]") {
   be.mul_fwd(a, gate, y);
   const std::vector<double> fa = flat(a), fy = flat(y);
   for (size_t i = 0; i < fa.size(); ++i) CHECK(fy[i] == fa[i] * (1 + static_cast<double>(i / 4)));
+  // The same scale as [N, C, 1, 1] (squeeze-excitation after a GlobalAveragePool), in nhwc.
+  Tensor y4 = empty64(s);
+  be.mul_fwd(a, values({2, 3, 1, 1}, {1, 2, 3, 4, 5, 6}, Layout::nhwc), y4);
+  check_values(y4, fy, 0);
 }
 
 TEST_CASE("reference f32 agrees with f64", "[reference]") {
