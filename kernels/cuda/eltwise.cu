@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <initializer_list>
 
+#include "core/hard_activations.h"
 #include "kernels/cuda/cuda_backend.h"
 #include "kernels/cuda/cuda_context.h"
 #include "kernels/cuda/launch.cuh"
@@ -60,6 +61,25 @@ struct ReluGrad {  // from the output: y > 0 exactly where x > 0
 };
 struct SigmoidGrad {
   __device__ float operator()(float y, float dy) const { return dy * y * (1.0f - y); }
+};
+// relu6, hardsigmoid, hardswish: the formulas every backend shares (core/hard_activations.h).
+struct Relu6 {
+  __device__ float operator()(float v) const { return relu6_value(v); }
+};
+struct HardSigmoid {
+  __device__ float operator()(float v) const { return hardsigmoid_value(v); }
+};
+struct HardSwish {
+  __device__ float operator()(float v) const { return hardswish_value(v); }
+};
+struct Relu6Grad {  // from the input, as the other two
+  __device__ float operator()(float x, float dy) const { return relu6_grad(x, dy); }
+};
+struct HardSigmoidGrad {
+  __device__ float operator()(float x, float dy) const { return hardsigmoid_grad(x, dy); }
+};
+struct HardSwishGrad {
+  __device__ float operator()(float x, float dy) const { return hardswish_grad(x, dy); }
 };
 struct Plus {
   __device__ float operator()(float a, float b) const { return a + b; }
@@ -260,6 +280,36 @@ void CudaBackend::sigmoid_fwd(const Tensor& x, Tensor& y) {
 void CudaBackend::sigmoid_bwd(const Tensor& y, const Tensor& dy, Tensor& dx) {
   check_operands("sigmoid_bwd", {{&y, "y"}, {&dy, "dy"}, {&dx, "dx"}});
   map2<SigmoidGrad>(*this, "sigmoid_bwd", y, dy, dx);
+}
+
+void CudaBackend::relu6_fwd(const Tensor& x, Tensor& y) {
+  check_operands("relu6_fwd", {{&x, "x"}, {&y, "y"}});
+  map1<Relu6>(*this, "relu6_fwd", x, y);
+}
+
+void CudaBackend::relu6_bwd(const Tensor& x, const Tensor& dy, Tensor& dx) {
+  check_operands("relu6_bwd", {{&x, "x"}, {&dy, "dy"}, {&dx, "dx"}});
+  map2<Relu6Grad>(*this, "relu6_bwd", x, dy, dx);
+}
+
+void CudaBackend::hardsigmoid_fwd(const Tensor& x, Tensor& y) {
+  check_operands("hardsigmoid_fwd", {{&x, "x"}, {&y, "y"}});
+  map1<HardSigmoid>(*this, "hardsigmoid_fwd", x, y);
+}
+
+void CudaBackend::hardsigmoid_bwd(const Tensor& x, const Tensor& dy, Tensor& dx) {
+  check_operands("hardsigmoid_bwd", {{&x, "x"}, {&dy, "dy"}, {&dx, "dx"}});
+  map2<HardSigmoidGrad>(*this, "hardsigmoid_bwd", x, dy, dx);
+}
+
+void CudaBackend::hardswish_fwd(const Tensor& x, Tensor& y) {
+  check_operands("hardswish_fwd", {{&x, "x"}, {&y, "y"}});
+  map1<HardSwish>(*this, "hardswish_fwd", x, y);
+}
+
+void CudaBackend::hardswish_bwd(const Tensor& x, const Tensor& dy, Tensor& dx) {
+  check_operands("hardswish_bwd", {{&x, "x"}, {&dy, "dy"}, {&dx, "dx"}});
+  map2<HardSwishGrad>(*this, "hardswish_bwd", x, dy, dx);
 }
 
 void CudaBackend::add_fwd(const Tensor& a, const Tensor& b, Tensor& y) {

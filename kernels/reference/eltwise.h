@@ -4,6 +4,7 @@
 // nchw one is fine.
 #include <cmath>
 
+#include "core/hard_activations.h"
 #include "kernels/reference/strided.h"
 
 namespace mt::reference {
@@ -59,6 +60,36 @@ template <typename T>
 void sigmoid_bwd(const Tensor& y, const Tensor& dy, Tensor& dx) {
   map_binary<T>("sigmoid_bwd", y, dy, dx,
                 [](T out, T g) { return static_cast<T>(g * out * (1 - out)); });
+}
+
+template <typename T>
+void relu6_fwd(const Tensor& x, Tensor& y) {
+  map_unary<T>("relu6_fwd", x, y, [](T v) { return relu6_value(v); });
+}
+
+template <typename T>
+void relu6_bwd(const Tensor& x, const Tensor& dy, Tensor& dx) {
+  map_binary<T>("relu6_bwd", x, dy, dx, [](T v, T g) { return relu6_grad(v, g); });
+}
+
+template <typename T>
+void hardsigmoid_fwd(const Tensor& x, Tensor& y) {
+  map_unary<T>("hardsigmoid_fwd", x, y, [](T v) { return hardsigmoid_value(v); });
+}
+
+template <typename T>
+void hardsigmoid_bwd(const Tensor& x, const Tensor& dy, Tensor& dx) {
+  map_binary<T>("hardsigmoid_bwd", x, dy, dx, [](T v, T g) { return hardsigmoid_grad(v, g); });
+}
+
+template <typename T>
+void hardswish_fwd(const Tensor& x, Tensor& y) {
+  map_unary<T>("hardswish_fwd", x, y, [](T v) { return hardswish_value(v); });
+}
+
+template <typename T>
+void hardswish_bwd(const Tensor& x, const Tensor& dy, Tensor& dx) {
+  map_binary<T>("hardswish_bwd", x, dy, dx, [](T v, T g) { return hardswish_grad(v, g); });
 }
 
 template <typename T>
