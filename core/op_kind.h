@@ -16,6 +16,9 @@ enum class OpKind : uint8_t {
   batchnorm2d,
   relu,
   sigmoid,
+  relu6,        // min(max(x, 0), 6): MobileNetV2 (ONNX Clip(0, 6))
+  hardsigmoid,  // relu6(x + 3) / 6: PyTorch's, ONNX HardSigmoid(alpha 1/6, beta 0.5)
+  hardswish,    // x * hardsigmoid(x): MobileNetV3
   dropout,
   gate,
   add,
@@ -33,10 +36,11 @@ enum class OpKind : uint8_t {
 };
 
 // Every kind of the engine's op set (custom excluded): what the completeness tests walk.
-inline constexpr std::array<OpKind, 17> kAllOpKinds = {
-    OpKind::conv2d,  OpKind::compactor,   OpKind::linear,    OpKind::batchnorm2d,
-    OpKind::relu,    OpKind::sigmoid,     OpKind::dropout,   OpKind::gate,
-    OpKind::add,     OpKind::mul,         OpKind::concat,    OpKind::channel_pad,
+inline constexpr std::array<OpKind, 20> kAllOpKinds = {
+    OpKind::conv2d,    OpKind::compactor, OpKind::linear,      OpKind::batchnorm2d,
+    OpKind::relu,      OpKind::sigmoid,   OpKind::relu6,       OpKind::hardsigmoid,
+    OpKind::hardswish, OpKind::dropout,   OpKind::gate,        OpKind::add,
+    OpKind::mul,       OpKind::concat,    OpKind::channel_pad,
     OpKind::maxpool2d, OpKind::avgpool2d, OpKind::global_avgpool2d, OpKind::flatten,
     OpKind::softmax_cross_entropy};
 inline constexpr size_t kNumOpKinds = static_cast<size_t>(OpKind::custom) + 1;

@@ -11,6 +11,7 @@
 #include "core/ops/dropout.h"
 #include "core/ops/flatten.h"
 #include "core/ops/gate.h"
+#include "core/ops/hard_activations.h"
 #include "core/ops/linear.h"
 #include "core/ops/mul.h"
 #include "core/ops/pool2d.h"
@@ -149,6 +150,18 @@ ValueId ModelBuilder::relu(const std::string& name, ValueId x) {
 
 ValueId ModelBuilder::sigmoid(const std::string& name, ValueId x) {
   return node(name, std::make_shared<SigmoidOp>(), {x});
+}
+
+ValueId ModelBuilder::relu6(const std::string& name, ValueId x) {
+  return node(name, std::make_shared<Relu6Op>(), {x});
+}
+
+ValueId ModelBuilder::hardsigmoid(const std::string& name, ValueId x) {
+  return node(name, std::make_shared<HardSigmoidOp>(), {x});
+}
+
+ValueId ModelBuilder::hardswish(const std::string& name, ValueId x) {
+  return node(name, std::make_shared<HardSwishOp>(), {x});
 }
 
 ValueId ModelBuilder::linear(const std::string& name, ValueId x, int64_t out_features, bool bias) {

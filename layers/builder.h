@@ -56,6 +56,11 @@ class ModelBuilder {
   ValueId batchnorm2d(const std::string& name, ValueId x, double eps = 1e-5, double momentum = 0.1);
   ValueId relu(const std::string& name, ValueId x);
   ValueId sigmoid(const std::string& name, ValueId x);
+  // MobileNet's activations (PyTorch's definitions): min(max(x, 0), 6), relu6(x + 3) / 6 and
+  // x * relu6(x + 3) / 6.
+  ValueId relu6(const std::string& name, ValueId x);
+  ValueId hardsigmoid(const std::string& name, ValueId x);
+  ValueId hardswish(const std::string& name, ValueId x);
   ValueId linear(const std::string& name, ValueId x, int64_t out_features, bool bias = true);
   ValueId maxpool2d(const std::string& name, ValueId x, Size2d kernel, const PoolOptions& o = {});
   ValueId avgpool2d(const std::string& name, ValueId x, Size2d kernel, const PoolOptions& o = {});

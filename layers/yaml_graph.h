@@ -18,7 +18,8 @@
 //   dropout      p (0.5)
 //   gate         temperature, init_logit (the builder's gating options: 0.001, 2.5): a FiGS gate
 //                with the parameter `<name>.logits`
-//   relu, sigmoid, global_avgpool2d, flatten (one input); add, mul (two); concat (two or more)
+//   relu, sigmoid, relu6, hardsigmoid, hardswish, global_avgpool2d, flatten (one input); add,
+//   mul (two; mul's second may be per channel: [C], [N, C] or [N, C, 1, 1]); concat (two or more)
 // Errors are ConfigErrors that name the file, line:column, layer, and field.
 #include <string>
 #include <vector>

@@ -9,9 +9,10 @@
 // what they contributed to the consumer's bias, so it must know the constants.
 //
 // Rules, per channel (features for 2-D values): compactor: 0 on masked rows; batchnorm2d: its
-// eval affine map; relu, sigmoid: the function; dropout: unchanged; pooling: unchanged where the
-// window average or max of a constant is that constant (no padding, count_include_pad off, or
-// the constant 0); global average pool, flatten: unchanged (flatten repeats it per feature);
+// eval affine map; relu, sigmoid, relu6, hardsigmoid, hardswish: the function; dropout:
+// unchanged; pooling: unchanged where the window average or max of a constant is that constant
+// (no padding, count_include_pad off, or the constant 0); global average pool, flatten:
+// unchanged (flatten repeats it per feature);
 // depthwise conv: 0 -> its bias (or 0), c -> c x sum of the filter + bias without padding; add,
 // mul (by a constant or a [C] parameter), concat, channel_pad (its padding is 0): elementwise.
 // Everything else varies.

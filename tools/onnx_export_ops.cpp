@@ -150,7 +150,8 @@ void GraphWriter::linear(const Node& n) {
 void GraphWriter::mul(const Node& n) {
   const Shape& a = shape(n.inputs[0]);
   const Shape& b = shape(n.inputs[1]);
-  if (a == b || a.rank() != 4) return plain(n, "Mul");
+  // [N, C, 1, 1] broadcasts over [N, C, H, W] by ONNX's own (numpy) rule.
+  if (a == b || a.rank() != 4 || b.rank() == 4) return plain(n, "Mul");
   // Per channel: b is [C] or [N, C]; ONNX broadcasts from the right, so b must become [.., C, 1, 1].
   const ValueId bv = n.inputs[1];
   const ValueKind kind = graph_.value(bv).kind;

@@ -7,10 +7,13 @@ std::vector<Shape> MulOp::infer_shapes(const std::vector<Shape>& in) const {
   const Shape& a = in[0];
   const Shape& b = in[1];
   const bool same = a == b;
-  const bool per_channel = a.rank() == 4 && ((b.rank() == 1 && b[0] == a[1]) ||
-                                             (b.rank() == 2 && b[0] == a[0] && b[1] == a[1]));
+  // [N, C, 1, 1]: squeeze-excitation as ONNX writes it (GlobalAveragePool keeps H = W = 1).
+  const bool per_channel =
+      a.rank() == 4 && ((b.rank() == 1 && b[0] == a[1]) ||
+                        (b.rank() == 2 && b[0] == a[0] && b[1] == a[1]) ||
+                        (b.rank() == 4 && b[0] == a[0] && b[1] == a[1] && b[2] == 1 && b[3] == 1));
   MT_CHECK(same || per_channel, ShapeError, "[mul] b ", b.str(), " must equal a ", a.str(),
-           " or be per channel ([C] or [N, C])");
+           " or be per channel ([C], [N, C] or [N, C, 1, 1])");
   return {a};
 }
 

@@ -3,8 +3,8 @@
 
 namespace mt {
 
-// y = a * b where b has a's shape or is per channel ([C] or [N, C] over a [N, C, H, W]): the
-// gating product of FiGS and of channel attention.
+// y = a * b where b has a's shape or is per channel ([C], [N, C] or [N, C, 1, 1] over a
+// [N, C, H, W]): the gating product of FiGS and of channel attention (squeeze-excitation).
 class MulOp : public Op {
  public:
   OpKind kind() const override { return OpKind::mul; }

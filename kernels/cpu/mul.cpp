@@ -1,5 +1,6 @@
-// Elementwise product, with b either of a's shape or per channel ([C] or [N, C]) broadcast over a
-// [N, C, H, W] (gates, compactor masks). OpenMP loops in the output's layout.
+// Elementwise product, with b either of a's shape or per channel ([C], [N, C] or [N, C, 1, 1])
+// broadcast over a [N, C, H, W] (gates, compactor masks, squeeze-excitation). OpenMP loops in the
+// output's layout.
 #include <algorithm>
 
 #include "kernels/cpu/cpu_backend.h"
@@ -8,7 +9,8 @@
 namespace mt {
 namespace {
 
-// Where b's value for (n, c) lives: b[c] or b[n, c].
+// Where b's value for (n, c) lives: b[c] or b[n, c]. [N, C, 1, 1] lies as [N, C] in nchw and in
+// nhwc alike, so it is read (and its gradient written) as [N, C].
 struct ChannelScale {
   const float* p;
   int64_t n_stride;
@@ -18,14 +20,16 @@ struct ChannelScale {
 bool per_channel(const Tensor& a, const Tensor& b) {
   if (a.rank() != 4 || b.shape() == a.shape()) return false;
   const bool ok = (b.rank() == 1 && b.dim(0) == a.dim(1)) ||
-                  (b.rank() == 2 && b.dim(0) == a.dim(0) && b.dim(1) == a.dim(1));
+                  (b.rank() == 2 && b.dim(0) == a.dim(0) && b.dim(1) == a.dim(1)) ||
+                  (b.rank() == 4 && b.dim(0) == a.dim(0) && b.dim(1) == a.dim(1) &&
+                   b.dim(2) == 1 && b.dim(3) == 1);
   MT_CHECK(ok, ShapeError, "[mul] b ", b.shape().str(), " must equal a ", a.shape().str(),
-           " or be per channel ([C] or [N, C])");
+           " or be per channel ([C], [N, C] or [N, C, 1, 1])");
   return true;
 }
 
 ChannelScale channel_scale(const Tensor& b) {
-  return {b.data<float>(), b.rank() == 2 ? b.dim(1) : 0};
+  return {b.data<float>(), b.rank() >= 2 ? b.dim(1) : 0};
 }
 
 // y[n, c, h, w] = a[n, c, h, w] * s(n, c); a and y lie alike.
@@ -71,7 +75,7 @@ void reduce_channels(const Tensor& dy, const Tensor& a, Tensor& db) {
       },
       C * HW);
   float* out = db.data<float>();
-  if (db.rank() == 2) {
+  if (db.rank() >= 2) {  // [N, C] or [N, C, 1, 1]
     for (int64_t i = 0; i < N * C; ++i) out[i] = static_cast<float>(part[i]);
     return;
   }

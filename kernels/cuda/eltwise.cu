@@ -2,12 +2,13 @@
 // tensor is dense, so an operand that lies like the output is read at the same offset, and one
 // that lies otherwise (nchw next to nhwc, which the interface allows) is first copied into the
 // output's layout. Each element is read before it is written by the same thread, so outputs may
-// alias inputs (relu_fwd(y, y)). mul broadcasts a per-channel b ([C] or [N, C]); its backward sums
-// dy * a over the broadcast dims in two passes (per-block partial sums, then one warp per output),
-// which is deterministic: no atomics.
+// alias inputs (relu_fwd(y, y)). mul broadcasts a per-channel b ([C], [N, C] or [N, C, 1, 1]); its
+// backward sums dy * a over the broadcast dims in two passes (per-block partial sums, then one warp
+// per output), which is deterministic: no atomics.
 #include <algorithm>
 #include <initializer_list>
 
+#include "core/hard_activations.h"
 #include "kernels/cuda/cuda_backend.h"
 #include "kernels/cuda/cuda_context.h"
 #include "kernels/cuda/launch.cuh"
@@ -61,6 +62,25 @@ struct ReluGrad {  // from the output: y > 0 exactly where x > 0
 struct SigmoidGrad {
   __device__ float operator()(float y, float dy) const { return dy * y * (1.0f - y); }
 };
+// relu6, hardsigmoid, hardswish: the formulas every backend shares (core/hard_activations.h).
+struct Relu6 {
+  __device__ float operator()(float v) const { return relu6_value(v); }
+};
+struct HardSigmoid {
+  __device__ float operator()(float v) const { return hardsigmoid_value(v); }
+};
+struct HardSwish {
+  __device__ float operator()(float v) const { return hardswish_value(v); }
+};
+struct Relu6Grad {  // from the input, as the other two
+  __device__ float operator()(float x, float dy) const { return relu6_grad(x, dy); }
+};
+struct HardSigmoidGrad {
+  __device__ float operator()(float x, float dy) const { return hardsigmoid_grad(x, dy); }
+};
+struct HardSwishGrad {
+  __device__ float operator()(float x, float dy) const { return hardswish_grad(x, dy); }
+};
 struct Plus {
   __device__ float operator()(float a, float b) const { return a + b; }
 };
@@ -111,15 +131,17 @@ enum class BShape { same, per_channel, per_sample_channel };
 BShape b_shape_of(const char* op, const Tensor& a, const Shape& b) {
   if (b == a.shape()) return BShape::same;
   const bool per_channel = a.rank() == 4 && b.rank() == 1 && b[0] == a.dim(1);
+  // [N, C, 1, 1] lies as [N, C] in either layout, so it is read and summed into as one.
   const bool per_sample_channel =
-      a.rank() == 4 && b.rank() == 2 && b[0] == a.dim(0) && b[1] == a.dim(1);
+      a.rank() == 4 && (b.rank() == 2 || (b.rank() == 4 && b[2] == 1 && b[3] == 1)) &&
+      b[0] == a.dim(0) && b[1] == a.dim(1);
   MT_CHECK(per_channel || per_sample_channel, ShapeError, "[cuda ", op, "] b ", b.str(),
-           " must equal a ", a.shape().str(), " or be per channel ([C] or [N, C])");
+           " must equal a ", a.shape().str(), " or be per channel ([C], [N, C] or [N, C, 1, 1])");
   return per_channel ? BShape::per_channel : BShape::per_sample_channel;
 }
 
 // Where element i of a [N, C, H, W] tensor finds its b: b[c] or b[n, c] (b is row-major: rank 1
-// and 2 tensors always are).
+// and 2 tensors always are, and [N, C, 1, 1] in either layout).
 struct Broadcast {
   int64_t C, HW;
   bool nhwc, per_sample;
@@ -201,7 +223,8 @@ __global__ void finish_sums_kernel(const float* partial, float* out, int64_t out
 // Blocks in flight that keep a large GPU busy; more only lengthen the partial sums.
 constexpr int64_t kTargetBlocks = 1024;
 
-// db [C] or [N, C] (row-major) = sums of a * dy over the broadcast dims; dy lies like a.
+// db [C] or [N, C] (row-major; or [N, C, 1, 1], the same memory) = sums of a * dy over the
+// broadcast dims; dy lies like a.
 void broadcast_sums(cuda::Context& ctx, const Tensor& a, const Tensor& dy, BShape kind, Tensor& db) {
   const int64_t N = a.dim(0), C = a.dim(1), HW = a.dim(2) * a.dim(3);
   const bool per_sample = kind == BShape::per_sample_channel;
@@ -257,6 +280,36 @@ void CudaBackend::sigmoid_fwd(const Tensor& x, Tensor& y) {
 void CudaBackend::sigmoid_bwd(const Tensor& y, const Tensor& dy, Tensor& dx) {
   check_operands("sigmoid_bwd", {{&y, "y"}, {&dy, "dy"}, {&dx, "dx"}});
   map2<SigmoidGrad>(*this, "sigmoid_bwd", y, dy, dx);
+}
+
+void CudaBackend::relu6_fwd(const Tensor& x, Tensor& y) {
+  check_operands("relu6_fwd", {{&x, "x"}, {&y, "y"}});
+  map1<Relu6>(*this, "relu6_fwd", x, y);
+}
+
+void CudaBackend::relu6_bwd(const Tensor& x, const Tensor& dy, Tensor& dx) {
+  check_operands("relu6_bwd", {{&x, "x"}, {&dy, "dy"}, {&dx, "dx"}});
+  map2<Relu6Grad>(*this, "relu6_bwd", x, dy, dx);
+}
+
+void CudaBackend::hardsigmoid_fwd(const Tensor& x, Tensor& y) {
+  check_operands("hardsigmoid_fwd", {{&x, "x"}, {&y, "y"}});
+  map1<HardSigmoid>(*this, "hardsigmoid_fwd", x, y);
+}
+
+void CudaBackend::hardsigmoid_bwd(const Tensor& x, const Tensor& dy, Tensor& dx) {
+  check_operands("hardsigmoid_bwd", {{&x, "x"}, {&dy, "dy"}, {&dx, "dx"}});
+  map2<HardSigmoidGrad>(*this, "hardsigmoid_bwd", x, dy, dx);
+}
+
+void CudaBackend::hardswish_fwd(const Tensor& x, Tensor& y) {
+  check_operands("hardswish_fwd", {{&x, "x"}, {&y, "y"}});
+  map1<HardSwish>(*this, "hardswish_fwd", x, y);
+}
+
+void CudaBackend::hardswish_bwd(const Tensor& x, const Tensor& dy, Tensor& dx) {
+  check_operands("hardswish_bwd", {{&x, "x"}, {&dy, "dy"}, {&dx, "dx"}});
+  map2<HardSwishGrad>(*this, "hardswish_bwd", x, dy, dx);
 }
 
 void CudaBackend::add_fwd(const Tensor& a, const Tensor& b, Tensor& y) {

@@ -4,6 +4,7 @@
 // nchw one is fine.
 #include <cmath>
 
+#include "core/hard_activations.h"
 #include "kernels/reference/strided.h"
 
 namespace mt::reference {
@@ -62,6 +63,36 @@ void sigmoid_bwd(const Tensor& y, const Tensor& dy, Tensor& dx) {
 }
 
 template <typename T>
+void relu6_fwd(const Tensor& x, Tensor& y) {
+  map_unary<T>("relu6_fwd", x, y, [](T v) { return relu6_value(v); });
+}
+
+template <typename T>
+void relu6_bwd(const Tensor& x, const Tensor& dy, Tensor& dx) {
+  map_binary<T>("relu6_bwd", x, dy, dx, [](T v, T g) { return relu6_grad(v, g); });
+}
+
+template <typename T>
+void hardsigmoid_fwd(const Tensor& x, Tensor& y) {
+  map_unary<T>("hardsigmoid_fwd", x, y, [](T v) { return hardsigmoid_value(v); });
+}
+
+template <typename T>
+void hardsigmoid_bwd(const Tensor& x, const Tensor& dy, Tensor& dx) {
+  map_binary<T>("hardsigmoid_bwd", x, dy, dx, [](T v, T g) { return hardsigmoid_grad(v, g); });
+}
+
+template <typename T>
+void hardswish_fwd(const Tensor& x, Tensor& y) {
+  map_unary<T>("hardswish_fwd", x, y, [](T v) { return hardswish_value(v); });
+}
+
+template <typename T>
+void hardswish_bwd(const Tensor& x, const Tensor& dy, Tensor& dx) {
+  map_binary<T>("hardswish_bwd", x, dy, dx, [](T v, T g) { return hardswish_grad(v, g); });
+}
+
+template <typename T>
 void add_fwd(const Tensor& a, const Tensor& b, Tensor& y) {
   map_binary<T>("add_fwd", a, b, y, [](T u, T v) { return static_cast<T>(u + v); });
 }
@@ -88,17 +119,19 @@ void fill(Tensor& t, double value) {
   std::fill_n(t.data<T>(), t.numel(), static_cast<T>(value));  // every element, whatever the order
 }
 
-// b's strides seen from a [N, C, H, W]: b of a's shape as is, [C] or [N, C] broadcast over the
-// remaining dims with stride 0.
+// b's strides seen from a [N, C, H, W]: b of a's shape as is, [C], [N, C] or [N, C, 1, 1]
+// broadcast over the remaining dims with stride 0.
 inline std::vector<int64_t> mul_broadcast_strides(std::string_view op, const Tensor& a,
                                                   const Shape& b_shape,
                                                   const std::vector<int64_t>& b_strides) {
   if (b_shape == a.shape()) return b_strides;
   const bool per_channel = a.rank() == 4 && b_shape.rank() == 1 && b_shape[0] == a.dim(1);
+  const bool rank_ok =  // [N, C], or [N, C, 1, 1] (squeeze-excitation as ONNX writes it)
+      b_shape.rank() == 2 || (b_shape.rank() == 4 && b_shape[2] == 1 && b_shape[3] == 1);
   const bool per_sample_channel =
-      a.rank() == 4 && b_shape.rank() == 2 && b_shape[0] == a.dim(0) && b_shape[1] == a.dim(1);
+      a.rank() == 4 && rank_ok && b_shape[0] == a.dim(0) && b_shape[1] == a.dim(1);
   MT_CHECK(per_channel || per_sample_channel, ShapeError, "[", op, "] b ", b_shape.str(),
-           " must equal a ", a.shape().str(), " or be per channel ([C] or [N, C])");
+           " must equal a ", a.shape().str(), " or be per channel ([C], [N, C] or [N, C, 1, 1])");
   if (per_channel) return {0, b_strides[0], 0, 0};
   return {b_strides[0], b_strides[1], 0, 0};
 }

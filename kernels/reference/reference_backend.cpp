@@ -108,6 +108,33 @@ void ReferenceBackend::sigmoid_bwd(const Tensor& y, const Tensor& dy, Tensor& dx
            [&](auto tag) { reference::sigmoid_bwd<MT_TAG_T>(y, dy, dx); });
 }
 
+void ReferenceBackend::relu6_fwd(const Tensor& x, Tensor& y) {
+  dispatch("relu6_fwd", x.dtype(), [&](auto tag) { reference::relu6_fwd<MT_TAG_T>(x, y); });
+}
+
+void ReferenceBackend::relu6_bwd(const Tensor& x, const Tensor& dy, Tensor& dx) {
+  dispatch("relu6_bwd", x.dtype(), [&](auto tag) { reference::relu6_bwd<MT_TAG_T>(x, dy, dx); });
+}
+
+void ReferenceBackend::hardsigmoid_fwd(const Tensor& x, Tensor& y) {
+  dispatch("hardsigmoid_fwd", x.dtype(),
+           [&](auto tag) { reference::hardsigmoid_fwd<MT_TAG_T>(x, y); });
+}
+
+void ReferenceBackend::hardsigmoid_bwd(const Tensor& x, const Tensor& dy, Tensor& dx) {
+  dispatch("hardsigmoid_bwd", x.dtype(),
+           [&](auto tag) { reference::hardsigmoid_bwd<MT_TAG_T>(x, dy, dx); });
+}
+
+void ReferenceBackend::hardswish_fwd(const Tensor& x, Tensor& y) {
+  dispatch("hardswish_fwd", x.dtype(), [&](auto tag) { reference::hardswish_fwd<MT_TAG_T>(x, y); });
+}
+
+void ReferenceBackend::hardswish_bwd(const Tensor& x, const Tensor& dy, Tensor& dx) {
+  dispatch("hardswish_bwd", x.dtype(),
+           [&](auto tag) { reference::hardswish_bwd<MT_TAG_T>(x, dy, dx); });
+}
+
 void ReferenceBackend::add_fwd(const Tensor& a, const Tensor& b, Tensor& y) {
   dispatch("add_fwd", a.dtype(), [&](auto tag) { reference::add_fwd<MT_TAG_T>(a, b, y); });
 }

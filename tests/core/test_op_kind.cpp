@@ -10,6 +10,7 @@
 #include "core/ops/compactor.h"
 #include "core/ops/conv2d.h"
 #include "core/ops/gate.h"
+#include "core/ops/hard_activations.h"
 #include "core/ops/pool2d.h"
 #include "core/ops/softmax_cross_entropy.h"
 
@@ -35,6 +36,10 @@ TEST_CASE("ops report their kind, its name and their inputs' roles", "[core]") {
   CHECK(CompactorOp().kind_name() == "compactor");
   CHECK(AddOp().kind_name() == "add");
   CHECK(GlobalAvgPool2dOp().kind() == OpKind::global_avgpool2d);
+  CHECK(Relu6Op().kind() == OpKind::relu6);
+  CHECK(HardSigmoidOp().kind_name() == "hardsigmoid");
+  CHECK(HardSwishOp().kind_name() == "hardswish");
+  CHECK(HardSwishOp().infer_shapes({Shape{2, 3, 4, 5}}) == std::vector<Shape>{Shape{2, 3, 4, 5}});
 
   const BatchNorm2dOp bn(BatchNormDesc{});
   CHECK(bn.input_role(0) == InputRole::data);

@@ -34,6 +34,11 @@ TEST_CASE("cuda element-wise ops match the reference", "[cuda][eltwise]") {
   check_cases({elementwise_case()});
 }
 
+TEST_CASE("cuda relu6, hardsigmoid and hardswish match the reference, at their kinks too",
+          "[cuda][eltwise]") {
+  check_cases({hard_activation_case()});
+}
+
 TEST_CASE("cuda concat, channel pad, global avgpool and device copies match the reference",
           "[cuda]") {
   check_cases({shape_ops_case()});

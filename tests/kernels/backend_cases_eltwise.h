@@ -1,8 +1,9 @@
 #pragma once
 // Backend-equivalence cases (tests/kernels/backend_cases.h), part 2: element-wise ops (with mul's
-// broadcast forms and the fused add + ReLU), concat, channel pad, global average pooling, copies
-// between layouts on the backend's device, linear layers, softmax cross-entropy, and every
-// element-wise op on empty tensors.
+// broadcast forms and the fused add + ReLU), relu6 / hardsigmoid / hardswish at their kinks,
+// concat, channel pad, global average pooling, copies between layouts on the backend's device,
+// linear layers, softmax cross-entropy, and every element-wise op on empty tensors.
+#include <random>
 #include <string>
 #include <vector>
 
@@ -14,7 +15,8 @@ inline Case elementwise_case() {
   const Shape x{3, 17, 5, 7}, big{8, 16, 32, 32};
   auto inputs = [=](Rng& rng, Layout l) {
     return Inputs{off_zero(x, rng, l), uniform(x, rng, l),    uniform(x, rng, l),
-                  uniform({17}, rng),  uniform({3, 17}, rng), uniform(big, rng, l)};
+                  uniform({17}, rng),  uniform({3, 17}, rng), uniform(big, rng, l),
+                  uniform({3, 17, 1, 1}, rng, l)};
   };
   auto run = [=](KernelBackend& be, Inputs& in) {
     const Tensor &a = in[0], &b = in[1], &dy = in[2], &c = in[3], &nc = in[4];
@@ -43,6 +45,13 @@ inline Case elementwise_case() {
     be.mul_fwd(a, nc, pnc);
     be.mul_bwd(a, nc, dy, dpnc, dnc);
     be.mul_bwd(a, nc, dy, dpnc_only, none);
+    // [N, C, 1, 1] as ONNX's squeeze-excitation writes it: db comes back in that shape.
+    const Tensor& nc11 = in[6];
+    Tensor p11 = like(be, a, x), dp11 = like(be, a, x), d11 = like(be, nc11, nc11.shape());
+    Tensor d11_only = like(be, nc11, nc11.shape());
+    be.mul_fwd(a, nc11, p11);
+    be.mul_bwd(a, nc11, dy, dp11, d11);
+    be.mul_bwd(a, nc11, dy, none, d11_only);
 
     Tensor ar = like(be, a, x), dar = like(be, a, x), dbr = like(be, a, x);
     Tensor dar_only = like(be, a, x);
@@ -80,6 +89,10 @@ inline Case elementwise_case() {
                    {"mul [N,C] da", dpnc},
                    {"mul [N,C] db", dnc},
                    {"mul [N,C] da, db undefined", dpnc_only},
+                   {"mul [N,C,1,1]", p11},
+                   {"mul [N,C,1,1] da", dp11},
+                   {"mul [N,C,1,1] db", d11},
+                   {"mul [N,C,1,1] db, da undefined", d11_only},
                    {"add_relu", ar},
                    {"add_relu da", dar},
                    {"add_relu db", dbr},
@@ -92,6 +105,57 @@ inline Case elementwise_case() {
                    {"sum_squares big", big_squares, kReductionTol}};
   };
   return {"elementwise relu sigmoid add mul add_relu fill scale sum_squares", true, inputs, run};
+}
+
+// Values over [-8, 8) (every linear piece of relu6, hardsigmoid, hardswish), every fifth exactly on
+// a kink (-3, 0, 3, 6) or 2^-20 beside it: exact in f32, so every backend must pick the
+// reference's branch there.
+inline Tensor with_kinks(const Shape& s, Rng& rng, Layout l) {
+  Tensor t = uniform(s, rng, l, -8, 8);
+  const double kinks[] = {-3, 0, 3, 6}, nudges[] = {0, 0x1p-20, -0x1p-20};
+  std::uniform_int_distribution<int> kink(0, 3), nudge(0, 2);
+  double* p = t.data<double>();
+  for (int64_t i = 0; i < t.numel(); i += 5) p[i] = kinks[kink(rng)] + nudges[nudge(rng)];
+  return t;
+}
+
+// relu6, hardsigmoid, hardswish on an odd shape: forward, backward, in place, and with the output
+// and dy in the other layout.
+inline Case hard_activation_case() {
+  const Shape x{3, 17, 5, 7};
+  auto inputs = [=](Rng& rng, Layout l) {
+    return Inputs{with_kinks(x, rng, l), uniform(x, rng, l), uniform(x, rng, other_layout(l))};
+  };
+  auto run = [=](KernelBackend& be, Inputs& in) {
+    const Tensor &a = in[0], &dy = in[1], &dy_other = in[2];
+    using Fwd = void (KernelBackend::*)(const Tensor&, Tensor&);
+    using Bwd = void (KernelBackend::*)(const Tensor&, const Tensor&, Tensor&);
+    const struct {
+      std::string name;
+      Fwd fwd;
+      Bwd bwd;
+    } ops[] = {{"relu6", &KernelBackend::relu6_fwd, &KernelBackend::relu6_bwd},
+               {"hardsigmoid", &KernelBackend::hardsigmoid_fwd, &KernelBackend::hardsigmoid_bwd},
+               {"hardswish", &KernelBackend::hardswish_fwd, &KernelBackend::hardswish_bwd}};
+    Outputs out;
+    for (const auto& op : ops) {
+      const Layout other = other_layout(a.layout());
+      Tensor y = like(be, a, x), dx = like(be, a, x), inplace = dup(be, a);
+      Tensor y_other = poisoned(be, a, x, other), dx_other = poisoned(be, a, x, other);
+      (be.*op.fwd)(a, y);
+      (be.*op.bwd)(a, dy, dx);
+      (be.*op.fwd)(inplace, inplace);
+      (be.*op.fwd)(a, y_other);
+      (be.*op.bwd)(a, dy_other, dx_other);
+      out.push_back({op.name, y});
+      out.push_back({op.name + " dx", dx});
+      out.push_back({op.name + " in place", inplace});
+      out.push_back({op.name + " to the other layout", y_other});
+      out.push_back({op.name + " dx, dy in the other layout", dx_other});
+    }
+    return out;
+  };
+  return {"relu6 hardsigmoid hardswish, at their kinks too", true, inputs, run};
 }
 
 inline Case shape_ops_case() {
@@ -221,8 +285,16 @@ inline Case empty_case() {
   auto run = [=](KernelBackend& be, Inputs& in) {
     const Tensor &a = in[0], &b = in[1];
     Tensor relu = like(be, a, x), sig = like(be, a, x), sum = like(be, a, x), prod = like(be, a, x);
+    Tensor r6 = like(be, a, x), hsig = like(be, a, x), hsw = like(be, a, x), dr6 = like(be, a, x);
+    Tensor dhsig = like(be, a, x), dhsw = like(be, a, x);
     be.relu_fwd(a, relu);
     be.sigmoid_fwd(a, sig);
+    be.relu6_fwd(a, r6);
+    be.hardsigmoid_fwd(a, hsig);
+    be.hardswish_fwd(a, hsw);
+    be.relu6_bwd(a, b, dr6);
+    be.hardsigmoid_bwd(a, b, dhsig);
+    be.hardswish_bwd(a, b, dhsw);
     be.add_fwd(a, b, sum);
     be.add_inplace(sum, b);
     be.mul_fwd(a, b, prod);
@@ -233,6 +305,12 @@ inline Case empty_case() {
     be.sgd_step(SgdDesc{}, param, in[2], none);
     return Outputs{{"relu", relu},
                    {"sigmoid", sig},
+                   {"relu6", r6},
+                   {"hardsigmoid", hsig},
+                   {"hardswish", hsw},
+                   {"relu6 dx", dr6},
+                   {"hardsigmoid dx", dhsig},
+                   {"hardswish dx", dhsw},
                    {"add", sum},
                    {"mul", prod},
                    {"copy", other},

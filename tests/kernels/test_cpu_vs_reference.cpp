@@ -43,6 +43,11 @@ TEST_CASE("cpu element-wise ops match the reference", "[cpu][eltwise]") {
   check_cases(cpu(), {elementwise_case()});
 }
 
+TEST_CASE("cpu relu6, hardsigmoid and hardswish match the reference, at their kinks too",
+          "[cpu][eltwise]") {
+  check_cases(cpu(), {hard_activation_case()});
+}
+
 TEST_CASE("cpu concat, channel pad, global avgpool and copies match the reference", "[cpu]") {
   check_cases(cpu(), {shape_ops_case()});
 }

@@ -121,10 +121,49 @@ TEST_CASE("relu and sigmoid backward match finite differences", "[reference][gra
   }
 }
 
+// Uniform in [-8, 8) but at least 0.01 from every kink (-3, 0, 3, 6): central differences with
+// eps 1e-6 see one linear piece, and the [-8, 8) range covers every piece.
+Tensor off_kinks(const Shape& s, Rng& rng, Layout layout) {
+  Tensor t = test::uniform(s, rng, layout, -8, 8);
+  double* p = t.data<double>();
+  for (int64_t i = 0; i < t.numel(); ++i)
+    for (double kink : {-3.0, 0.0, 3.0, 6.0})
+      if (std::abs(p[i] - kink) < 0.01) p[i] = kink + (p[i] < kink ? -0.01 : 0.01);
+  return t;
+}
+
+TEST_CASE("relu6, hardsigmoid and hardswish backward match finite differences", "[reference][grad]") {
+  ReferenceBackend be;
+  using Fwd = void (ReferenceBackend::*)(const Tensor&, Tensor&);
+  using Bwd = void (ReferenceBackend::*)(const Tensor&, const Tensor&, Tensor&);
+  const struct {
+    const char* name;
+    Fwd fwd;
+    Bwd bwd;
+  } ops[] = {{"relu6", &ReferenceBackend::relu6_fwd, &ReferenceBackend::relu6_bwd},
+             {"hardsigmoid", &ReferenceBackend::hardsigmoid_fwd, &ReferenceBackend::hardsigmoid_bwd},
+             {"hardswish", &ReferenceBackend::hardswish_fwd, &ReferenceBackend::hardswish_bwd}};
+  for (const auto& op : ops)
+    for (Layout layout : kLayouts) {
+      INFO(op.name << ", " << test::layout_name(layout));
+      Rng rng(17);
+      const Shape s{2, 3, 5, 7};
+      Tensor x = off_kinks(s, rng, layout), y = empty64(s, layout), dx = empty64(s, layout);
+      const Tensor r = test::uniform(s, rng, layout);
+      auto loss = [&] {
+        (be.*op.fwd)(x, y);
+        return dot(r, y);
+      };
+      (be.*op.bwd)(x, r, dx);
+      check_grad(std::string(op.name) + " dx", dx, x, loss);
+    }
+}
+
 TEST_CASE("mul backward matches finite differences for every broadcast", "[reference][grad]") {
   ReferenceBackend be;
   const Shape as{2, 3, 5, 5};
-  const Shape b_shapes[] = {as, Shape{3}, Shape{2, 3}};
+  // [2, 3, 1, 1]: squeeze-excitation as ONNX writes it, db in b's own shape.
+  const Shape b_shapes[] = {as, Shape{3}, Shape{2, 3}, Shape{2, 3, 1, 1}};
   for (const Shape& bs : b_shapes)
     for (Layout layout : kLayouts) {
       INFO("b " << bs.str() << ", " << test::layout_name(layout));

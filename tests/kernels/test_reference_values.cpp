@@ -269,6 +269,50 @@ TEST_CASE("reference elementwise ops, copy and reductions", "[reference]") {
   be.mul_fwd(a, gate, y);
   const std::vector<double> fa = flat(a), fy = flat(y);
   for (size_t i = 0; i < fa.size(); ++i) CHECK(fy[i] == fa[i] * (1 + static_cast<double>(i / 4)));
+  // The same scale as [N, C, 1, 1] (squeeze-excitation after a GlobalAveragePool), in nhwc.
+  Tensor y4 = empty64(s);
+  be.mul_fwd(a, values({2, 3, 1, 1}, {1, 2, 3, 4, 5, 6}, Layout::nhwc), y4);
+  check_values(y4, fy, 0);
+}
+
+TEST_CASE("reference relu6, hardsigmoid, hardswish at and near their kinks follow PyTorch",
+          "[reference]") {
+  // Printed by PyTorch 1.13 (F.relu6, F.hardsigmoid, F.hardswish and autograd, f64), except
+  // hardswish's gradient at x = 3: torch answers 1.5 from its scalar loop and CUDA kernel, 1 from
+  // its vectorised loop; 1.5 is the formula's (2x + 3) / 6 (core/hard_activations.h).
+  const std::vector<double> x{-8, -3.5, -3, -2.999, -1.5, 0, 1.5, 2.999, 3, 3.001, 5.999, 6, 6.001, 8};
+  const double s = 1.0 / 6;
+  const struct {
+    const char* name;
+    void (ReferenceBackend::*fwd)(const Tensor&, Tensor&);
+    void (ReferenceBackend::*bwd)(const Tensor&, const Tensor&, Tensor&);
+    std::vector<double> y, grad;
+  } ops[] = {
+      {"relu6", &ReferenceBackend::relu6_fwd, &ReferenceBackend::relu6_bwd,
+       {0, 0, 0, 0, 0, 0, 1.5, 2.999, 3, 3.001, 5.999, 6, 6, 6},
+       {0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 0, 0, 0}},
+      {"hardsigmoid", &ReferenceBackend::hardsigmoid_fwd, &ReferenceBackend::hardsigmoid_bwd,
+       {0, 0, 0, 0.0001666666666666483, 0.25, 0.5, 0.75, 0.9998333333333335, 1, 1, 1, 1, 1, 1},
+       {0, 0, 0, s, s, s, s, s, 0, 0, 0, 0, 0, 0}},
+      {"hardswish", &ReferenceBackend::hardswish_fwd, &ReferenceBackend::hardswish_bwd,
+       {0, 0, 0, -0.0004998333333332783, -0.375, 0, 1.125, 2.9985001666666666, 3, 3.001, 5.999, 6,
+        6.001, 8},
+       {0, 0, -0.5, -0.4996666666666667, 0, 0.5, 1, 1.4996666666666667, 1.5, 1, 1, 1, 1, 1}},
+  };
+  ReferenceBackend be;
+  const Shape shape{1, 2, 1, 7};
+  for (const auto& op : ops)
+    for (DType dtype : {DType::f64, DType::f32}) {
+      INFO(op.name << (dtype == DType::f64 ? " f64" : " f32"));
+      const double eps = dtype == DType::f64 ? 1e-12 : 1e-6;
+      const Tensor in = values(shape, x, Layout::nhwc, dtype);
+      const Tensor dy = values(shape, std::vector<double>(x.size(), 1.0), Layout::nchw, dtype);
+      Tensor y = Tensor::empty(shape, dtype, Layout::nhwc), dx = Tensor::empty(shape, dtype);
+      (be.*op.fwd)(in, y);
+      (be.*op.bwd)(in, dy, dx);
+      check_values(y, op.y, eps);
+      check_values(dx, op.grad, eps);
+    }
 }
 
 TEST_CASE("reference f32 agrees with f64", "[reference]") {

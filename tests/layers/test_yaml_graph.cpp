@@ -118,6 +118,33 @@ TEST_CASE("YAML attributes reach the ops", "[yaml]") {
   CHECK(net.shape("pad") == Shape{1, 9, 1, 1});
 }
 
+TEST_CASE("YAML relu6, hardsigmoid, hardswish and a squeeze-excitation mul", "[yaml]") {
+  // A MobileNetV3 block: the SE gate is [N, C, 1, 1] (global_avgpool2d keeps H = W = 1).
+  const Net net(R"(
+- {name: conv1, op: conv2d, out_channels: 8, kernel: 3, padding: 1}
+- {name: act1, op: hardswish}
+- {name: se_pool, op: global_avgpool2d}
+- {name: se_fc1, op: conv2d, out_channels: 4, kernel: 1, bias: true}
+- {name: se_relu, op: relu6}
+- {name: se_fc2, op: conv2d, out_channels: 8, kernel: 1, bias: true}
+- {name: se_gate, op: hardsigmoid}
+- {name: se_mul, op: mul, inputs: [act1, se_gate]}
+- {name: gap, op: global_avgpool2d}
+- {name: flat, op: flatten}
+- {name: fc, op: linear, out_features: 10}
+)");
+  CHECK(net.op("act1").kind() == OpKind::hardswish);
+  CHECK(net.op("se_relu").kind() == OpKind::relu6);
+  CHECK(net.op("se_gate").kind() == OpKind::hardsigmoid);
+  CHECK(net.op("se_relu").kind_name() == "relu6");
+  CHECK(net.shape("act1") == Shape{1, 8, 16, 16});
+  CHECK(net.shape("se_gate") == Shape{1, 8, 1, 1});
+  CHECK(net.shape("se_mul") == Shape{1, 8, 16, 16});
+  CHECK(net.b.shape(net.logits) == Shape{1, 10});
+  // The activations take no attributes.
+  CHECK_THAT(error_of("- {name: a, op: relu6, max: 6}\n"), Contains("max"));
+}
+
 TEST_CASE("configs/models/resnet8.yaml is the zoo's resnet_cifar at depth 8", "[yaml]") {
   ModelOptions o;
   o.graph_source = (kRepo / "configs/models/resnet8.yaml").string();
