@@ -18,7 +18,7 @@ ensure_packages clang libfuzzer-14-dev
 
 seconds="${1:-600}"
 shift || true
-all=(safetensors idx cifar image config yaml_graph structure trainer_state latency_table)
+all=(safetensors idx cifar image config yaml_graph structure trainer_state latency_table onnx)
 harnesses=("$@")
 ((${#harnesses[@]})) || harnesses=("${all[@]}")
 

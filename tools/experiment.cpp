@@ -67,6 +67,17 @@ void set_graph(const Config& c, layers::ModelOptions& o) {
            "file or the list of layers (layers/yaml_graph.h)");
   MT_CHECK(!given || yaml, ConfigError, c.source(), ": model.graph is given but model.name is '",
            c.settings().model.name, "'; hint: set model.name: yaml");
+  const std::string& onnx = c.settings().model.onnx;
+  const bool onnx_model = c.settings().model.name == "onnx";
+  MT_CHECK(!onnx_model || !onnx.empty(), ConfigError, c.source(),
+           ": model.name onnx needs model.onnx: the path of an .onnx file");
+  MT_CHECK(onnx.empty() || onnx_model, ConfigError, c.source(), ": model.onnx is given but model.name is '",
+           c.settings().model.name, "'; hint: set model.name: onnx");
+  if (onnx_model) {
+    MT_CHECK(std::filesystem::is_regular_file(onnx), ConfigError, c.source(), ": model.onnx: '", onnx,
+             "' is not a file");
+    o.onnx_source = onnx;
+  }
   if (!given) return;
   if (graph.IsScalar()) {
     o.graph_source = graph.Scalar();

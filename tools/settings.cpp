@@ -19,6 +19,7 @@ Settings read_settings(const Config& c) {
   s.model.dropout = c.number("model.dropout");
   s.model.label_smoothing = c.number("model.label_smoothing");
   s.model.graph = c.yaml("model.graph");
+  s.model.onnx = c.string("model.onnx");
   s.model.input_shape = c.numbers("model.input_shape");
   s.model.structure = c.string("model.structure");
   s.model.weights = c.string("model.weights");

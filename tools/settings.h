@@ -29,6 +29,7 @@ struct Settings {
     double dropout = 0;
     double label_smoothing = 0;
     YAML::Node graph;                  // a path (scalar) or the layer list
+    std::string onnx;                  // model.name onnx: the .onnx file
     std::vector<double> input_shape;  // [C, H, W], or empty
     std::string structure;
     std::string weights;

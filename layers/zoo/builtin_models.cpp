@@ -23,6 +23,7 @@ void register_builtin_models(std::map<std::string, ModelFn>& m) {
   m["mobilenet_v1"] = build_mobilenet_v1;
   m["mobilenet_v2"] = build_mobilenet_v2;
   m["yaml"] = build_yaml_model;
+  m["onnx"] = build_onnx_model;
 }
 
 }  // namespace mt::layers

@@ -42,6 +42,8 @@ struct ModelOptions {
   // messages; with no graph_spec, graph_source is the path of a file to read it from.
   YAML::Node graph_spec;
   std::string graph_source;
+  // The "onnx" model (layers/onnx_import.h): the .onnx file it is imported from.
+  std::string onnx_source;
 };
 
 // A built model: the graph and its boundary values.

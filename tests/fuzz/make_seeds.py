@@ -128,6 +128,49 @@ def main():
     put("trainer_state", "no_rng.json", trainer_state({}))
     engine = " ".join(str((i * 2654435761) % (1 << 64)) for i in range(312)) + " 312"
     put("trainer_state", "rng.json", trainer_state({"shuffle": engine}))
+    onnx_seeds()
+
+
+def onnx_seeds():
+    """ONNX files as PyTorch writes them: a tiny net with each imported construct (batch norm,
+    ReLU6, hardswish, squeeze-excitation, concat, zero pad, pools, a classifier), and the files
+    of tests/parity/onnx_bad_models.py; skipped where torch cannot be imported."""
+    import subprocess
+    import sys
+    here = os.path.dirname(os.path.abspath(__file__))
+    subprocess.run([sys.executable, os.path.join(here, "..", "parity", "onnx_bad_models.py"),
+                    os.path.join(ROOT, "onnx")], check=True)
+    try:
+        import torch
+    except ImportError:
+        return
+    import io
+    import warnings
+    nn = torch.nn
+
+    class Tiny(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU6())
+            self.dw = nn.Sequential(nn.Conv2d(4, 4, 3, padding=1, groups=4), nn.BatchNorm2d(4), nn.Hardswish())
+            self.se = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(4, 2, 1), nn.ReLU(), nn.Conv2d(2, 4, 1),
+                                    nn.Hardsigmoid())
+            self.side = nn.Conv2d(4, 2, 1)
+            self.pool = nn.Sequential(nn.ZeroPad2d(1), nn.AvgPool2d(2, ceil_mode=True), nn.MaxPool2d(2))
+            self.fc = nn.Linear(6, 10)
+
+        def forward(self, x):
+            x = self.dw(self.conv(x))
+            x = x * self.se(x)
+            x = torch.cat([x, self.side(x)], 1)
+            return self.fc(torch.flatten(nn.functional.adaptive_avg_pool2d(self.pool(x), 1), 1))
+
+    out = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(Tiny().eval(), torch.randn(1, 3, 8, 8), out, training=torch.onnx.TrainingMode.PRESERVE,
+                          input_names=["images"], output_names=["logits"])
+    put("onnx", "tiny_torch.onnx", out.getvalue())
 
 
 if __name__ == "__main__":
