@@ -42,6 +42,12 @@ std::pair<std::vector<float>, std::vector<float>> fold_batchnorm(const Graph& g,
   }
   return {to_floats(w), to_floats(bias)};
 }
+
+// PyTorch's relu6(x + 3) / 6 is ONNX's max(0, min(1, alpha x + beta)) with alpha 1/6, beta 1/2.
+std::vector<Attribute> hardsigmoid_attributes() {
+  return {attr_float("alpha", 1.0f / 6.0f), attr_float("beta", 0.5f)};
+}
+
 }  // namespace
 
 void GraphWriter::emit(int i) {
@@ -58,6 +64,9 @@ void GraphWriter::emit(int i) {
       {OpKind::batchnorm2d, [](GraphWriter& w, const Node& n, int) { w.batchnorm(n); }},
       {OpKind::relu, [](GraphWriter& w, const Node& n, int) { w.plain(n, "Relu"); }},
       {OpKind::sigmoid, [](GraphWriter& w, const Node& n, int) { w.plain(n, "Sigmoid"); }},
+      {OpKind::relu6, [](GraphWriter& w, const Node& n, int) { w.relu6(n); }},
+      {OpKind::hardsigmoid, [](GraphWriter& w, const Node& n, int) { w.hardsigmoid(n); }},
+      {OpKind::hardswish, [](GraphWriter& w, const Node& n, int) { w.hardswish(n); }},
       {OpKind::add, [](GraphWriter& w, const Node& n, int) { w.plain(n, "Add"); }},
       {OpKind::mul, [](GraphWriter& w, const Node& n, int) { w.mul(n); }},
       {OpKind::concat, [](GraphWriter& w, const Node& n, int) { w.plain(n, "Concat", {attr_int("axis", 1)}); }},
@@ -167,6 +176,27 @@ void GraphWriter::mul(const Node& n) {
     add_node("Unsqueeze", b4, {input(bv), axes}, {b4});
   }
   add_node("Mul", n.name, {input(n.inputs[0]), b4}, {output(n.outputs[0])});
+}
+
+void GraphWriter::relu6(const Node& n) {
+  // Clip(x, 0, 6), as torch.onnx writes ReLU6; since opset 11 the bounds are scalar inputs (torch
+  // writes Constant nodes; initializers, one pair per node named after it, say the same).
+  add_node("Clip", n.name,
+           {input(n.inputs[0]), constant(n.name + ".min", {}, std::vector<float>{0.0f}),
+            constant(n.name + ".max", {}, std::vector<float>{6.0f})},
+           {output(n.outputs[0])});
+}
+
+void GraphWriter::hardsigmoid(const Node& n) { plain(n, "HardSigmoid", hardsigmoid_attributes()); }
+
+void GraphWriter::hardswish(const Node& n) {
+  // HardSwish arrives in opset 14 and this file writes opset 13: x * HardSigmoid(x), what
+  // torch.onnx (1.13) writes for hardswish below opset 14.
+  const std::string x = input(n.inputs[0]);
+  const std::string gate = n.name + ".hardsigmoid";
+  claim(gate);
+  add_node("HardSigmoid", gate, {x}, {gate}, hardsigmoid_attributes());
+  add_node("Mul", n.name, {x, gate}, {output(n.outputs[0])});
 }
 
 void GraphWriter::gate(const Node& n) {

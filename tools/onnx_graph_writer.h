@@ -28,6 +28,9 @@ class GraphWriter {
   void pool(const Node& n);
   void linear(const Node& n);
   void mul(const Node& n);
+  void relu6(const Node& n);
+  void hardsigmoid(const Node& n);
+  void hardswish(const Node& n);
   void gate(const Node& n);
   void channel_pad(const Node& n);
   void dropout(const Node& n);

@@ -152,6 +152,10 @@ OPS = {
     "BatchNormalization": batchnorm,
     "Relu": lambda x: np.maximum(x, 0),
     "Sigmoid": lambda x: 1 / (1 + np.exp(-x)),
+    # ONNX's definitions (opset 13), not PyTorch's: the export must map one onto the other.
+    "Clip": lambda x, lo=None, hi=None: np.clip(x, -np.inf if lo is None else lo,
+                                                np.inf if hi is None else hi),
+    "HardSigmoid": lambda x, alpha=0.2, beta=0.5: np.clip(alpha * x + beta, 0, 1),
     "Add": lambda a, b: a + b,
     "Mul": lambda a, b: a * b,
     "Concat": lambda *xs, axis: np.concatenate(xs, axis=axis),

@@ -128,6 +128,28 @@ Model misc_model() {
   return m;
 }
 
+// MobileNetV2/V3's activations and squeeze-excitation as ONNX writes it: hardswish, an SE branch
+// (global average pool -> 1x1 conv -> relu6 -> 1x1 conv -> hardsigmoid) whose [N, C, 1, 1]
+// output scales the block per channel by a plain broadcasting Mul, and a relu6.
+Model mobile_activations_model() {
+  Model m;
+  m.name = "mobile_activations";
+  layers::ModelBuilder b(m.graph, 7);
+  m.images = b.input("images", {3, 8, 8});
+  layers::ConvOptions c;
+  c.padding = 1;
+  layers::ConvOptions fc;
+  fc.bias = true;
+  ValueId x = b.hardswish("act1", b.batchnorm2d("bn1", b.conv2d("conv1", m.images, 8, 3, c)));
+  ValueId se = b.global_avgpool2d("se.pool", x);
+  se = b.relu6("se.relu6", b.conv2d("se.fc1", se, 4, 1, fc));
+  se = b.hardsigmoid("se.gate", b.conv2d("se.fc2", se, 8, 1, fc));
+  x = b.mul("se.mul", x, se);
+  x = b.relu6("act2", b.batchnorm2d("bn2", b.conv2d("conv2", x, 8, 1)));
+  m.logits = b.linear("fc", b.flatten("flatten", b.global_avgpool2d("avgpool", x)), 4);
+  return m;
+}
+
 class MysteryOp : public Op {
  public:
   OpKind kind() const override { return OpKind::custom; }
@@ -168,6 +190,13 @@ TEST_CASE("ONNX exports of zoo models compute morphtrain's eval logits", "[onnx]
 TEST_CASE("ONNX export of pooling variants, concat, sigmoid and per-channel muls", "[onnx][tools]") {
   Case c{"misc", misc_model(), {}, "--require BatchNormalization,Unsqueeze,AveragePool,Concat,Sigmoid,Slice,Pad"};
   check_export(c, 21);
+}
+
+TEST_CASE("ONNX export of relu6, hardsigmoid, hardswish and an [N, C, 1, 1] mul", "[onnx][tools]") {
+  // Opset 13 has no HardSwish: it is HardSigmoid then Mul, as torch.onnx writes it there.
+  Case c{"mobile_activations", mobile_activations_model(), {},
+         "--require Clip,HardSigmoid,Mul,GlobalAveragePool --forbid HardSwish,Unsqueeze,BatchNormalization"};
+  check_export(c, 22);
 }
 
 TEST_CASE("ONNX export names the node and kind it cannot export", "[onnx][tools]") {
