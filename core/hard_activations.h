@@ -1,8 +1,8 @@
 #pragma once
 // relu6, hardsigmoid and hardswish per element, and their gradients, written once for every
-// backend: the reference instantiates them in double, the CPU loops in float (plain selects, so
-// they vectorise), the CUDA kernels on the device. PyTorch 1.13's formulas, in its order of
-// operations, so that float results match torch's bit for bit where the compiler keeps the order.
+// backend: the reference instantiates them in double, the CPU loops in float (compares and
+// selects, so they vectorise; see kernels/CMakeLists.txt), the CUDA kernels on the device.
+// PyTorch 1.13's scalar formulas in its order of operations, so that float results match torch's.
 #include "core/backend.h"  // MT_HOST_DEVICE
 
 namespace mt {
@@ -33,7 +33,7 @@ MT_HOST_DEVICE inline T relu6_grad(T x, T dy) {
 
 template <typename T>
 MT_HOST_DEVICE inline T hardsigmoid_grad(T x, T dy) {
-  return x > T(-3) && x < T(3) ? dy / T(6) : T(0);
+  return x > T(-3) && x < T(3) ? dy * (T(1) / T(6)) : T(0);  // torch multiplies by 1/6 too
 }
 
 template <typename T>
