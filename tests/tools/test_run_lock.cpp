@@ -160,7 +160,9 @@ TEST_CASE("evaluations beside a run that saves every step leave it to finish who
 // go; the second one, started then, finds the lock and refuses without touching the run.
 TEST_CASE("two --resume auto of one run at once: one trains, the other refuses", "[cli][train]") {
   LiveRun run;
-  auto first = run.resume(10, "first.log");
+  // Steps enough that the first cannot finish between its third save and being stopped, even on
+  // a loaded machine.
+  auto first = run.resume(20, "first.log");  // all 5 epochs of 4 steps
   const auto saved = [&] { return fs::exists(run.ckpts / "ckpt-00000003"); };
   for (int i = 0; i < 12000 && first->running() && !saved(); ++i) ::usleep(5 * 1000);
   REQUIRE(first->stop());  // still running, holding the lock
@@ -177,6 +179,6 @@ TEST_CASE("two --resume auto of one run at once: one trains, the other refuses",
   const auto trained = first->wait();
   INFO(trained.output);
   CHECK(trained.exit_code == 0);
-  CHECK(fs::exists(run.ckpts / "ckpt-00000010"));
+  CHECK(fs::exists(run.ckpts / "ckpt-00000020"));
   CHECK_FALSE(saving(run.checkpoint_names()));
 }
