@@ -210,12 +210,14 @@ void OnnxWalk::only_attributes(const onnx::NodeProto& n, const std::set<std::str
     if (!known.count(a.name())) fail(n, "attribute '" + a.name() + "' is not supported");
 }
 
-std::string OnnxWalk::layer_name(const onnx::NodeProto& n, size_t weight_input) const {
+std::string OnnxWalk::layer_name(const onnx::NodeProto& n, size_t weight_input) {
   const std::string& w = n.input(static_cast<int>(weight_input));
   const std::string suffix = ".weight";
-  if (w.size() > suffix.size() && w.compare(w.size() - suffix.size(), suffix.size(), suffix) == 0)
-    return w.substr(0, w.size() - suffix.size());
-  return const_cast<OnnxWalk*>(this)->node_name(n);
+  if (w.size() > suffix.size() && w.compare(w.size() - suffix.size(), suffix.size(), suffix) == 0) {
+    std::string name = w.substr(0, w.size() - suffix.size());
+    if (names_used_.insert(name).second) return name;  // a weight shared by two nodes: name the second by node
+  }
+  return node_name(n);
 }
 
 std::string OnnxWalk::node_name(const onnx::NodeProto& n) {

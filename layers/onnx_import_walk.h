@@ -69,7 +69,7 @@ class OnnxWalk {
 
   // The layer name of a node with weights: its weight's name without ".weight" (PyTorch's
   // state_dict names), else the node's own name.
-  std::string layer_name(const onnx::NodeProto& n, size_t weight_input) const;
+  std::string layer_name(const onnx::NodeProto& n, size_t weight_input);
   // The name of a node without weights: its node name, made unique.
   std::string node_name(const onnx::NodeProto& n);
   // Records that the graph's tensor `ours` starts from the file's constant `theirs`.

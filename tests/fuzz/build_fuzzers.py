@@ -28,7 +28,7 @@ PARSERS = {
     "structure": ["morph/structure_file.cpp", "morph/channel_selection.cpp", "core/json_read.cpp"],
     "trainer_state": ["trainers/trainer_state.cpp", "trainers/checkpoint_checksums.cpp", "core/json_read.cpp"],
     "latency_table": ["morph/latency_table.cpp", "core/json_read.cpp"],
-    "onnx": ["layers/onnx_import.cpp", "layers/onnx_import_ops.cpp"],
+    "onnx": ["layers/onnx_import.cpp", "layers/onnx_import_ops.cpp", "layers/onnx_constant_folding.cpp"],
 }
 SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=undefined", "-fno-omit-frame-pointer"]
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
