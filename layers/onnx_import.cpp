@@ -6,6 +6,7 @@
 #include <cstring>
 #include <fstream>
 #include <limits>
+#include <set>
 #include <sstream>
 
 #include <onnx/checker.h>
@@ -20,6 +21,40 @@ namespace mt::layers {
 namespace {
 
 constexpr int64_t kMinOpset = 11, kMaxOpset = 17;
+
+// What libonnx 1.12's shape inference assumes and its checker does not ensure, checked first
+// (tests/fuzz/fuzz_onnx.cpp found it dereferencing null otherwise): every value is defined once (a
+// graph input, an initializer or one node output), the graph's outputs are computed by nodes, the
+// one input that is not an initializer is [N, C, H, W], and a Conv's weight has rank 4.
+void check_graph_structure(const onnx::GraphProto& g, const std::string& path) {
+  std::set<std::string> defined, initializers, computed;
+  for (const auto& t : g.initializer()) defined.insert(t.name()), initializers.insert(t.name());
+  int images = 0;
+  for (const auto& v : g.input()) {
+    defined.insert(v.name());  // an initializer may be listed as an input too
+    if (initializers.count(v.name())) continue;
+    ++images;
+    const bool rank4 = v.type().has_tensor_type() && v.type().tensor_type().has_shape() &&
+                       v.type().tensor_type().shape().dim_size() == 4;
+    MT_CHECK(rank4, ConfigError, "model.onnx: '", path, "': input '", v.name(), "' must be [N, C, H, W]");
+  }
+  MT_CHECK(images == 1, ConfigError, "model.onnx: '", path, "': the graph must have one input (the images), it has ",
+           images);
+  for (const auto& n : g.node()) {
+    for (const auto& out : n.output()) {
+      MT_CHECK(out.empty() || defined.insert(out).second, ConfigError, "model.onnx: '", path, "': node '", n.name(),
+               "' (", n.op_type(), ") writes '", out, "', which is already defined");
+      computed.insert(out);
+    }
+    if (n.op_type() != "Conv" || n.input_size() < 2) continue;
+    for (const auto& t : g.initializer())
+      MT_CHECK(t.name() != n.input(1) || t.dims_size() == 4, ConfigError, "model.onnx: '", path, "': node '", n.name(),
+               "' (Conv): the weight must be [out, in / group, kh, kw] (a 2-d convolution)");
+  }
+  for (const auto& v : g.output())
+    MT_CHECK(computed.count(v.name()), ConfigError, "model.onnx: '", path, "': the output '", v.name(),
+             "' is not computed by any node");
+}
 
 // The file, parsed, checked and with every value's shape inferred.
 onnx::ModelProto read_onnx_model(const std::string& path) {
@@ -38,9 +73,14 @@ onnx::ModelProto read_onnx_model(const std::string& path) {
            " (torch.onnx.export(..., opset_version=13))");
   try {
     onnx::checker::check_model(model);
-    onnx::shape_inference::InferShapes(model);
   } catch (const std::exception& e) {
     MT_FAIL(ConfigError, "model.onnx: '", path, "' fails the ONNX checker: ", e.what());
+  }
+  check_graph_structure(model.graph(), path);
+  try {
+    onnx::shape_inference::InferShapes(model);
+  } catch (const std::exception& e) {
+    MT_FAIL(ConfigError, "model.onnx: '", path, "' fails ONNX's shape inference: ", e.what());
   }
   return model;
 }
