@@ -100,6 +100,7 @@ ValueId ModelBuilder::node(const std::string& name, OpPtr op, const std::vector<
 ValueId ModelBuilder::conv2d(const std::string& name, ValueId x, int64_t out_channels, Size2d kernel,
                              const ConvOptions& o) {
   const int64_t in_channels = channels(x);
+  MT_CHECK(o.groups >= 1, ShapeError, "layer '", name, "': groups must be >= 1, got ", o.groups);
   MT_CHECK(out_channels > 0 && in_channels % o.groups == 0 && out_channels % o.groups == 0,
            ShapeError, "layer '", name, "': groups ", o.groups, " must divide in ", in_channels,
            " and out ", out_channels, " channels");

@@ -13,8 +13,12 @@ namespace {
 using onnx::NodeProto;
 
 // ONNX pads [h_begin, w_begin, h_end, w_end] as the engine's symmetric padding.
+constexpr int64_t kMaxSide = 1 << 16;  // a window, stride or padding beyond any image
+
 Size2d symmetric(OnnxWalk& w, const NodeProto& n, const std::vector<int64_t>& pads) {
   if (pads.size() != 4) w.fail(n, "pads must have 4 values for a 2-d op");
+  for (int64_t p : pads)
+    if (p < 0 || p > kMaxSide) w.fail(n, "pads must be in [0, " + std::to_string(kMaxSide) + "]");
   if (pads[0] != pads[2] || pads[1] != pads[3])
     w.fail(n, "asymmetric pads [" + std::to_string(pads[0]) + ", " + std::to_string(pads[1]) + ", " +
                   std::to_string(pads[2]) + ", " + std::to_string(pads[3]) +
@@ -25,6 +29,8 @@ Size2d symmetric(OnnxWalk& w, const NodeProto& n, const std::vector<int64_t>& pa
 Size2d pair(OnnxWalk& w, const NodeProto& n, const std::string& attr, std::vector<int64_t> fallback) {
   const std::vector<int64_t> v = w.ints_attr(n, attr, std::move(fallback));
   if (v.size() != 2) w.fail(n, "'" + attr + "' must have 2 values (a 2-d op)");
+  if (v[0] < 1 || v[1] < 1 || v[0] > kMaxSide || v[1] > kMaxSide)
+    w.fail(n, "'" + attr + "' must be in [1, " + std::to_string(kMaxSide) + "]");
   return {static_cast<int>(v[0]), static_cast<int>(v[1])};
 }
 
@@ -49,6 +55,10 @@ void conv(OnnxWalk& w, const NodeProto& n) {
   if (weight.dims.size() != 4) w.fail(n, "the weight must be [out, in / group, kh, kw] (a 2-d convolution)");
   const std::string name = w.layer_name(n, 1);
   const int64_t group = w.int_attr(n, "group", 1);
+  if (group < 1 || group > weight.dims[0] || weight.dims[0] % group != 0)
+    w.fail(n, "group " + std::to_string(group) + " must divide the " + std::to_string(weight.dims[0]) + " filters");
+  for (size_t d = 1; d < 4; ++d)
+    if (weight.dims[d] < 1 || weight.dims[d] > kMaxSide) w.fail(n, "the weight has an empty or huge dimension");
   const int64_t in = w.b.channels(x);
   const bool depthwise = group > 1 && weight.dims[1] == 1 && group == weight.dims[0];
   ConvOptions o;
@@ -242,7 +252,7 @@ void gemm(OnnxWalk& w, const NodeProto& n) {
   const ValueId x = w.activation(n, 0);
   const OnnxConstant& weight = w.constant(n, 1);
   const bool trans = w.int_attr(n, "transB", 0) != 0;
-  if (weight.dims.size() != 2) w.fail(n, "B must be a matrix");
+  if (weight.dims.size() != 2 || weight.dims[0] < 1 || weight.dims[1] < 1) w.fail(n, "B must be a non-empty matrix");
   const bool bias = w.has_input(n, 2);
   if (bias && w.constant(n, 2).values.size() != static_cast<size_t>(trans ? weight.dims[0] : weight.dims[1]))
     w.fail(n, "C must be a bias with one value per output");
@@ -260,7 +270,8 @@ void matmul(OnnxWalk& w, const NodeProto& n) {
   w.only_attributes(n, {});
   const ValueId x = w.activation(n, 0);
   const OnnxConstant& weight = w.constant(n, 1);
-  if (weight.dims.size() != 2 || w.b.shape(x).rank() != 2) w.fail(n, "only [N, K] x [K, M] is supported");
+  if (weight.dims.size() != 2 || w.b.shape(x).rank() != 2 || weight.dims[1] < 1)
+    w.fail(n, "only [N, K] x [K, M] is supported");
   const std::vector<const NodeProto*> next = w.consumers(n.output(0));
   const NodeProto* bias_add = nullptr;
   if (next.size() == 1 && next[0]->op_type() == "Add" && next[0]->input_size() == 2) {
