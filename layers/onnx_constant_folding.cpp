@@ -4,7 +4,7 @@
 // Reshape) see plain values. Only nodes whose inputs are all constants (or, for Shape, a value of
 // known shape) are folded; anything else goes to the op table.
 #include <algorithm>
-#include <numeric>
+#include <cmath>
 
 #include "layers/onnx_import_walk.h"
 
@@ -14,8 +14,22 @@ namespace {
 
 using onnx::NodeProto;
 
+constexpr int64_t kMaxCount = int64_t{1} << 31;  // more values than any shape tensor holds
+
+// The number of values of `dims`, or -1 when it passes kMaxCount (a header's claim, not checked yet).
 int64_t count(const std::vector<int64_t>& dims) {
-  return std::accumulate(dims.begin(), dims.end(), int64_t{1}, std::multiplies<>());
+  int64_t n = 1;
+  for (int64_t d : dims) {
+    if (d < 0 || (d > 0 && n > kMaxCount / d)) return -1;
+    n *= d;
+  }
+  return n;
+}
+
+// A value of the file used as an integer: finite and within `limit` of zero, else an error.
+int64_t whole(OnnxWalk& w, const NodeProto& n, double v, int64_t limit = int64_t{1} << 62) {
+  if (!(std::abs(v) <= static_cast<double>(limit))) w.fail(n, "a value out of range (" + std::to_string(v) + ")");
+  return static_cast<int64_t>(v);
 }
 
 // A negative axis counts from the end, as ONNX allows.
@@ -52,14 +66,16 @@ OnnxConstant reshape(OnnxWalk& w, const NodeProto& n) {
   std::vector<int64_t> dims;
   int64_t unknown = -1, known = 1;
   for (double d : w.constant(n, 1).values) {
-    int64_t v = static_cast<int64_t>(d);
-    if (v == 0) v = data.dims.at(dims.size());
+    int64_t v = whole(w, n, d, kMaxCount);
+    if (v == 0 && dims.size() < data.dims.size()) v = data.dims[dims.size()];
+    if (v < -1) w.fail(n, "a negative dimension");
     if (v == -1) unknown = static_cast<int64_t>(dims.size());
     else known *= v;
     dims.push_back(v);
   }
   if (unknown >= 0) dims[static_cast<size_t>(unknown)] = known ? count(data.dims) / known : 0;
-  if (count(dims) != static_cast<int64_t>(data.values.size())) w.fail(n, "the new shape does not hold the values");
+  if (count(dims) < 0 || count(dims) != static_cast<int64_t>(data.values.size()))
+    w.fail(n, "the new shape does not hold the values");
   return make(dims, data.values);
 }
 
@@ -70,12 +86,13 @@ OnnxConstant slice(OnnxWalk& w, const NodeProto& n) {
   const auto one = [&](size_t i, double fallback) {
     return w.has_input(n, i) ? w.constant(n, i).values.at(0) : fallback;
   };
-  if (w.has_input(n, 3) && axis_of(w, n, static_cast<int64_t>(one(3, 0)), data.dims.size()) != 0)
+  if (w.has_input(n, 3) && axis_of(w, n, whole(w, n, one(3, 0)), data.dims.size()) != 0)
     w.fail(n, "constant Slice is folded on axis 0 only");
   const int64_t len = data.dims[0], inner = count(data.dims) / std::max<int64_t>(len, 1);
-  const int64_t step = static_cast<int64_t>(one(4, 1));
+  const int64_t step = whole(w, n, one(4, 1));
   if (step == 0) w.fail(n, "step 0");
   auto clamp = [&](double v, int64_t lo, int64_t hi) {
+    if (std::isnan(v)) w.fail(n, "a NaN bound");
     const double at = v < 0 ? v + static_cast<double>(len) : v;
     return static_cast<int64_t>(std::clamp(at, static_cast<double>(lo), static_cast<double>(hi)));
   };
@@ -105,13 +122,13 @@ OnnxConstant transpose(OnnxWalk& w, const NodeProto& n) {
 OnnxConstant constant_of_shape(OnnxWalk& w, const NodeProto& n) {
   std::vector<int64_t> dims;
   for (double d : w.constant(n, 0).values) {
-    if (d < 0 || d > (1 << 24)) w.fail(n, "an unreasonable shape");
-    dims.push_back(static_cast<int64_t>(d));
+    dims.push_back(whole(w, n, d, 1 << 24));
+    if (dims.back() < 0) w.fail(n, "a negative dimension");
   }
   double fill = 0;
   if (const auto* a = w.attribute(n, "value"); a && a->has_t())
     fill = read_onnx_constant(a->t(), "node '" + n.name() + "'").values.at(0);
-  if (count(dims) > (1 << 24)) w.fail(n, "an unreasonable shape");
+  if (count(dims) < 0 || count(dims) > (1 << 24)) w.fail(n, "an unreasonable shape");
   return make(dims, std::vector<double>(static_cast<size_t>(count(dims)), fill));
 }
 
@@ -119,7 +136,7 @@ OnnxConstant unsqueeze(OnnxWalk& w, const NodeProto& n) {
   OnnxConstant out = w.constant(n, 0);
   std::vector<int64_t> axes = w.ints_attr(n, "axes", {});  // opset < 13: an attribute
   if (w.has_input(n, 1))
-    for (double a : w.constant(n, 1).values) axes.push_back(static_cast<int64_t>(a));
+    for (double a : w.constant(n, 1).values) axes.push_back(whole(w, n, a, 64));
   std::sort(axes.begin(), axes.end());
   for (int64_t a : axes) {
     const int64_t at = axis_of(w, n, a, out.dims.size() + 1);
@@ -135,7 +152,7 @@ OnnxConstant gather(OnnxWalk& w, const NodeProto& n) {
     w.fail(n, "constant Gather is folded on vectors only");
   OnnxConstant out = make(index.dims, {});
   for (double i : index.values) {
-    int64_t at = static_cast<int64_t>(i);
+    int64_t at = whole(w, n, i, kMaxCount);
     if (at < 0) at += data.dims[0];
     if (at < 0 || at >= data.dims[0]) w.fail(n, "index out of range");
     out.values.push_back(data.values[static_cast<size_t>(at)]);

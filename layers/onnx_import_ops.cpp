@@ -98,7 +98,10 @@ void batchnorm(OnnxWalk& w, const NodeProto& n) {
   const ValueId x = w.activation(n, 0);
   const std::string name = w.layer_name(n, 1);
   // ONNX's momentum weighs the old statistics (0.9); PyTorch's and the engine's the new (0.1).
-  const ValueId y = w.b.batchnorm2d(name, x, w.float_attr(n, "epsilon", 1e-5), 1.0 - w.float_attr(n, "momentum", 0.9));
+  const double eps = w.float_attr(n, "epsilon", 1e-5), momentum = w.float_attr(n, "momentum", 0.9);
+  if (!(eps > 0 && eps < 1) || !(momentum >= 0 && momentum <= 1))
+    w.fail(n, "epsilon must be in (0, 1) and momentum in [0, 1]");
+  const ValueId y = w.b.batchnorm2d(name, x, eps, 1.0 - momentum);
   const char* tensors[] = {".weight", ".bias", ".running_mean", ".running_var"};
   for (size_t i = 0; i < 4; ++i) w.take_weight(name + tensors[i], n, i + 1);
   w.define(n.output(0), y);
@@ -212,6 +215,8 @@ void pad(OnnxWalk& w, const NodeProto& n) {
   const std::vector<double>& p = w.constant(n, 1).values;
   if (p.size() != 8 || p[0] != 0 || p[1] != 0 || p[4] != 0 || p[5] != 0)
     w.fail(n, "only padding of height and width of an [N, C, H, W] value is supported");
+  for (double v : p)
+    if (!(v >= 0 && v <= kMaxSide)) w.fail(n, "pads must be in [0, " + std::to_string(kMaxSide) + "]");
   if (p[2] != p[6] || p[3] != p[7]) w.fail(n, "asymmetric padding: the kernels pad both sides alike");
   if (p[2] == 0 && p[3] == 0) return w.alias(n, 0);
   const ValueId x = w.activation(n, 0);
@@ -298,6 +303,7 @@ void dropout(OnnxWalk& w, const NodeProto& n) {
   w.only_attributes(n, {"ratio", "seed"});
   double ratio = w.float_attr(n, "ratio", 0.5);
   if (w.has_input(n, 1)) ratio = w.constant(n, 1).values.at(0);
+  if (!(ratio >= 0 && ratio < 1)) w.fail(n, "ratio must be in [0, 1)");
   if (n.output_size() > 1 && !n.output(1).empty()) w.fail(n, "the mask output is not supported");
   // The network's own dropout: it trains as PyTorch's module would, and is the identity in eval.
   w.define(n.output(0), w.b.dropout(w.node_name(n), w.activation(n, 0), ratio));
