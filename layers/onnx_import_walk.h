@@ -36,6 +36,9 @@ class OnnxWalk {
 
   // Builds every node from `images` and returns the logits.
   ValueId run(ValueId images);
+  // Where the network was imported as written, every value's shape must equal ONNX's inference:
+  // a disagreement (a ceil mode, a padding read wrongly) is reported at its node, not as logits.
+  void compare_with_onnx() const;
 
   // --- for the op builders ---
   ModelBuilder& b;
@@ -99,6 +102,7 @@ class OnnxWalk {
   std::set<std::string> names_used_;
   std::set<const onnx::NodeProto*> consumed_;
   const onnx::NodeProto* head_ = nullptr;
+  bool as_written_ = false;
 };
 
 // One ONNX op type: what its node becomes in the graph.
