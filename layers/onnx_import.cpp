@@ -156,8 +156,11 @@ OnnxWalk::OnnxWalk(const onnx::ModelProto& model, std::string source, ModelBuild
                    const ModelOptions& o)
     : b(builder), options(o), model_(model), source_(std::move(source)) {
   for (const auto& t : model.graph().initializer()) constants_[t.name()] = read_onnx_constant(t, source_);
-  for (const auto& n : model.graph().node())
+  for (const auto& n : model.graph().node()) {
     if (n.op_type() == "Conv" || n.op_type() == "Gemm" || n.op_type() == "MatMul") head_ = &n;
+    const std::set<std::string> reads(n.input().begin(), n.input().end());  // a node reading x twice counts once
+    for (const auto& in : reads) consumers_[in].push_back(&n);
+  }
 }
 
 void OnnxWalk::fail(const onnx::NodeProto& n, const std::string& message) const {
@@ -270,15 +273,10 @@ void OnnxWalk::take_weight(const std::string& ours, const onnx::NodeProto& n, si
   weights_[ours] = {n.input(static_cast<int>(input)), transpose};
 }
 
-std::vector<const onnx::NodeProto*> OnnxWalk::consumers(const std::string& onnx_name) const {
-  std::vector<const onnx::NodeProto*> out;
-  for (const auto& n : model_.graph().node())
-    for (const auto& in : n.input())
-      if (in == onnx_name) {
-        out.push_back(&n);
-        break;
-      }
-  return out;
+const std::vector<const onnx::NodeProto*>& OnnxWalk::consumers(const std::string& onnx_name) const {
+  static const std::vector<const onnx::NodeProto*> none;
+  auto it = consumers_.find(onnx_name);
+  return it == consumers_.end() ? none : it->second;
 }
 
 ValueId OnnxWalk::run(ValueId images) {

@@ -85,7 +85,7 @@ void conv(OnnxWalk& w, const NodeProto& n) {
   if (o.bias) w.take_weight(name + ".bias", n, 2);
   // The builder gates a conv at its batch norm; a conv without one (SqueezeNet's) is gated here,
   // so that FiGS can prune it too.
-  const auto next = w.consumers(n.output(0));
+  const auto& next = w.consumers(n.output(0));
   const bool normalised = next.size() == 1 && next[0]->op_type() == "BatchNormalization";
   if (!normalised && !depthwise && !w.is_head(n)) y = w.b.gate_hidden(name, y);
   w.define(n.output(0), y);
@@ -277,7 +277,7 @@ void matmul(OnnxWalk& w, const NodeProto& n) {
   const OnnxConstant& weight = w.constant(n, 1);
   if (weight.dims.size() != 2 || w.b.shape(x).rank() != 2 || weight.dims[1] < 1)
     w.fail(n, "only [N, K] x [K, M] is supported");
-  const std::vector<const NodeProto*> next = w.consumers(n.output(0));
+  const std::vector<const NodeProto*>& next = w.consumers(n.output(0));
   const NodeProto* bias_add = nullptr;
   if (next.size() == 1 && next[0]->op_type() == "Add" && next[0]->input_size() == 2) {
     const int other = next[0]->input(0) == n.output(0) ? 1 : 0;

@@ -80,7 +80,7 @@ class OnnxWalk {
   // The layer that produces the classes: its width is options.num_classes.
   bool is_head(const onnx::NodeProto& n) const { return &n == head_; }
   // Nodes another builder has already consumed (an Add folded into the MatMul before it).
-  std::vector<const onnx::NodeProto*> consumers(const std::string& onnx_name) const;
+  const std::vector<const onnx::NodeProto*>& consumers(const std::string& onnx_name) const;
   void consume(const onnx::NodeProto& n) { consumed_.insert(&n); }
 
   // --- what the walk found ---
@@ -101,6 +101,7 @@ class OnnxWalk {
   std::map<std::string, Weight> weights_;
   std::set<std::string> names_used_;
   std::set<const onnx::NodeProto*> consumed_;
+  std::map<std::string, std::vector<const onnx::NodeProto*>> consumers_;  // the nodes reading each value
   const onnx::NodeProto* head_ = nullptr;
   bool as_written_ = false;
 };

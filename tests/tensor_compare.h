@@ -2,12 +2,21 @@
 // Exact comparisons of tensors and of named tensor sets (state_dicts), whatever their dtype or
 // layout, for tests that check a copy is a copy.
 #include <map>
+#include <stdexcept>
 #include <string>
 
 #include "core/safetensors.h"
 #include "core/tensor.h"
 
 namespace mt::testing {
+
+// The tensor called `name` in a named set (a state_dict, a safetensors file's tensors); a missing
+// name throws, which fails the test that asked.
+inline const Tensor& named(const NamedTensors& tensors, const std::string& name) {
+  for (const auto& [n, t] : tensors)
+    if (n == name) return t;
+  throw std::out_of_range("no tensor '" + name + "' in the set");
+}
 
 // Exactly equal (max_rel_diff of core/tensor.h reads every dtype and layout).
 inline bool same_values(const Tensor& a, const Tensor& b) {

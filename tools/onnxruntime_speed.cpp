@@ -26,24 +26,31 @@ double median(std::vector<double> v) {
   return v.empty() ? 0 : v[v.size() / 2];
 }
 
+// Where onnxruntime-node is looked for, and the script that times with it.
+fs::path ort_dir() {
+  const char* env = std::getenv("MORPHTRAIN_ORT_DIR");
+  return env && *env ? fs::path(env) : fs::path(MORPHTRAIN_SOURCE_DIR) / "bench" / ".ort";
+}
+
+fs::path ort_script() { return fs::path(MORPHTRAIN_SOURCE_DIR) / "bench" / "ort_speed.js"; }
+
 }  // namespace
+
+std::string onnxruntime_missing() {
+  if (!fs::is_directory(ort_dir() / "node_modules" / "onnxruntime-node"))
+    return "ONNX Runtime is not installed (npm install --ignore-scripts --prefix " + ort_dir().string() +
+           " onnxruntime-node, or set MORPHTRAIN_ORT_DIR)";
+  if (std::system("command -v node >/dev/null 2>&1") != 0 || !fs::exists(ort_script()))
+    return "node or " + ort_script().string() + " is missing";
+  return "";
+}
 
 OnnxRuntimeSpeed onnxruntime_speed(const std::vector<std::string>& files, int batch, int rounds, int threads) {
   OnnxRuntimeSpeed out;
-  const fs::path source = MORPHTRAIN_SOURCE_DIR;
-  const char* env = std::getenv("MORPHTRAIN_ORT_DIR");
-  const fs::path ort_dir = env && *env ? fs::path(env) : source / "bench" / ".ort";
-  const fs::path script = source / "bench" / "ort_speed.js";
-  if (!fs::is_directory(ort_dir / "node_modules" / "onnxruntime-node")) {
-    out.skipped = "ONNX Runtime is not installed (npm install --ignore-scripts --prefix " + ort_dir.string() +
-                  " onnxruntime-node, or set MORPHTRAIN_ORT_DIR)";
-    return out;
-  }
-  if (std::system("command -v node >/dev/null 2>&1") != 0 || !fs::exists(script)) {
-    out.skipped = "node or " + script.string() + " is missing";
-    return out;
-  }
-  std::string cmd = "MORPHTRAIN_ORT_DIR=" + shell_quote(ort_dir.string()) + " node " + shell_quote(script.string()) +
+  out.skipped = onnxruntime_missing();
+  if (!out.skipped.empty()) return out;
+  const fs::path script = ort_script();
+  std::string cmd = "MORPHTRAIN_ORT_DIR=" + shell_quote(ort_dir().string()) + " node " + shell_quote(script.string()) +
                     " --batch " + std::to_string(batch) + " --rounds " + std::to_string(rounds) + " --threads " +
                     std::to_string(threads) + " --reps 5";
   for (const auto& f : files) cmd += " " + shell_quote(f);

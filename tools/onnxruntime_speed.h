@@ -16,6 +16,9 @@ struct OnnxRuntimeSpeed {
   std::string skipped;            // non-empty: why nothing was measured
 };
 
+// Why ONNX Runtime cannot be run here (not installed, no node), or "" where it can.
+std::string onnxruntime_missing();
+
 // Times the ONNX files at `batch` over `rounds` alternating rounds, with `threads` intra-op threads.
 OnnxRuntimeSpeed onnxruntime_speed(const std::vector<std::string>& files, int batch, int rounds, int threads);
 

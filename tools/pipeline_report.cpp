@@ -243,6 +243,10 @@ nlohmann::json report_figures(const Config& config, const std::vector<Metric>& m
 
 // The dense and the slim ONNX in ONNX Runtime, where it is installed (tools/onnxruntime_speed.h).
 void measure_in_onnxruntime(nlohmann::json& j, int batch, const layers::Model& dense, const fs::path& run) {
+  if (const std::string missing = onnxruntime_missing(); !missing.empty()) {  // no dense export for nothing
+    j["onnxruntime"] = {{"skipped", missing}};
+    return;
+  }
   const fs::path dense_onnx = run / ".dense_for_onnxruntime.onnx";  // the dense export, timed then removed
   export_onnx(dense, dense_onnx.string());
   const OnnxRuntimeSpeed speed = onnxruntime_speed({dense_onnx.string(), (run / "slim.onnx").string()}, batch, 5,

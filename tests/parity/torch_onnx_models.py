@@ -18,20 +18,9 @@ import torch
 import torchvision
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from torch_pretrained import save_file  # noqa: E402
+from torch_pretrained import save_file, trained_looking  # noqa: E402
 
 CLASSES = 10
-
-
-def trained_looking(model):
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.weight.uniform_(0.5, 1.5)
-                m.bias.uniform_(-0.2, 0.2)
-                m.running_mean.uniform_(-0.2, 0.2)
-                m.running_var.uniform_(0.5, 1.5)
-    return model.eval()
 
 
 def export(out_dir, name, size):

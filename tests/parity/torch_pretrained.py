@@ -39,10 +39,10 @@ def save_file(tensors, path, metadata=None):
         f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
 
 
-def main():
-    torch.manual_seed(0)
-    model = ResNetCifar(3)
-    with torch.no_grad():  # a "trained" network: every batch norm away from its initial state
+def trained_looking(model):
+    """Moves every batch norm away from its initial state (scale, shift, running statistics), so
+    that a wrongly loaded normalisation changes the logits; returns the model in eval mode."""
+    with torch.no_grad():
         for m in model.modules():
             if isinstance(m, torch.nn.BatchNorm2d):
                 m.weight.uniform_(0.5, 1.5)
@@ -50,7 +50,12 @@ def main():
                 m.running_mean.uniform_(-0.2, 0.2)
                 m.running_var.uniform_(0.5, 1.5)
                 m.num_batches_tracked.fill_(123)
-    model.eval()
+    return model.eval()
+
+
+def main():
+    torch.manual_seed(0)
+    model = trained_looking(ResNetCifar(3))
     images = torch.randn(4, 3, 32, 32)
     with torch.no_grad():
         logits = model(images)

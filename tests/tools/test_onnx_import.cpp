@@ -9,6 +9,7 @@
 #include "core/safetensors.h"
 #include "python_env.h"
 #include "temp_dir.h"
+#include "tensor_compare.h"
 #include "tests/morph/reshape_test_util.h"
 #include "tools/config.h"
 #include "tools/experiment.h"
@@ -29,13 +30,6 @@ tools::Config onnx_config(const testing::TempDir& dir, const std::string& onnx, 
   return tools::Config::load(path);
 }
 
-const Tensor& named(const NamedTensors& tensors, const std::string& name) {
-  for (const auto& [n, t] : tensors)
-    if (n == name) return t;
-  FAIL("no tensor " << name);
-  throw;
-}
-
 // Imports torchvision's `name` exported at `size` and compares it with PyTorch.
 void check_torchvision(const std::string& name, int64_t size) {
   testing::TempDir dir("onnx_" + name);
@@ -47,9 +41,9 @@ void check_torchvision(const std::string& name, int64_t size) {
   tools::load_pretrained_weights(c, m, log);
   INFO(log.str());
   CHECK_THAT(log.str(), Contains("model.onnx: loaded"));
-  CHECK(m.graph.num_parameters() == named(check.tensors, "parameters").data<int64_t>()[0]);
-  const Tensor logits = test::eval_logits(m, named(check.tensors, "images"));
-  CHECK(max_rel_diff(logits, named(check.tensors, "logits")) < 1e-4);
+  CHECK(m.graph.num_parameters() == testing::named(check.tensors, "parameters").data<int64_t>()[0]);
+  const Tensor logits = test::eval_logits(m, testing::named(check.tensors, "images"));
+  CHECK(max_rel_diff(logits, testing::named(check.tensors, "logits")) < 1e-4);
 }
 
 }  // namespace
@@ -119,7 +113,7 @@ TEST_CASE("ONNX files the engine cannot express are refused by node, op and reas
   CHECK_THAT(error("old_opset"), Contains("uses opset 9") && Contains("11 to 17"));
   CHECK_THAT(error("not_onnx"), Contains("is not an ONNX model"));
   CHECK_THAT(error("one_channel_input", 1), Contains("input 'images' has 3 channels, the data 1"));
-  for (const std::string& file : {"unknown_op", "clip_range", "not_onnx"})
+  for (const std::string file : {"unknown_op", "clip_range", "not_onnx"})
     CHECK_THAT(error(file), Contains(file + ".onnx"));
 
   // model.onnx belongs to model.name onnx.

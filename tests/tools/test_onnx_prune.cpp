@@ -14,6 +14,7 @@
 #include "npy.h"
 #include "python_env.h"
 #include "temp_dir.h"
+#include "tensor_compare.h"
 #include "tests/morph/reshape_test_util.h"
 #include "tools/config.h"
 #include "tools/experiment.h"
@@ -63,8 +64,7 @@ void check_slim_onnx(const testing::TempDir& dir, const Exported& e) {
                                                "model.weights=" + (run / "slim.safetensors").string()});
   layers::Model slim = tools::configured_model(c, tools::load_data(c).train);
   const SafetensorsContent check = read_safetensors(e.check.string());
-  const Tensor& images = check.tensors.front().first == "images" ? check.tensors.front().second
-                                                                  : check.tensors.at(1).second;
+  const Tensor& images = testing::named(check.tensors, "images");
   REQUIRE(images.rank() == 4);
   testing::write_npy(dir.path / "images.npy", images);
   testing::write_npy(dir.path / "expected.npy", test::eval_logits(slim, images));

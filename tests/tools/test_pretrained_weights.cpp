@@ -32,13 +32,6 @@ tools::Config resnet20_config(const testing::TempDir& dir, const std::string& ex
   return tools::Config::load(path);
 }
 
-const Tensor& named(const NamedTensors& tensors, const std::string& name) {
-  for (const auto& [n, t] : tensors)
-    if (n == name) return t;
-  FAIL("no tensor " << name);
-  throw;
-}
-
 struct TorchFiles {
   std::filesystem::path weights, check;
 };
@@ -62,13 +55,13 @@ TEST_CASE("a PyTorch state_dict in safetensors gives the zoo model PyTorch's log
   tools::load_pretrained_weights(c, m, log);
   CHECK_THAT(log.str(), Contains("loaded " + std::to_string(m.graph.state_dict().size()) + " tensors from " +
                                  files.weights.string()));
-  const Tensor logits = test::eval_logits(m, named(check.tensors, "images"));
-  CHECK(max_rel_diff(logits, named(check.tensors, "logits")) < 1e-4);
+  const Tensor logits = test::eval_logits(m, testing::named(check.tensors, "images"));
+  CHECK(max_rel_diff(logits, testing::named(check.tensors, "logits")) < 1e-4);
 
   // A fresh model gives other logits: the weights made the difference.
   const tools::Config fresh = resnet20_config(dir, "");
   layers::Model f = tools::configured_model(fresh, tools::load_data(fresh).train);
-  CHECK(max_rel_diff(test::eval_logits(f, named(check.tensors, "images")), named(check.tensors, "logits")) > 0.1);
+  CHECK(max_rel_diff(test::eval_logits(f, testing::named(check.tensors, "images")), testing::named(check.tensors, "logits")) > 0.1);
 }
 
 TEST_CASE("model.weights that do not fit list every key, or load what fits when not strict", "[tools][weights]") {
@@ -104,7 +97,7 @@ TEST_CASE("model.weights that do not fit list every key, or load what fits when 
 
   const tools::Config lenient = resnet20_config(dir, "  weights: " + file + "\n  weights_strict: false\n");
   tools::load_pretrained_weights(lenient, m, log);
-  CHECK(testing::same_values(m.graph.value(m.graph.at("conv1.weight")).data, named(tensors, "conv1.weight")));
+  CHECK(testing::same_values(m.graph.value(m.graph.at("conv1.weight")).data, testing::named(tensors, "conv1.weight")));
   CHECK_FALSE(testing::same_values(m.graph.value(m.graph.at("fc.weight")).data, Tensor::zeros({10, 64})));  // kept its own
   CHECK_THAT(log.str(), Contains("loaded " + std::to_string(source.graph.state_dict().size() - 2) + " tensors"));
   CHECK_THAT(log.str(), Contains("not loaded (model.weights_strict is false)") && Contains("head.extra.weight") &&
