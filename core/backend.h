@@ -76,6 +76,9 @@ struct GateDesc {
   bool train = true;           // sample the relaxed Bernoulli; false: the deterministic eval gate
   uint64_t seed = 0;           // the step's noise (train only)
   bool relu = false;           // a following ReLU fused in: y = relu(x) * g (g >= 0, so = relu(x * g))
+  // Channel 0 always open (g = 1, no gradient), in training and evaluation: a sampled mask can
+  // never close a whole layer and break the network (morph-net's keep_first_channel_alive).
+  bool keep_first_channel = false;
 };
 
 class KernelBackend {
@@ -175,6 +178,7 @@ MT_HOST_DEVICE inline double dropout_uniform(uint64_t seed, uint64_t index) {
 // one standard logistic sample per channel and step, log(u) - log(1 - u) (morph-net samples
 // logits.shape: every example and pixel shares it), and g = sigmoid((logit + noise) / T).
 // Evaluation is morph-net's soft mask for inference: g = sigmoid(logit) where logit > 0, else 0.
+// With keep_first_channel, channel 0 is 1 in both.
 struct GateValue {
   double g, dg;  // the gate and d gate / d logit
 };
@@ -183,6 +187,7 @@ MT_HOST_DEVICE inline GateValue gate_value(const GateDesc& d, double logit, uint
   const auto sigmoid = [](double z) {
     return z >= 0 ? 1 / (1 + std::exp(-z)) : std::exp(z) / (1 + std::exp(z));
   };
+  if (d.keep_first_channel && channel == 0) return {1, 0};
   if (!d.train) {
     if (!(logit > 0)) return {0, 0};
     return {sigmoid(logit), sigmoid(logit) * sigmoid(-logit)};

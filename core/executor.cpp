@@ -359,8 +359,7 @@ const Tensor& Executor::grad(ValueId v) const {
 
 OpContext Executor::context(int n, Mode mode) {
   const Node& node = graph_.node(n);
-  const uint64_t node_seed = seed_ ^ (0x9E3779B97F4A7C15ull * forwards_since_seed_) ^ (0xD1B54A32D192ED03ull * (n + 1));
-  OpContext ctx{backend_, mode, node_seed, fused_relu_[n], {}, {}, current_->node_state[n], {}, {}};
+  OpContext ctx{backend_, mode, node_seed(n), fused_relu_[n], {}, {}, current_->node_state[n], {}, {}};
   for (ValueId in : node.inputs) {
     const Value& val = graph_.value(in);
     ctx.inputs.push_back((val.kind == ValueKind::param || val.kind == ValueKind::buffer)

@@ -83,6 +83,11 @@ class Executor {
     seed_ = seed;
     forwards_since_seed_ = 0;
   }
+  // The seed node n drew from in the latest forward pass (and its backward): a regularizer on
+  // the sampled gates (morph/group_regularizer.h) recomputes the step's samples from it.
+  uint64_t node_seed(int n) const {
+    return seed_ ^ (0x9E3779B97F4A7C15ull * forwards_since_seed_) ^ (0xD1B54A32D192ED03ull * (n + 1));
+  }
   // Shapes of every value for the current input shape.
   const std::vector<Shape>& shapes() const;
   // Seconds spent per op kind, forward and backward, since profiling started: a table sorted by

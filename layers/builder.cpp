@@ -142,7 +142,7 @@ ValueId ModelBuilder::batchnorm2d(const std::string& name, ValueId x, double eps
   if (compactors_ && dynamic_cast<const Conv2dOp&>(*conv.op).desc().groups == 1)
     return compactor(conv.name + ".compactor", y);
   if (!gating_.enabled) return y;
-  return gate(conv.name + ".gate", y, gating_.temperature, gating_.init_logit);
+  return gate(conv.name + ".gate", y, gating_.temperature, gating_.init_logit, gating_.keep_first_channel);
 }
 
 ValueId ModelBuilder::relu(const std::string& name, ValueId x) {
@@ -223,18 +223,19 @@ ValueId ModelBuilder::cross_entropy(const std::string& name, ValueId logits, Val
   return node(name, std::make_shared<SoftmaxCrossEntropyOp>(label_smoothing), {logits, labels});
 }
 
-ValueId ModelBuilder::gate(const std::string& name, ValueId x, double temperature, double init_logit) {
+ValueId ModelBuilder::gate(const std::string& name, ValueId x, double temperature, double init_logit,
+                           bool keep_first_channel) {
   const int producer = graph_.producer(x);
   MT_CHECK(producer < 0 || graph_.node(producer).op->kind() != OpKind::gate, ShapeError, "layer '", name,
            "': its input '", graph_.value(x).name, "' is a gate's output already");
   Tensor logits = new_tensor({channels(x)});
   logits.fill(init_logit);
-  return node(name, std::make_shared<GateOp>(temperature), {x, param(name + ".logits", std::move(logits))});
+  return node(name, std::make_shared<GateOp>(temperature, keep_first_channel), {x, param(name + ".logits", std::move(logits))});
 }
 
 ValueId ModelBuilder::gate_hidden(const std::string& layer, ValueId x) {
   if (!gating_.enabled) return x;
-  return gate(layer + ".gate", x, gating_.temperature, gating_.init_logit);
+  return gate(layer + ".gate", x, gating_.temperature, gating_.init_logit, gating_.keep_first_channel);
 }
 
 ValueId ModelBuilder::compactor(const std::string& name, ValueId x) {

@@ -42,6 +42,7 @@ struct GatingOptions {
   bool enabled = false;
   double temperature = 0.001;
   double init_logit = 2.5;
+  bool keep_first_channel = true;  // channel 0 always open (morph-net's keep_first_channel_alive)
 };
 
 class ModelBuilder {
@@ -77,7 +78,7 @@ class ModelBuilder {
   // A FiGS gate on x ([1, C, H, W] or [1, C]) with the parameter `<name>.logits` [C], every logit
   // `init_logit`. x must not be a gate's output already.
   ValueId gate(const std::string& name, ValueId x, double temperature = 0.001,
-               double init_logit = 2.5);
+               double init_logit = 2.5, bool keep_first_channel = true);
 
   // With gating enabled, batchnorm2d() on a conv's output appends that conv's gate,
   // `<conv name>.gate`, and returns the gate's output: every zoo model gates each conv after its

@@ -16,8 +16,8 @@
 //   avgpool2d    the same and count_include_pad (true)
 //   channel_pad  pad_before (0), pad_after (0), stride (1)
 //   dropout      p (0.5)
-//   gate         temperature, init_logit (the builder's gating options: 0.001, 2.5): a FiGS gate
-//                with the parameter `<name>.logits`
+//   gate         temperature, init_logit, keep_first_channel_alive (the builder's gating options:
+//                0.001, 2.5, true): a FiGS gate with the parameter `<name>.logits`
 //   relu, sigmoid, relu6, hardsigmoid, hardswish, global_avgpool2d, flatten (one input); add,
 //   mul (two; mul's second may be per channel: [C], [N, C] or [N, C, 1, 1]); concat (two or more)
 // Errors are ConfigErrors that name the file, line:column, layer, and field.

@@ -166,7 +166,8 @@ ValueId build_gate(const LayerCall& c) {
   const double temperature = c.attrs.real("temperature", g.temperature, 0, 1e6);
   if (!(temperature > 0)) c.attrs.fail_at("temperature", "must be > 0");
   const double init_logit = c.attrs.real("init_logit", g.init_logit, -1e6, 1e6);
-  return c.b.gate(c.attrs.name(), c.inputs[0], temperature, init_logit);
+  return c.b.gate(c.attrs.name(), c.inputs[0], temperature, init_logit,
+                  c.attrs.boolean("keep_first_channel_alive", g.keep_first_channel));
 }
 
 PoolOptions pool_options(const LayerReader& a, Size2d kernel) {
@@ -230,7 +231,7 @@ std::map<std::string, YamlOp> make_ops() {
       {"avgpool2d", {avgpool, 1, 1, build_avgpool2d}},
       {"channel_pad", {{"pad_before", "pad_after", "stride"}, 1, 1, build_channel_pad}},
       {"dropout", {{"p"}, 1, 1, build_dropout}},
-      {"gate", {{"temperature", "init_logit"}, 1, 1, build_gate}},
+      {"gate", {{"temperature", "init_logit", "keep_first_channel_alive"}, 1, 1, build_gate}},
       {"relu", unary(&B::relu)},
       {"sigmoid", unary(&B::sigmoid)},
       {"relu6", unary(&B::relu6)},

@@ -57,9 +57,9 @@ double default_threshold(Method m) {
 }
 
 GroupRegularizer::GroupRegularizer(const ChannelGroups& groups, Method method, double threshold,
-                                   double l1_fraction, KernelBackend* backend)
+                                   double l1_fraction, KernelBackend* backend, bool regularize_on_mask)
     : groups_(groups), method_(method), threshold_(threshold), l1_fraction_(l1_fraction), backend_(backend),
-      sources_(groups.num_groups()) {
+      regularize_on_mask_(regularize_on_mask), sources_(groups.num_groups()) {
   MT_CHECK(l1_fraction >= 0 && l1_fraction <= 1, ConfigError, "l1_fraction must be in [0, 1], got ",
            l1_fraction);
   const SourceKind kind = source_kind(method);
@@ -71,6 +71,10 @@ GroupRegularizer::GroupRegularizer(const ChannelGroups& groups, Method method, d
       if (added) {
         const Value& v = groups.graph().value(p);
         params_.push_back(p);
+        nodes_.push_back(r.node);
+        // A stand-in op of the tests may play a gate: it samples nothing and keeps nothing open.
+        gates_.push_back(kind == SourceKind::gate ? dynamic_cast<const GateOp*>(groups.graph().node(r.node).op.get())
+                                                  : nullptr);
         chunk_.push_back(v.shape.numel() / v.shape[0]);
         // The value of a BN scale or a gate logit reads the row sums of a one-element row.
         MT_CHECK(method == Method::group_lasso || chunk_.back() == 1, ShapeError, "[morph] '", v.name,
@@ -91,44 +95,65 @@ std::vector<std::vector<RowSums>> GroupRegularizer::param_sums() const {
   return row_sums(backend_, params);
 }
 
-double GroupRegularizer::value(const RowSums& s, int64_t n) const {
-  if (method_ == Method::gamma) return s.abs;  // n = 1: |gamma|
-  if (method_ == Method::logistic_sigmoid) return sigmoid(s.sum);
-  const double nn = static_cast<double>(n);
+double GroupRegularizer::value(int pi, int64_t c, const RowSums& s) const {
+  if (method_ == Method::gamma) return s.abs;  // one element: |gamma|
+  if (method_ == Method::logistic_sigmoid) return always_open(pi, c) ? 1.0 : sigmoid(s.sum);
+  const double nn = static_cast<double>(chunk_[pi]);
   return (1 - l1_fraction_) * std::sqrt(s.sq / nn) + l1_fraction_ * s.abs / nn;
 }
 
+double GroupRegularizer::reg_value(const GroupState& state, int pi, int64_t c) const {
+  if (!state.samples.empty() && !state.samples[pi].empty()) return state.samples[pi][c].g;
+  return value(pi, c, state.sums[pi][c]);
+}
+
 // The gradient of each value in row_update's terms: gamma's sign(x) (the subgradient 0 at gamma = 0,
-// as TF's abs), the sigmoid's s(1 - s), and the filter norm's x / (n rms) + sign(x) / n.
-void GroupRegularizer::add_value_grad(const RowSums& s, int64_t n, double upstream,
+// as TF's abs), the sigmoid's s(1 - s) or the sample's dg, and the filter norm's
+// x / (n rms) + sign(x) / n.
+void GroupRegularizer::add_value_grad(const GroupState& state, int pi, int64_t c, double upstream,
                                       std::array<double, 4>& coef) const {
+  const RowSums& s = state.sums[pi][c];
   if (method_ == Method::gamma) {
     coef[2] += upstream;
     return;
   }
   if (method_ == Method::logistic_sigmoid) {
-    const double p = sigmoid(s.sum);
-    coef[3] += upstream * p * (1 - p);
+    if (!state.samples.empty() && !state.samples[pi].empty()) {
+      coef[3] += upstream * state.samples[pi][c].dg;
+    } else if (!always_open(pi, c)) {
+      const double p = sigmoid(s.sum);
+      coef[3] += upstream * p * (1 - p);
+    }
     return;
   }
-  const double nn = static_cast<double>(n);
+  const double nn = static_cast<double>(chunk_[pi]);
   const double rms = std::sqrt(s.sq / nn);
   if (rms > 0) coef[1] += upstream * (1 - l1_fraction_) / (nn * rms);  // a zero filter has no direction
   coef[2] += upstream * l1_fraction_ / nn;
 }
 
-GroupState GroupRegularizer::evaluate() const {
+GroupState GroupRegularizer::evaluate(const GateSeeds* seeds) const {
   const int n = groups_.num_groups();
-  GroupState s{std::vector<double>(n, 0.0), std::vector<bool>(n, true), std::vector<bool>(n, false), param_sums()};
+  GroupState s{std::vector<double>(n, 0.0), std::vector<bool>(n, true), std::vector<bool>(n, false), param_sums(), {}};
   const auto& sums = s.sums;
+  if (method_ == Method::logistic_sigmoid && regularize_on_mask_ && seeds) {
+    // The sample each gate's forward drew (gate_value is the kernels' own function); the logit is
+    // the row sum of its one-element row.
+    s.samples.resize(params_.size());
+    for (size_t pi = 0; pi < params_.size(); ++pi) {
+      if (!gates_[pi]) continue;
+      const GateDesc d = gates_[pi]->desc(true, (*seeds)(nodes_[pi]));
+      for (size_t c = 0; c < sums[pi].size(); ++c) s.samples[pi].push_back(gate_value(d, sums[pi][c].sum, c));
+    }
+  }
   for (int g = 0; g < n; ++g) {
     if (sources_[g].empty()) continue;
     s.regularized[g] = true;
     bool alive = false;
     double max = 0, none_open = 1;
     for (const auto& [pi, c] : sources_[g]) {
-      const double v = value(sums[pi][c], chunk_[pi]);
-      alive = alive || v > threshold_;
+      alive = alive || value(pi, c, sums[pi][c]) > threshold_;
+      const double v = reg_value(s, pi, c);
       max = std::max(max, v);
       none_open *= 1 - v;
     }
@@ -155,12 +180,11 @@ void GroupRegularizer::backprop(const GroupState& state, const std::vector<doubl
   }
   MT_CHECK(state.sums.size() == params_.size(), ShapeError, "[morph] a state of ", state.sums.size(),
            " parameters for a regularizer of ", params_.size(), ": pass this regularizer's evaluate()");
-  const auto& sums = state.sums;
   for (int g = 0; g < groups_.num_groups(); ++g) {
     const auto& src = sources_[g];
     if (src.empty() || dterm_dreg[g] == 0) continue;
     std::vector<double> v;
-    for (const auto& [pi, c] : src) v.push_back(value(sums[pi][c], chunk_[pi]));
+    for (const auto& [pi, c] : src) v.push_back(reg_value(state, pi, c));
     // The max passes its gradient to the first source that attains it.
     const size_t arg = static_cast<size_t>(std::max_element(v.begin(), v.end()) - v.begin());
     for (size_t s = 0; s < src.size(); ++s) {
@@ -172,7 +196,7 @@ void GroupRegularizer::backprop(const GroupState& state, const std::vector<doubl
         for (size_t o = 0; o < src.size(); ++o)
           if (o != s) dr_dv *= 1 - v[o];
       }
-      if (dr_dv != 0) add_value_grad(sums[pi][c], chunk_[pi], scale * dterm_dreg[g] * dr_dv, coefs[pi][c]);
+      if (dr_dv != 0) add_value_grad(state, pi, c, scale * dterm_dreg[g] * dr_dv, coefs[pi][c]);
     }
   }
   std::vector<RowUpdate> updates;
@@ -215,7 +239,7 @@ void GroupRegularizer::proximal_step(const GroupState& state, const std::vector<
     if (src.empty() || lambda <= 0) continue;
     std::vector<std::pair<double, double>> v_n;
     for (const auto& [pi, c] : src)
-      v_n.emplace_back(value(sums[pi][c], chunk_[pi]), method_ == Method::gamma ? 1.0 : static_cast<double>(chunk_[pi]));
+      v_n.emplace_back(value(pi, c, sums[pi][c]), method_ == Method::gamma ? 1.0 : static_cast<double>(chunk_[pi]));
     const double tau = clip_level(v_n, lambda);
     for (size_t s = 0; s < src.size(); ++s) {
       const double v = v_n[s].first;

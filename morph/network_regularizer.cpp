@@ -35,15 +35,16 @@ NetworkRegularizer::NetworkRegularizer(const Graph& graph, ValueId logits,
     : options_(options),
       groups_(std::make_unique<ChannelGroups>(graph, logits)),
       costs_(*groups_, cost_options(options)),
-      regularizer_(*groups_, options.method, threshold_of(options), options.l1_fraction, options.backend) {}
+      regularizer_(*groups_, options.method, threshold_of(options), options.l1_fraction, options.backend,
+                   options.regularize_on_mask) {}
 
 std::string NetworkRegularizer::name() const {
   return method_prefix(options_.method) + target_suffix(options_.target);
 }
 
-Evaluation NetworkRegularizer::evaluate() const {
+Evaluation NetworkRegularizer::evaluate(const GateSeeds* seeds) const {
   Evaluation e;
-  e.groups = regularizer_.evaluate();
+  e.groups = regularizer_.evaluate(seeds);
   e.op_costs = costs_.op_costs(e.groups.alive);
   for (size_t i = 0; i < costs_.ops().size(); ++i) {
     const CostOp& op = costs_.ops()[i];

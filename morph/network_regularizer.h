@@ -36,6 +36,9 @@ struct RegularizerOptions {
   Hardware hardware = hardware_by_name("V100");  // latency
   int64_t batch_size = 1;        // latency: the batch the roofline is evaluated for
   bool count_bias = false;       // model_size: count conv/linear biases too
+  // logistic_sigmoid: the regularization vector is the step's sampled mask (MorphNet's default)
+  // where the caller passes the step's seeds to evaluate(), else the open probabilities.
+  bool regularize_on_mask = true;
   // Where the row ops on the parameters run: the trainer's backend (morph/row_kernels.h); null:
   // host loops (a model that is only analysed, f64 graphs).
   KernelBackend* backend = nullptr;
@@ -81,7 +84,8 @@ class NetworkRegularizer {
   // Per conv2d / hidden linear / batch norm / gate op: alive bit of each output channel.
   std::map<std::string, std::vector<bool>> alive_vectors() const;
   std::vector<OpReport> op_reports() const;
-  Evaluation evaluate() const;
+  // `seeds`: the training step's (Executor::node_seed), so gates are regularized on their samples.
+  Evaluation evaluate(const GateSeeds* seeds = nullptr) const;
 
   const ChannelGroups& groups() const { return *groups_; }
   const CostModel& cost_model() const { return costs_; }

@@ -155,6 +155,7 @@ layers::ModelOptions model_options(const Config& c, const Dataset& train) {
   // FiGS gates are what the logistic_sigmoid method regularizes: it brings them along.
   o.gating = c.settings().model.gating || c.settings().morph.method == "logistic_sigmoid";
   o.gate_temperature = c.settings().model.gate_temperature;
+  o.gate_keep_first_channel = c.settings().model.gate_keep_first_channel;
   o.compactors = c.settings().morph.method == "resrep";  // ResRep's 1x1 compactors after each conv-BN
   return o;
 }

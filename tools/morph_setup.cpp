@@ -58,6 +58,7 @@ morph::RegularizerOptions regularizer_options(const Config& c, const std::string
   o.hardware = cost.hardware;
   o.batch_size = cost.batch_size;
   o.threshold = c.settings().morph.threshold;
+  o.regularize_on_mask = c.settings().morph.logistic_sigmoid.regularize_on_mask;
   o.backend = &configured_backend(c);  // the trainer's: the row ops run where the params live
   return o;
 }

@@ -6,6 +6,7 @@
 #include "core/ops/batchnorm2d.h"
 #include "core/ops/channel_pad.h"
 #include "core/ops/conv2d.h"
+#include "core/ops/gate.h"
 #include "core/ops/linear.h"
 #include "core/ops/pool2d.h"
 #include "tools/onnx_graph_writer.h"
@@ -200,10 +201,10 @@ void GraphWriter::hardswish(const Node& n) {
 }
 
 void GraphWriter::gate(const Node& n) {
-  // Evaluation gate (core/backend.h gate_value): sigmoid(logit) where logit > 0, else 0.
+  // Evaluation gate (core/backend.h gate_value): sigmoid(logit) where logit > 0, else 0; channel
+  // 0 is 1 where the gate keeps it open.
   const auto logits = values_of(graph_.value(n.inputs[1]).data);
-  GateDesc eval;
-  eval.train = false;
+  const GateDesc eval = dynamic_cast<const GateOp&>(*n.op).desc(false);
   std::vector<float> g(logits.size());
   for (size_t c = 0; c < logits.size(); ++c) g[c] = static_cast<float>(gate_value(eval, logits[c], c).g);
   const int64_t channels = static_cast<int64_t>(g.size());

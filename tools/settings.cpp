@@ -26,6 +26,7 @@ Settings read_settings(const Config& c) {
   s.model.weights_strict = c.boolean("model.weights_strict");
   s.model.gating = c.boolean("model.gating");
   s.model.gate_temperature = c.number("model.gate_temperature");
+  s.model.gate_keep_first_channel = c.boolean("model.gate_keep_first_channel");
   s.data.dataset = c.string("data.dataset");
   s.data.path = c.string("data.path");
   s.data.mean = c.numbers("data.mean");
@@ -55,6 +56,7 @@ Settings read_settings(const Config& c) {
   s.morph.resrep.mask_interval = c.integer("morph.resrep.mask_interval");
   s.morph.resrep.mask_step = c.integer("morph.resrep.mask_step");
   s.morph.resrep.ranking = c.string("morph.resrep.ranking");
+  s.morph.logistic_sigmoid.regularize_on_mask = c.string("morph.logistic_sigmoid.regularize_on") == "mask";
   s.morph.target.cost = c.string("morph.target.cost");
   s.morph.target.fraction = c.number("morph.target.fraction");
   s.morph.strength = c.number("morph.strength");
@@ -69,6 +71,7 @@ Settings read_settings(const Config& c) {
   s.pipeline.round_to = c.integer("pipeline.round_to");
   s.pipeline.expand_to = c.number("pipeline.expand_to");
   s.pipeline.benchmark_batch = c.integer("pipeline.benchmark_batch");
+  s.pipeline.never_slower = c.boolean("pipeline.never_slower");
   s.pipeline.baseline = c.string("pipeline.baseline");
   s.eval.recalibrate_bn = c.integer("eval.recalibrate_bn");
   s.eval.batch_size = c.integer("eval.batch_size");

@@ -36,6 +36,7 @@ struct Settings {
     bool weights_strict = true;
     bool gating = false;
     double gate_temperature = 0;
+    bool gate_keep_first_channel = true;
   } model;
   struct Data {
     std::string dataset;
@@ -85,6 +86,9 @@ struct Settings {
       int64_t mask_step = 0;
       std::string ranking;
     } resrep;
+    struct LogisticSigmoid {
+      bool regularize_on_mask = true;  // else on the probabilities
+    } logistic_sigmoid;
     struct Target {
       std::string cost;
       double fraction = 0;
@@ -97,6 +101,7 @@ struct Settings {
     int64_t round_to = 0;
     double expand_to = 0;
     int64_t benchmark_batch = 0;
+    bool never_slower = true;
     std::string baseline;
   } pipeline;
   struct Eval {

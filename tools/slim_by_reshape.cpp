@@ -1,11 +1,13 @@
 // MorphNet's recipe: the structure from the learned weights (trimmed to the budget, expanded,
 // rounded), then the slim model, fresh (from scratch) or from the learned weights (fine-tune).
 #include <iostream>
+#include <map>
 
 #include "morph/reshape.h"
 #include "morph/structure_file.h"
 #include "tools/morph_setup.h"
 #include "tools/slim_method.h"
+#include "tools/speed_guard.h"
 #include "tools/structure_choice.h"
 
 namespace mt::tools {
@@ -21,7 +23,30 @@ void choose_and_write(const Config& config, const layers::Model& dense, const fs
   so.budget_fraction = config.settings().morph.target.fraction;
   so.expand_fraction = config.settings().pipeline.expand_to;
   so.round_to = config.settings().pipeline.round_to;
-  const StructureChoice choice = choose_structure(dense, *reg, so);
+  StructureChoice choice = choose_structure(dense, *reg, so);
+  nlohmann::json speed_check = nullptr;
+  const int64_t batch = config.settings().pipeline.benchmark_batch;
+  if (batch > 0 && config.settings().pipeline.never_slower) {
+    // Never slower than the dense model: measured now, before the retrain spends its epochs.
+    std::map<int64_t, StructureChoice> tried{{so.round_to, choice}};
+    const double budget = so.budget_fraction * reg->full_cost();
+    const auto candidate = [&](int64_t r) -> std::optional<morph::ChannelSelection> {
+      if (!tried.count(r)) {
+        so.round_to = r;
+        tried.emplace(r, choose_structure(dense, *reg, so));
+      }
+      // A coarser rounding that cannot keep the budget is no candidate (the configured one is).
+      if (r != config.settings().pipeline.round_to && budget > 0 && tried.at(r).final_cost > budget) return std::nullopt;
+      return tried.at(r).selection;
+    };
+    const GuardedChoice kept =
+        choose_not_slower(so.round_to, candidate, measure_against(dense, batch, run / ".speed_check"));
+    choice = tried.at(kept.round_to);
+    choice.notes.insert(choice.notes.end(), kept.notes.begin(), kept.notes.end());
+    speed_check = {{"round_to", kept.round_to}, {"batch", batch}, {"morphtrain_speedup", kept.speed.morphtrain}};
+    if (kept.speed.onnxruntime) speed_check["onnxruntime_speedup"] = *kept.speed.onnxruntime;
+    else speed_check["onnxruntime_skipped"] = kept.speed.onnxruntime_skipped;
+  }
   for (const std::string& note : choice.notes) std::cout << "structure: " << note << std::endl;
   morph::write_structure((run / "structure.json").string(), choice.selection, dense);
   state.finish("reshape", {{"learned_cost", choice.learned_cost},
@@ -29,6 +54,7 @@ void choose_and_write(const Config& config, const layers::Model& dense, const fs
                            {"final_cost", choice.final_cost},
                            {"full_cost", reg->full_cost()},
                            {"multiplier", choice.multiplier},
+                           {"speed_check", speed_check},
                            {"notes", choice.notes}});
 }
 

@@ -24,7 +24,8 @@ double MorphHook::after_backward(Executor& exec, int64_t step) {
   // backend); with strength 0 only the term and the cost are measured.
   // One evaluation (on a GPU, one wait for the per-channel sums) serves the term, the cost and the
   // gradient. With a proximal step the term acts in after_step instead: here it is only measured.
-  const morph::Evaluation e = regularizer_->evaluate();
+  const morph::GateSeeds seeds = [&exec](int node) { return exec.node_seed(node); };
+  const morph::Evaluation e = regularizer_->evaluate(&seeds);
   term_ = e.term;
   cost_ = e.cost;
   if (!options_.proximal) {

@@ -7,7 +7,8 @@ namespace mt {
 // State slot of the node: the [2, C] gates and their derivatives the forward used.
 enum { kGates = 0 };
 
-GateOp::GateOp(double temperature) : temperature_(temperature) {
+GateOp::GateOp(double temperature, bool keep_first_channel)
+    : temperature_(temperature), keep_first_channel_(keep_first_channel) {
   MT_CHECK(std::isfinite(temperature) && temperature > 0, ShapeError, "[gate] temperature ",
            temperature, " must be > 0");
 }
@@ -22,11 +23,17 @@ std::vector<Shape> GateOp::infer_shapes(const std::vector<Shape>& in) const {
   return {x};
 }
 
-GateDesc GateOp::desc(const OpContext& ctx) const {
+GateDesc GateOp::desc(bool train, uint64_t seed) const {
   GateDesc d;
   d.temperature = temperature_;
-  d.train = ctx.mode == Mode::train;
-  d.seed = ctx.seed;
+  d.train = train;
+  d.seed = seed;
+  d.keep_first_channel = keep_first_channel_;
+  return d;
+}
+
+GateDesc GateOp::desc(const OpContext& ctx) const {
+  GateDesc d = desc(ctx.mode == Mode::train, ctx.seed);
   d.relu = ctx.fused_relu;
   return d;
 }

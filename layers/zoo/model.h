@@ -30,6 +30,7 @@ struct ModelOptions {
   bool gating = false;
   double gate_temperature = 0.001;
   double gate_init_logit = 2.5;     // log odds; sigmoid(2.5) = 92% open
+  bool gate_keep_first_channel = true;  // channel 0 of every gate always open
   // ResRep compactors (layers/builder.h): `<conv>.compactor`, a 1x1 conv initialised to the
   // identity, after the batch norm of every conv with groups 1. Not together with gating.
   bool compactors = false;

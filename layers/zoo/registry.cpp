@@ -29,7 +29,7 @@ int64_t layer_width(const ModelOptions& o, const std::string& layer, int64_t bas
 GatingOptions gating_options(const ModelOptions& o) {
   MT_CHECK(!o.gating || (std::isfinite(o.gate_temperature) && o.gate_temperature > 0), ConfigError,
            "gate_temperature must be > 0, got ", o.gate_temperature);
-  return {o.gating, o.gate_temperature, o.gate_init_logit};
+  return {o.gating, o.gate_temperature, o.gate_init_logit, o.gate_keep_first_channel};
 }
 
 void register_model(const std::string& name, ModelFn fn) { registry()[name] = std::move(fn); }

@@ -123,6 +123,45 @@ TEST_CASE("gate: eval gates are sigmoid(logit) where the logit is positive, else
   CHECK(max_rel_diff(again, y) == 0);
 }
 
+TEST_CASE("gate: keep_first_channel holds channel 0 open in training and evaluation, without gradient",
+          "[reference][cpu][gate]") {
+  test::Rng rng(31);
+  const Tensor x = test::off_zero({3, 6, 4, 5}, rng).to(DType::f32);
+  const Tensor dy = test::uniform(x.shape(), rng).to(DType::f32);
+  Tensor logits = test::uniform({6}, rng, Layout::nchw, -3, 3).to(DType::f32);
+  logits.data<float>()[0] = -30;  // shut, were it not kept open
+  ReferenceBackend ref;
+  CpuBackend cpu;
+  for (const bool train : {true, false}) {
+    GateDesc d;
+    d.train = train;
+    d.seed = 5;
+    d.temperature = 0.5;
+    const GateOut plain = run_kernels(ref, d, x.to(DType::f64), logits.to(DType::f64), dy.to(DType::f64), Layout::nchw);
+    d.keep_first_channel = true;
+    for (KernelBackend* be : {static_cast<KernelBackend*>(&ref), static_cast<KernelBackend*>(&cpu)}) {
+      INFO(be->name() << " train " << train);
+      const bool f64 = be == &ref;
+      const GateOut kept = f64 ? run_kernels(*be, d, x.to(DType::f64), logits.to(DType::f64), dy.to(DType::f64), Layout::nchw)
+                               : run_kernels(*be, d, x, logits, dy, Layout::nchw);
+      const Tensor y = kept.y.to(DType::f64), dx = kept.dx.to(DType::f64), dl = kept.dlogits.to(DType::f64);
+      for (int64_t n = 0; n < 3; ++n)
+        for (int64_t h = 0; h < 4; ++h)
+          for (int64_t w = 0; w < 5; ++w) {
+            CHECK(y.at({n, 0, h, w}) == static_cast<double>(x.to(DType::f64).at({n, 0, h, w})));
+            CHECK(dx.at({n, 0, h, w}) == Approx(dy.to(DType::f64).at({n, 0, h, w})).epsilon(1e-6));
+            CHECK(plain.y.at({n, 0, h, w}) == Approx(0).margin(1e-12));  // without it: shut
+            for (int64_t c = 1; c < 6; ++c)  // the other channels as without it
+              CHECK(y.at({n, c, h, w}) == Approx(plain.y.at({n, c, h, w})).epsilon(1e-5).margin(1e-7));
+          }
+      CHECK(dl.at({0}) == 0);
+      for (int64_t c = 1; c < 6; ++c) CHECK(dl.at({c}) == Approx(plain.dlogits.at({c})).epsilon(1e-4).margin(1e-6));
+    }
+  }
+  CHECK(GateOp(0.5, true).attributes()["keep_first_channel_alive"] == true);
+  CHECK(GateOp(0.5).desc(false).keep_first_channel == false);
+}
+
 TEST_CASE("gate: training samples one gate per channel, Bernoulli(sigmoid(logit)) as T -> 0",
           "[reference][gate]") {
   ReferenceBackend be;

@@ -8,6 +8,7 @@
 #include "kernels/backends.h"
 #include "layers/yaml_graph.h"
 #include "layers/zoo/model.h"
+#include "morph/network_regularizer.h"
 
 using namespace mt;
 using namespace mt::layers;
@@ -257,18 +258,26 @@ TEST_CASE("YAML graphs: gating, and explicit gate layers", "[yaml][gate]") {
     // Later layers that name bn1 read the gated value.
     CHECK(m.graph.node(m.graph.find_node("relu1")).inputs[0] == m.graph.at("conv1.gate"));
     CHECK(m.graph.value(m.graph.at("fc1.gate.logits")).data.at({6}) == 1.5f);
+    for (const Node& n : m.graph.nodes())
+      if (n.op->kind() == OpKind::gate) CHECK(dynamic_cast<const GateOp&>(*n.op).keep_first_channel());
+    o.gate_keep_first_channel = false;  // model.gate_keep_first_channel: false
+    const Model open = build_model("yaml", o);
+    for (const Node& n : open.graph.nodes())
+      if (n.op->kind() == OpKind::gate) CHECK(!dynamic_cast<const GateOp&>(*n.op).keep_first_channel());
   }
   SECTION("an explicit gate layer") {
     Graph g;
     ModelBuilder b(g, 0);
     const YAML::Node spec = YAML::Load(R"(
 - {name: conv1, op: conv2d, out_channels: 4, kernel: 3}
-- {name: g1, op: gate, temperature: 0.25, init_logit: -1}
+- {name: g1, op: gate, temperature: 0.25, init_logit: -1, keep_first_channel_alive: false}
 - {name: g2, op: gate, inputs: conv1}
 )");
     build_yaml_graph(b, b.input("images", {3, 8, 8}), spec, "net.yaml");
     const auto& op = dynamic_cast<const GateOp&>(*g.node(g.find_node("g1")).op);
     CHECK(op.temperature() == 0.25);
+    CHECK(!op.keep_first_channel());
+    CHECK(dynamic_cast<const GateOp&>(*g.node(g.find_node("g2")).op).keep_first_channel());  // the default
     CHECK(g.value(g.at("g1.logits")).data.at({3}) == -1.0f);
     CHECK(g.value(g.at("g2.logits")).data.at({0}) == 2.5f);  // morph-net's default
   }
@@ -290,4 +299,58 @@ TEST_CASE("YAML graphs: gating, and explicit gate layers", "[yaml][gate]") {
                         "- {name: g1, op: gate, temperature: 0}\n"),
                Contains("field 'temperature'") && Contains("must be > 0"));
   }
+}
+
+TEST_CASE("the regularizer's gate samples are the ones the training forward drew", "[zoo][gate][cpu][morph]") {
+  ModelOptions o;
+  o.image_size = 12;
+  o.seed = 4;
+  o.gating = true;
+  o.gate_temperature = 0.5;  // samples strictly inside (0, 1): y / x recovers them
+  Model m = build_model("resnet20", o);
+  Rng rng(6);
+  randomize_batchnorm(m.graph, rng);
+  for (ValueId p : m.graph.params())
+    if (m.graph.value(p).name.find(".gate.logits") != std::string::npos) {
+      Tensor& t = m.graph.value(p).data;
+      for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = static_cast<float>(rng.uniform(-2, 2));
+    }
+  auto backend = make_backend("cpu");
+  Executor::Options eo;
+  eo.reuse_memory = false;  // read every gate's input and output after the step
+  eo.fuse_relu = false;     // the gate's output is x * g, not relu(x) * g
+  Executor ex(m.graph, *backend, eo);
+  ex.set_seed(123);
+  ex.forward(batch(o, 2, rng), Mode::train);
+  ex.backward(m.loss);
+
+  morph::RegularizerOptions ro;
+  ro.method = morph::Method::logistic_sigmoid;
+  const auto reg = morph::make_regularizer(m.graph, m.logits, ro);
+  const morph::GateSeeds seeds = [&ex](int node) { return ex.node_seed(node); };
+  const morph::GroupState state = reg->group_regularizer().evaluate(&seeds);
+  const std::vector<ValueId> params = reg->group_regularizer().params();
+  REQUIRE(state.samples.size() == params.size());
+  int checked = 0;
+  for (size_t pi = 0; pi < params.size(); ++pi) {
+    const Node* gate = nullptr;
+    for (const Node& n : m.graph.nodes())
+      if (n.op->kind() == OpKind::gate && n.inputs[1] == params[pi]) gate = &n;
+    REQUIRE(gate != nullptr);
+    const Tensor x = ex.value(gate->inputs[0]).to(Layout::nchw);
+    const Tensor y = ex.value(gate->outputs[0]).to(Layout::nchw);
+    const int64_t C = x.dim(1), plane = x.dim(2) * x.dim(3);
+    for (int64_t c = 0; c < C; ++c) {
+      // The first element of the channel that is far from 0 gives the channel's g as y / x.
+      for (int64_t i = 0; i < plane; ++i) {
+        const float xv = x.data<float>()[c * plane + i];
+        if (std::abs(xv) < 0.1f) continue;
+        INFO(gate->name << " channel " << c);
+        CHECK(y.data<float>()[c * plane + i] / xv == Approx(state.samples[pi][c].g).epsilon(1e-5).margin(1e-6));
+        ++checked;
+        break;
+      }
+    }
+  }
+  CHECK(checked > 300);
 }

@@ -249,7 +249,10 @@ TEST_CASE("logistic sigmoid on the zoo's gated models", "[morph][regularizer][ga
     CHECK(reg->full_cost() == 81'102'080);
     const int g0 = reg->groups().group_of(model.graph.at("conv1"), 0);
     CHECK(reg->groups().group(g0).gates.size() == 10);
-    for (int c = 0; c < 4; ++c) set(model.graph, "layer1.0.conv1.gate.logits", c, -1.0);
+    // Channel 0 of every gate stays open (keep_first_channel_alive): closing it changes nothing.
+    set(model.graph, "layer1.0.conv1.gate.logits", 0, -1.0);
+    CHECK(reg->cost() == reg->full_cost());
+    for (int c = 1; c < 5; ++c) set(model.graph, "layer1.0.conv1.gate.logits", c, -1.0);
     CHECK(reg->full_cost() - reg->cost() == 2.0 * 2 * 1024 * 9 * 16 * 4);
     // The initial logit 2.5 everywhere: r = sigmoid(2.5) for a one-gate group.
     const int inner = reg->groups().group_of(model.graph.at("layer1.0.conv1"), 5);
@@ -259,8 +262,72 @@ TEST_CASE("logistic sigmoid on the zoo's gated models", "[morph][regularizer][ga
     layers::Model model = layers::build_model("vgg_small", o);
     const auto reg = morph::make_regularizer(model.graph, model.logits,
                                              options(Method::logistic_sigmoid, CostTarget::model_size));
-    for (int c = 0; c < 6; ++c) set(model.graph, "classifier.0.gate.logits", c, -3.0);
+    for (int c = 1; c < 7; ++c) set(model.graph, "classifier.0.gate.logits", c, -3.0);
     CHECK(reg->full_cost() - reg->cost() == 6.0 * (2048 + 10));
     CHECK(reg->alive_vectors().at("classifier.0.gate").size() == 256);
   }
+}
+
+TEST_CASE("gates regularized on their sampled mask: the term and its gradient are the sample's",
+          "[morph][regularizer][gate][grad]") {
+  layers::ModelOptions o;
+  o.gating = true;
+  o.gate_temperature = 1.0;  // soft samples, so that every logit has a gradient worth checking
+  o.image_size = 8;
+  o.dtype = DType::f64;
+  layers::Model model = layers::build_model("resnet20", o);
+  Graph& g = model.graph;
+  auto opts = options(Method::logistic_sigmoid, CostTarget::flops);
+  const auto on_mask = morph::make_regularizer(g, model.logits, opts);
+  opts.regularize_on_mask = false;
+  const auto on_prob = morph::make_regularizer(g, model.logits, opts);
+  // Logits over [-3, 3], so that samples and probabilities of every openness occur.
+  int k = 0;
+  for (ValueId p : on_mask->group_regularizer().params()) {
+    Tensor& t = g.value(p).data;
+    for (int64_t i = 0; i < t.numel(); ++i, ++k) t.data<double>()[i] = -3 + 6 * std::fmod(0.618034 * k, 1.0);
+  }
+  const morph::GateSeeds seeds = [](int node) { return 0x5DEECE66Dull * static_cast<uint64_t>(node + 1); };
+
+  const morph::Evaluation sampled = on_mask->evaluate(&seeds);
+  const morph::Evaluation expected = on_mask->evaluate();  // no step: the probabilities
+  REQUIRE(sampled.groups.samples.size() == on_mask->group_regularizer().params().size());
+  CHECK(expected.groups.samples.empty());
+  CHECK(on_prob->evaluate(&seeds).groups.samples.empty());  // regularize_on_mask = false
+  CHECK(expected.term == Approx(on_prob->evaluate(&seeds).term).epsilon(1e-12));
+  CHECK(std::abs(sampled.term - expected.term) > 1e-3 * expected.term);  // a sample, not the mean
+  // The structure does not follow the noise: alive bits come from the probabilities.
+  CHECK(sampled.groups.alive == expected.groups.alive);
+  CHECK(sampled.cost == expected.cost);
+  // Channel 0 of each gate is always open: its sample is 1 however low its logit.
+  for (const auto& per_gate : sampled.groups.samples) {
+    REQUIRE(!per_gate.empty());
+    CHECK(per_gate[0].g == 1);
+    CHECK(per_gate[0].dg == 0);
+  }
+
+  // The gradient of the sampled term (the noise held fixed) against central differences.
+  std::map<ValueId, Tensor> grads;
+  for (ValueId p : on_mask->group_regularizer().params()) grads[p] = Tensor::zeros(g.value(p).shape, DType::f64);
+  const double scale = 0.3;
+  on_mask->add_term_gradient(sampled, scale, sink_of(grads));
+  const double eps = 1e-6;
+  double max_err = 0, max_grad = 0;
+  for (auto& [p, grad] : grads) {
+    double* x = g.value(p).data.data<double>();
+    for (int64_t i = 0; i < grad.numel(); i += 3) {
+      const double saved = x[i];
+      x[i] = saved + eps;
+      const double up = on_mask->evaluate(&seeds).term;
+      x[i] = saved - eps;
+      const double down = on_mask->evaluate(&seeds).term;
+      x[i] = saved;
+      const double fd = scale * (up - down) / (2 * eps);
+      max_err = std::max(max_err, std::abs(fd - grad.data<double>()[i]));
+      max_grad = std::max(max_grad, std::abs(fd));
+      if (i == 0) CHECK(grad.data<double>()[0] == 0);  // the open channel 0
+    }
+  }
+  CHECK(max_grad > 0);
+  CHECK(max_err <= 1e-6 * max_grad);
 }

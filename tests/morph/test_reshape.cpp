@@ -186,7 +186,7 @@ TEST_CASE("reshape: gates are sliced and dead gates remove their channels", "[mo
   randomize_batchnorms(dense.graph, rng);
   // Close gates of a, c and the residual pair b + s (both gates of the tied channel).
   const std::vector<std::pair<std::string, int>> closed = {
-      {"a.gate", 1}, {"a.gate", 4}, {"c.gate", 0}, {"b.gate", 2}, {"s.gate", 2}};
+      {"a.gate", 1}, {"a.gate", 4}, {"c.gate", 1}, {"b.gate", 2}, {"s.gate", 2}};
   for (const auto& [gate, c] : closed) set_at(param_of(dense.graph, gate + ".logits"), c, -1.0);
   morph::RegularizerOptions o;
   o.method = morph::Method::logistic_sigmoid;

@@ -165,7 +165,20 @@ TEST_CASE("the pipeline learns, reshapes, retrains and reports in one run direct
   REQUIRE(r.exit_code == 0);
   CHECK_THAT(r.output, Catch::Contains("== learn") && Catch::Contains("== reshape") && Catch::Contains("== retrain") &&
                            Catch::Contains("== report"));
+  // Never slower: the slim structure was timed against the dense one before the retrain.
+  CHECK_THAT(r.output, Catch::Contains("structure: speed check, widths rounded to 16: ") &&
+                           Catch::Contains("the dense model's speed in morphtrain"));
   const auto dir = (*std::filesystem::directory_iterator(tmp.path / "resnet20_fmnist_morph")).path();
+  {
+    std::ifstream pj(dir / "pipeline.json");
+    const nlohmann::json state = nlohmann::json::parse(pj);
+    const nlohmann::json& check = state["reshape"]["speed_check"];
+    INFO(state.dump(2));
+    REQUIRE(check.is_object());
+    CHECK(check["morphtrain_speedup"].get<double>() > 0);
+    CHECK((check["round_to"] == 16 || check["round_to"] == 32));
+    CHECK(!std::filesystem::exists(dir / ".speed_check"));  // its ONNX files are removed
+  }
   for (const char* f : {"config.yaml", "pipeline.json", "structure.json", "report.md", "report.json", "slim.safetensors",
                         "slim.onnx", "plots/cost.svg", "plots/accuracy.svg", "plots/widths.svg", "plots/regularization.svg",
                         "learn/metrics.jsonl", "retrain/summary.csv", "baseline/summary.csv", "plots/baseline.svg"})
