@@ -70,6 +70,7 @@ const std::vector<KeySpec>& config_schema() {
       {"pipeline.round_to", K::integer, "1", "round every learned width to a multiple of this (8 or 16 run much faster on oneDNN's blocked kernels); the cost is refitted by width expansion", {}, 1, 1024},
       {"pipeline.expand_to", K::number, "0.0", "width expansion: scale the learned structure uniformly to this fraction of the dense cost (0: no expansion)", {}, 0, 64},
       {"pipeline.never_slower", K::boolean, "true", "before retraining, time the slim model against the dense one at pipeline.benchmark_batch (in morphtrain, and in ONNX Runtime where installed); where it is slower, round its widths to multiples of 16, then 32, and keep the first that is not", {}},
+      {"pipeline.report_note", K::string, "\"\"", "a sentence the report prints under its title and at the end of its summary", {}},
       {"pipeline.baseline", K::string, "none", "uniform: also train the dense network scaled uniformly (model.width_multiplier) to the slim model's FLOPs with the retrain recipe, and compare it with the learned structure in the report (did structure learning pay?)", {"none", "uniform"}},
       {"pipeline.benchmark_batch", K::integer, "128", "batch size of the report's dense vs slim inference benchmark (0: skip it)", {}, 0, 65536},
       {"eval.recalibrate_bn", K::integer, "-1", "before each evaluation, re-estimate batch-norm statistics over this many training batches (-1: 50 with structure learning, else 0)", {}, -1},

@@ -229,6 +229,7 @@ nlohmann::json report_figures(const Config& config, const std::vector<Metric>& m
   nlohmann::json j;
   j["model"] = config.settings().model.name;
   j["method"] = config.settings().morph.method;
+  if (!config.settings().pipeline.report_note.empty()) j["note"] = config.settings().pipeline.report_note;
   j["target"] = config.settings().morph.target.cost;
   j["retrain"] = config.settings().pipeline.retrain;
   j["seed"] = config.settings().seed;
@@ -403,6 +404,7 @@ std::string report_markdown(const nlohmann::json& j, const std::vector<Metric>& 
   std::ostringstream md;
   md << "# morphtrain report: " << j["model"].get<std::string>() << ", " << j["method"].get<std::string>() << " / "
      << j["target"].get<std::string>() << ", retrain " << j["retrain"].get<std::string>() << "\n\n";
+  if (j.contains("note")) md << "> " << j["note"].get<std::string>() << "\n\n";
   markdown_tables(md, j, metrics);
   const nlohmann::json reshape = j["phases"].value("reshape", nlohmann::json::object());
   if (reshape.contains("notes"))
@@ -441,6 +443,7 @@ std::string report_summary(const nlohmann::json& j, const std::vector<Metric>& m
       << " of the FLOPs): test accuracy " << fmt("%.2f%%", 100 * j["baseline"]["test_accuracy"].get<double>())
       << (j["baseline"]["accuracy_gain"].get<double>() > 0 ? " (the learned structure is better)\n"
                                                            : " (the learned structure is not better)\n");
+  if (j.contains("note")) s << "  note: " << j["note"].get<std::string>() << "\n";
   return s.str();
 }
 

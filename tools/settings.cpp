@@ -72,6 +72,7 @@ Settings read_settings(const Config& c) {
   s.pipeline.expand_to = c.number("pipeline.expand_to");
   s.pipeline.benchmark_batch = c.integer("pipeline.benchmark_batch");
   s.pipeline.never_slower = c.boolean("pipeline.never_slower");
+  s.pipeline.report_note = c.string("pipeline.report_note");
   s.pipeline.baseline = c.string("pipeline.baseline");
   s.eval.recalibrate_bn = c.integer("eval.recalibrate_bn");
   s.eval.batch_size = c.integer("eval.batch_size");

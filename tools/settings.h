@@ -102,6 +102,7 @@ struct Settings {
     double expand_to = 0;
     int64_t benchmark_batch = 0;
     bool never_slower = true;
+    std::string report_note;
     std::string baseline;
   } pipeline;
   struct Eval {

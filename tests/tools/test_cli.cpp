@@ -168,6 +168,8 @@ TEST_CASE("the pipeline learns, reshapes, retrains and reports in one run direct
   // Never slower: the slim structure was timed against the dense one before the retrain.
   CHECK_THAT(r.output, Catch::Contains("structure: speed check, widths rounded to 16: ") &&
                            Catch::Contains("the dense model's speed in morphtrain"));
+  // The config's pipeline.report_note ends the summary (and heads report.md).
+  CHECK_THAT(r.output, Catch::Contains("  note: A short run (4 + 5 epochs)."));
   const auto dir = (*std::filesystem::directory_iterator(tmp.path / "resnet20_fmnist_morph")).path();
   {
     std::ifstream pj(dir / "pipeline.json");
