@@ -5,6 +5,7 @@
 
 #include "morph/reshape.h"
 #include "morph/structure_file.h"
+#include "tools/experiment.h"
 #include "tools/morph_setup.h"
 #include "tools/slim_method.h"
 #include "tools/speed_guard.h"
@@ -17,7 +18,8 @@ namespace {
 namespace fs = std::filesystem;
 
 // Rank 0 chooses the structure from its weights (the same on every rank) and writes it.
-void choose_and_write(const Config& config, const layers::Model& dense, const fs::path& run, PipelineState& state) {
+void choose_and_write(const Config& config, const layers::Model& dense, const DataSplits& data, const fs::path& run,
+                      PipelineState& state) {
   const auto reg = morph::make_regularizer(dense.graph, dense.logits, regularizer_options(config));
   StructureChoiceOptions so;
   so.budget_fraction = config.settings().morph.target.fraction;
@@ -39,8 +41,14 @@ void choose_and_write(const Config& config, const layers::Model& dense, const fs
       if (r != config.settings().pipeline.round_to && budget > 0 && tried.at(r).final_cost > budget) return std::nullopt;
       return tried.at(r).selection;
     };
+    // Timed with fresh weights, as the report times them: the learned model's dead channels have
+    // near-zero scales whose subnormal products would slow the dense model down and flatter the
+    // slim one.
+    layers::ModelOptions fresh = model_options(config, data.train);
+    fresh.compactors = false;
+    const layers::Model fresh_dense = layers::build_model(config.settings().model.name, fresh);
     const GuardedChoice kept =
-        choose_not_slower(so.round_to, candidate, measure_against(dense, batch, run / ".speed_check"));
+        choose_not_slower(so.round_to, candidate, measure_against(fresh_dense, batch, run / ".speed_check"));
     choice = tried.at(kept.round_to);
     choice.notes.insert(choice.notes.end(), kept.notes.begin(), kept.notes.end());
     speed_check = {{"round_to", kept.round_to}, {"batch", batch}, {"morphtrain_speedup", kept.speed.morphtrain}};
@@ -60,10 +68,10 @@ void choose_and_write(const Config& config, const layers::Model& dense, const fs
 
 class SlimByReshape final : public SlimMethod {
  public:
-  SlimModel slim(const Config& config, layers::Model& dense, const DataSplits& /*data*/, const fs::path& run,
+  SlimModel slim(const Config& config, layers::Model& dense, const DataSplits& data, const fs::path& run,
                  PipelineState& state, Communicator& comm) const override {
     const auto t0 = std::chrono::steady_clock::now();
-    if (!state.done("reshape") && comm.is_root()) choose_and_write(config, dense, run, state);
+    if (!state.done("reshape") && comm.is_root()) choose_and_write(config, dense, data, run, state);
     if (!state.done("reshape")) state.finish("reshape", state.json().value("reshape", nlohmann::json::object()));
     // Every rank builds the slim model from the content of rank 0's structure file.
     const morph::ChannelSelection keep =
