@@ -73,9 +73,25 @@ double structure_cost(const CostModel& costs, const ChannelSelection& s) {
 
 WidthExpander::WidthExpander(const layers::Model& dense, ExpansionOptions options)
     : options_(options), groups_(dense.graph, dense.logits),
-      blocks_(width_blocks(groups_)) {
+      blocks_(width_blocks(groups_)), enclosing_(blocks_.size()) {
   MT_CHECK(options_.multiple >= 1, ConfigError, "[reshape] width multiple must be >= 1, got ",
            options_.multiple);
+  std::vector<std::vector<std::string>> sorted_layers;
+  for (const WidthBlock& b : blocks_) {
+    sorted_layers.push_back(b.layers);
+    std::sort(sorted_layers.back().begin(), sorted_layers.back().end());
+  }
+  for (size_t b = 0; b < blocks_.size(); ++b) {
+    outer_first_.push_back(b);
+    if (sorted_layers[b].empty()) continue;
+    for (size_t c = 0; c < blocks_.size(); ++c)
+      if (sorted_layers[c].size() > sorted_layers[b].size() &&
+          std::includes(sorted_layers[c].begin(), sorted_layers[c].end(), sorted_layers[b].begin(), sorted_layers[b].end()))
+        enclosing_[b].push_back(c);
+  }
+  // A block's enclosing blocks hold more layers, so they come first.
+  std::stable_sort(outer_first_.begin(), outer_first_.end(),
+                   [&](size_t x, size_t y) { return blocks_[x].layers.size() > blocks_[y].layers.size(); });
 }
 
 std::vector<int64_t> WidthExpander::block_widths(const ChannelSelection& s) const {
@@ -88,13 +104,33 @@ std::vector<int64_t> WidthExpander::block_widths(const ChannelSelection& s) cons
   return out;
 }
 
-int64_t WidthExpander::rounded(double width, int64_t dense) const {
-  const int64_t q = options_.multiple;
-  const int64_t exact = std::max<int64_t>(1, std::llround(width));
-  int64_t n = exact <= options_.exact_up_to ? exact
-                                            : std::max<int64_t>(q, q * std::llround(width / static_cast<double>(q)));
-  if (!options_.grow) n = std::min(n, dense >= q ? dense / q * q : dense);
+int64_t WidthExpander::enclosing_width(size_t b, const std::vector<int64_t>& widths) const {
+  int64_t n = 0;
+  for (size_t c : enclosing_[b]) n += widths[c];
   return n;
+}
+
+int64_t WidthExpander::rounded(size_t b, double width, const std::vector<int64_t>& widths) const {
+  const int64_t q = options_.multiple;
+  const int64_t dense = static_cast<int64_t>(blocks_[b].groups.size());
+  const int64_t exact = std::max<int64_t>(1, std::llround(width));
+  // The block on its own: a multiple of q, or its exact width where thin.
+  auto alone = [&] {
+    int64_t n = exact <= options_.exact_up_to ? exact
+                                              : std::max<int64_t>(q, q * std::llround(width / static_cast<double>(q)));
+    if (!options_.grow) n = std::min(n, dense >= q ? dense / q * q : dense);
+    return n;
+  };
+  const int64_t outer = enclosing_width(b, widths);
+  if (outer == 0 || q <= 1) return alone();
+  if (outer + exact <= options_.exact_up_to) return options_.grow ? exact : std::min(exact, dense);
+  // Round the layer's width, and give this block what the enclosing blocks leave of it.
+  int64_t layer = std::max<int64_t>(q, q * std::llround((static_cast<double>(outer) + width) / static_cast<double>(q)));
+  if (!options_.grow) layer = std::min(layer, (outer + dense) / q * q);
+  if (layer - outer >= 1) return layer - outer;
+  layer = (outer / q + 1) * q;  // the nearest multiple left no channel: the next one
+  if (options_.grow || layer - outer <= dense) return layer - outer;
+  return alone();  // no multiple fits within the dense width
 }
 
 ChannelSelection WidthExpander::scale(const ChannelSelection& s, double multiplier) const {
@@ -102,10 +138,10 @@ ChannelSelection WidthExpander::scale(const ChannelSelection& s, double multipli
            "[reshape] width multiplier must be finite and >= 0, got ", multiplier);
   ChannelSelection in = s;
   revive_empty_values(groups_, in);  // a value with no channel would make the cost meaningless
-  std::vector<int64_t> widths = block_widths(in);
-  for (size_t b = 0; b < blocks_.size(); ++b)
-    if (widths[b] > 0)
-      widths[b] = rounded(multiplier * static_cast<double>(widths[b]), static_cast<int64_t>(blocks_[b].groups.size()));
+  const std::vector<int64_t> alive = block_widths(in);
+  std::vector<int64_t> widths = alive;
+  for (size_t b : outer_first_)
+    if (alive[b] > 0) widths[b] = rounded(b, multiplier * static_cast<double>(alive[b]), widths);
   return with_block_widths(in, widths);
 }
 
@@ -130,18 +166,33 @@ ChannelSelection WidthExpander::with_block_widths(const ChannelSelection& s, con
   return out;
 }
 
-int64_t WidthExpander::next_width(int64_t width, int64_t dense) const {
-  const int64_t q = options_.multiple;
-  const int64_t next = width < options_.exact_up_to || q <= 1 ? width + 1 : (width / q + 1) * q;
-  const int64_t cap = options_.grow ? std::numeric_limits<int64_t>::max() : (dense >= q ? dense / q * q : dense);
+int64_t WidthExpander::next_width(size_t b, const std::vector<int64_t>& widths) const {
+  const int64_t q = options_.multiple, width = widths[b];
+  const int64_t dense = static_cast<int64_t>(blocks_[b].groups.size());
+  const int64_t outer = enclosing_width(b, widths), layer = outer + width;
+  const int64_t next = (layer < options_.exact_up_to || q <= 1 ? layer + 1 : (layer / q + 1) * q) - outer;
+  const int64_t cap = options_.grow ? std::numeric_limits<int64_t>::max()
+                                    : (outer + dense >= q ? (outer + dense) / q * q - outer : dense);
   return next <= cap ? next : width;
 }
 
-int64_t WidthExpander::previous_width(int64_t width) const {
+int64_t WidthExpander::previous_width(size_t b, const std::vector<int64_t>& widths) const {
+  const int64_t q = options_.multiple, width = widths[b];
+  const int64_t outer = enclosing_width(b, widths), layer = outer + width;
+  if (layer <= options_.exact_up_to || q <= 1) return std::max<int64_t>(1, width - 1);
+  const int64_t back = (layer - 1) / q * q;
+  return back >= q && back - outer >= 1 ? back - outer : width;  // the smallest rounded width stays
+}
+
+void WidthExpander::align(std::vector<int64_t>& widths) const {
   const int64_t q = options_.multiple;
-  if (width <= options_.exact_up_to || q <= 1) return std::max<int64_t>(1, width - 1);
-  const int64_t back = (width - 1) / q * q;
-  return back >= q ? back : width;  // the smallest rounded width stays
+  if (q <= 1) return;
+  for (size_t b : outer_first_) {
+    if (enclosing_[b].empty() || widths[b] == 0) continue;
+    const int64_t layer = enclosing_width(b, widths) + widths[b];
+    if (layer > options_.exact_up_to && layer % q != 0)
+      widths[b] = rounded(b, static_cast<double>(widths[b]), widths);
+  }
 }
 
 Expansion WidthExpander::fit(const ChannelSelection& s, double target, const CostOptions& cost) const {
@@ -178,32 +229,65 @@ Expansion WidthExpander::fit(const ChannelSelection& s, double target, const Cos
   // `multiple`: refit by widening one block at a time, each time the one whose next step fills
   // the remaining budget best without passing it, until no step fits.
   // When no single step fits, one block may give a step back for another to take one (a wide
-  // step, such as a stem trunk from 8 to 16, can then fit); a bounded number of such swaps.
+  // step, such as a stem trunk from 8 to 16, can then fit), or several blocks a step each, the
+  // cheapest steps first (the stem's step also widens the trunks nested in it, by a multiple
+  // each); a bounded number of such give-backs.
   std::vector<int64_t> widths = block_widths(under.selection);
   const ChannelSelection base = under.selection;
   auto cost_of = [&](const std::vector<int64_t>& w) { return structure_cost(costs, with_block_widths(base, w)); };
+  // Gives back the cheapest steps of blocks other than `b` until `w` is under the target.
+  auto give_back = [&](std::vector<int64_t> w, size_t b, double c) {
+    for (int k = 0; k < 24 && c > target; ++k) {
+      double kept = -1;
+      std::vector<int64_t> pick;
+      for (size_t d = 0; d < blocks_.size(); ++d) {
+        const int64_t back = previous_width(d, w);
+        if (d == b || w[d] == 0 || back == w[d]) continue;
+        std::vector<int64_t> t = w;
+        t[d] = back;
+        align(t);
+        if (t[b] != w[b]) continue;  // b's own step stays
+        const double ct = cost_of(t);
+        if (ct < c && ct > kept) kept = ct, pick = std::move(t);
+      }
+      if (pick.empty()) break;
+      w = std::move(pick);
+      c = kept;
+    }
+    return std::make_pair(c, std::move(w));
+  };
   int swaps = 0;
   for (;;) {
     double best_cost = under.cost;
     std::vector<int64_t> best;
+    std::vector<std::pair<size_t, std::vector<int64_t>>> too_wide;  // steps past the target
     for (size_t b = 0; b < blocks_.size(); ++b) {
       if (widths[b] == 0) continue;
-      const int64_t next = next_width(widths[b], static_cast<int64_t>(blocks_[b].groups.size()));
+      const int64_t next = next_width(b, widths);
       if (next == widths[b]) continue;
       std::vector<int64_t> trial = widths;
       trial[b] = next;
+      align(trial);  // the blocks nested in b follow it
       const double c = cost_of(trial);
       if (c <= target && c > best_cost) best_cost = c, best = trial;
-      if (c <= target || swaps >= 16) continue;
+      if (c <= target || swaps >= 32) continue;
       for (size_t d = 0; d < blocks_.size(); ++d) {
-        const int64_t back = previous_width(widths[d]);
-        if (d == b || widths[d] == 0 || back == widths[d]) continue;
+        const int64_t back = previous_width(d, trial);
+        if (d == b || trial[d] == 0 || back == trial[d]) continue;
         std::vector<int64_t> swapped = trial;
         swapped[d] = back;
+        align(swapped);
         const double cs = cost_of(swapped);
         if (cs <= target && cs > best_cost) best_cost = cs, best = swapped;
       }
+      too_wide.emplace_back(b, std::move(trial));
     }
+    // Only when nothing simpler fits: it costs a pass over the blocks per give-back.
+    if (best.empty())
+      for (auto& [b, trial] : too_wide) {
+        auto [c, w] = give_back(trial, b, cost_of(trial));
+        if (c <= target && c > best_cost) best_cost = c, best = std::move(w);
+      }
     if (best.empty()) break;
     for (size_t b = 0; b < widths.size(); ++b) swaps += best[b] < widths[b];
     widths = best;

@@ -10,8 +10,11 @@
 // block plus a block of the channels that were zero padding there. A block with a alive
 // channels gets n = round(multiplier x a) channels, at least 1 (blocks with none stay empty),
 // rounded to a multiple of `multiple` if asked (oneDNN's blocked kernels run much faster on
-// multiples of 8 or 16). A value's width is the sum of its blocks' widths, so rounding every
-// block rounds every layer.
+// multiples of 8 or 16). What the kernels see is a layer's width, the sum of its blocks' widths,
+// so a block nested in others (its layers are a subset of theirs, as an option-A stage's zero
+// channels are of the earlier trunk's) is rounded so that it and the blocks around it sum to a
+// multiple: a 1-channel stage-1 trunk makes stage 2's zero-channel block 15 wide, not 16, and its
+// trunk 16, not 17. Blocks that overlap without nesting are rounded each on its own.
 //
 // Which channels fill n: the alive ones first (highest score, then lowest group id, when n is
 // below the alive count), then dead ones of the dense model (revived: they have weights to copy),
@@ -81,15 +84,24 @@ class WidthExpander {
   Expansion fit(const ChannelSelection& s, double target, const CostOptions& cost) const;
 
  private:
-  int64_t rounded(double width, int64_t dense) const;
-  // The width one rounding step above `width`, or `width` when that would pass the cap.
-  int64_t next_width(int64_t width, int64_t dense) const;
-  // The width one rounding step below `width` (at least one channel, or one multiple).
-  int64_t previous_width(int64_t width) const;
+  // Block b's width for about `width` channels, rounded so that with the blocks it is nested in
+  // (their widths in `widths`) its first layer's width is a multiple, never past the dense width
+  // unless growing.
+  int64_t rounded(size_t b, double width, const std::vector<int64_t>& widths) const;
+  // Block b's width one rounding step above its width in `widths`, or that width when the step
+  // would pass the cap.
+  int64_t next_width(size_t b, const std::vector<int64_t>& widths) const;
+  // One rounding step below (at least one channel, or one multiple of the layer).
+  int64_t previous_width(size_t b, const std::vector<int64_t>& widths) const;
+  // Re-rounds the nested blocks after the blocks around them changed width.
+  void align(std::vector<int64_t>& widths) const;
+  int64_t enclosing_width(size_t b, const std::vector<int64_t>& widths) const;
 
   ExpansionOptions options_;
   ChannelGroups groups_;
   std::vector<WidthBlock> blocks_;
+  std::vector<std::vector<size_t>> enclosing_;  // per block: the blocks whose layers strictly contain its
+  std::vector<size_t> outer_first_;             // block indices, enclosing blocks before the ones inside
 };
 
 // One-call forms of the above.

@@ -67,7 +67,7 @@ const std::vector<KeySpec>& config_schema() {
       {"pipeline.retrain", K::string, "none", "after learning: reshape to the learned structure and retrain the slim model from fresh weights (scratch, MorphNet's recipe) or from the learned ones (finetune); none: train only", {"none", "scratch", "finetune"}},
       {"pipeline.learn_schedule", K::string, "constant", "learning-rate schedule of the learning phase: a steady rate gives the budget controller a steady plant (same: schedule.name)", {"constant", "step", "multi_step", "cosine", "same"}},
       {"pipeline.retrain_epochs", K::integer, "0", "epochs of the retrain phase (0: train.epochs)", {}, 0},
-      {"pipeline.round_to", K::integer, "1", "round every learned width to a multiple of this (8 or 16 run much faster on oneDNN's blocked kernels); the cost is refitted by width expansion", {}, 1, 1024},
+      {"pipeline.round_to", K::integer, "1", "round every layer's width above 8 to a multiple of this (8 or 16 run much faster on oneDNN's blocked kernels and ONNX Runtime's), never above the dense width; the cost is refitted by width expansion", {}, 1, 1024},
       {"pipeline.expand_to", K::number, "0.0", "width expansion: scale the learned structure uniformly to this fraction of the dense cost (0: no expansion)", {}, 0, 64},
       {"pipeline.never_slower", K::boolean, "true", "before retraining, time the slim model against the dense one at pipeline.benchmark_batch (in morphtrain, and in ONNX Runtime where installed); where it is slower, round its widths to multiples of 16, then 32, and keep the first that is not", {}},
       {"pipeline.report_note", K::string, "\"\"", "a sentence the report prints under its title and at the end of its summary", {}},
