@@ -235,18 +235,26 @@ Expansion WidthExpander::fit(const ChannelSelection& s, double target, const Cos
   std::vector<int64_t> widths = block_widths(under.selection);
   const ChannelSelection base = under.selection;
   auto cost_of = [&](const std::vector<int64_t>& w) { return structure_cost(costs, with_block_widths(base, w)); };
+  // `w` with block d one rounding step narrower and the blocks nested in it following; empty when
+  // d has no step to give.
+  auto stepped_back = [&](const std::vector<int64_t>& w, size_t d) {
+    std::vector<int64_t> t;
+    const int64_t back = previous_width(d, w);
+    if (w[d] == 0 || back == w[d]) return t;
+    t = w;
+    t[d] = back;
+    align(t);
+    return t;
+  };
   // Gives back the cheapest steps of blocks other than `b` until `w` is under the target.
   auto give_back = [&](std::vector<int64_t> w, size_t b, double c) {
     for (int k = 0; k < 24 && c > target; ++k) {
       double kept = -1;
       std::vector<int64_t> pick;
       for (size_t d = 0; d < blocks_.size(); ++d) {
-        const int64_t back = previous_width(d, w);
-        if (d == b || w[d] == 0 || back == w[d]) continue;
-        std::vector<int64_t> t = w;
-        t[d] = back;
-        align(t);
-        if (t[b] != w[b]) continue;  // b's own step stays
+        if (d == b) continue;
+        std::vector<int64_t> t = stepped_back(w, d);
+        if (t.empty() || t[b] != w[b]) continue;  // b's own step stays
         const double ct = cost_of(t);
         if (ct < c && ct > kept) kept = ct, pick = std::move(t);
       }
@@ -260,7 +268,12 @@ Expansion WidthExpander::fit(const ChannelSelection& s, double target, const Cos
   for (;;) {
     double best_cost = under.cost;
     std::vector<int64_t> best;
-    std::vector<std::pair<size_t, std::vector<int64_t>>> too_wide;  // steps past the target
+    struct TooWide {  // a step past the target
+      size_t block;
+      std::vector<int64_t> widths;
+      double cost;
+    };
+    std::vector<TooWide> too_wide;
     for (size_t b = 0; b < blocks_.size(); ++b) {
       if (widths[b] == 0) continue;
       const int64_t next = next_width(b, widths);
@@ -272,20 +285,18 @@ Expansion WidthExpander::fit(const ChannelSelection& s, double target, const Cos
       if (c <= target && c > best_cost) best_cost = c, best = trial;
       if (c <= target || swaps >= 32) continue;
       for (size_t d = 0; d < blocks_.size(); ++d) {
-        const int64_t back = previous_width(d, trial);
-        if (d == b || trial[d] == 0 || back == trial[d]) continue;
-        std::vector<int64_t> swapped = trial;
-        swapped[d] = back;
-        align(swapped);
+        if (d == b) continue;
+        std::vector<int64_t> swapped = stepped_back(trial, d);
+        if (swapped.empty()) continue;
         const double cs = cost_of(swapped);
-        if (cs <= target && cs > best_cost) best_cost = cs, best = swapped;
+        if (cs <= target && cs > best_cost) best_cost = cs, best = std::move(swapped);
       }
-      too_wide.emplace_back(b, std::move(trial));
+      too_wide.push_back({b, std::move(trial), c});
     }
     // Only when nothing simpler fits: it costs a pass over the blocks per give-back.
     if (best.empty())
-      for (auto& [b, trial] : too_wide) {
-        auto [c, w] = give_back(trial, b, cost_of(trial));
+      for (TooWide& t : too_wide) {
+        auto [c, w] = give_back(std::move(t.widths), t.block, t.cost);
         if (c <= target && c > best_cost) best_cost = c, best = std::move(w);
       }
     if (best.empty()) break;
