@@ -160,6 +160,12 @@ layers::ModelOptions model_options(const Config& c, const Dataset& train) {
   return o;
 }
 
+layers::Model plain_model(const Config& c, const Dataset& train) {
+  layers::ModelOptions o = model_options(c, train);
+  o.compactors = false;
+  return layers::build_model(c.settings().model.name, o);
+}
+
 OptimizerFactory optimizer_factory(const Config& c, const Graph& graph) {
   // PyTorch users' usual recipe: no weight decay on BN scales and shifts and on biases.
   // Gate logits neither (decay would pull every gate towards half open), nor ResRep's compactors

@@ -21,6 +21,10 @@ struct DataSplits {
 
 DataSplits load_data(const Config& c);
 layers::ModelOptions model_options(const Config& c, const Dataset& train);
+// The config's network without ResRep's compactors, freshly initialised: what a structure reshapes
+// and merges into, and the dense model speed is measured against (fresh weights: a learned
+// model's near-zero scales run subnormal and slow it down).
+layers::Model plain_model(const Config& c, const Dataset& train);
 OptimizerFactory optimizer_factory(const Config& c, const Graph& graph);
 // The schedule of a phase of `epochs` epochs (<= 0: train.epochs; the cosine schedule spans it),
 // of kind `name` (empty: schedule.name).

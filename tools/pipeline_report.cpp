@@ -15,6 +15,7 @@
 #include "kernels/backends.h"
 #include "morph/cost_model.h"
 #include "morph/width_expansion.h"
+#include "tools/experiment.h"
 #include "tools/morph_setup.h"
 #include "tools/onnx_export.h"
 #include "tools/onnxruntime_speed.h"
@@ -460,9 +461,7 @@ PipelineReport pipeline_report(const Config& config, const ReportModels& models,
   // The dense architecture is timed with fresh weights: structure learning drives the learned
   // model's dead channels to near-zero scales, whose subnormal products run many times slower
   // on x86 and would credit the slim model with a speed-up that is not the architecture's.
-  layers::ModelOptions fresh_options = model_options(config, data.train);
-  fresh_options.compactors = false;
-  const layers::Model fresh_dense = layers::build_model(config.settings().model.name, fresh_options);
+  const layers::Model fresh_dense = plain_model(config, data.train);
   measure_and_export(report.json, config.settings().pipeline.benchmark_batch, fresh_dense, slim, run);
   if (models.baseline)
     compare_with_baseline(report.json, config.settings().pipeline.benchmark_batch, slim, *models.baseline, metrics[0]);

@@ -42,9 +42,7 @@ std::optional<RunModel> load_pipeline_slim_model(const Config& config, const Dat
   if (!fs::exists(path / "pipeline.json") || !fs::exists(weights)) return std::nullopt;
   // The slim model is the plain network (ResRep's compactors merged away) reshaped to the
   // structure, as the pipeline built it.
-  layers::ModelOptions options = model_options(config, train);
-  options.compactors = false;
-  const layers::Model plain = layers::build_model(config.settings().model.name, options);
+  const layers::Model plain = plain_model(config, train);
   const std::optional<std::string> text = read_text_file(structure.string());
   MT_CHECK(text.has_value(), IoError, "pipeline run '", path.string(), "' has slim.safetensors but no readable ",
            "structure.json");

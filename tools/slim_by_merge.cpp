@@ -6,6 +6,7 @@
 #include "morph/reshape.h"
 #include "morph/resrep_merge.h"
 #include "morph/structure_file.h"
+#include "tools/experiment.h"
 #include "tools/slim_method.h"
 #include "tools/training_phase.h"
 
@@ -31,9 +32,7 @@ class SlimByMerge final : public SlimMethod {
     morph::MergeResult merged = morph::merge_compactors(dense, masked);
     for (const std::string& line : merged.revived) std::cout << "merge: " << line << std::endl;
     for (const std::string& line : merged.inexact) std::cout << "merge: inexact: " << line << std::endl;
-    layers::ModelOptions plain_options = model_options(config, data.train);
-    plain_options.compactors = false;
-    auto plain = std::make_unique<layers::Model>(layers::build_model(config.settings().model.name, plain_options));
+    auto plain = std::make_unique<layers::Model>(plain_model(config, data.train));
     if (root) morph::write_structure((run / "structure.json").string(), merged.selection, *plain);
     int64_t num_masked = 0;
     for (bool m : masked) num_masked += m;

@@ -44,9 +44,7 @@ void choose_and_write(const Config& config, const layers::Model& dense, const Da
     // Timed with fresh weights, as the report times them: the learned model's dead channels have
     // near-zero scales whose subnormal products would slow the dense model down and flatter the
     // slim one.
-    layers::ModelOptions fresh = model_options(config, data.train);
-    fresh.compactors = false;
-    const layers::Model fresh_dense = layers::build_model(config.settings().model.name, fresh);
+    const layers::Model fresh_dense = plain_model(config, data.train);
     const GuardedChoice kept =
         choose_not_slower(so.round_to, candidate, measure_against(fresh_dense, batch, run / ".speed_check"));
     choice = tried.at(kept.round_to);
