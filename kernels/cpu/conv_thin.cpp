@@ -3,12 +3,14 @@
 //
 // Thin output (O <= 8 filters, C % 16 == 0): the vectors run along the input channels; each output
 // pixel keeps O accumulators of 16 partial sums and adds them up once at the end. Thin input
-// (C <= 8, O % 16 == 0): the vectors run along the filters; each input value is broadcast.
+// (C <= 8, O % 16 == 0): the vectors run along the filters; each input value is broadcast. Thin
+// on both sides (C <= 8, O <= 8, stride 1): the vectors run along the output row, over planes.
 // Both keep T neighbouring output pixels in flight so the multiply-adds of one pixel do not wait on
 // each other; pixels whose window crosses the left or right border take a one-pixel path with
 // bounds checks.
 #include "kernels/cpu/conv_thin.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
@@ -217,6 +219,117 @@ MT_CPU_CLONES void thin_in_rows(const Geom& g, const Rows& r, int64_t begin, int
   }
 }
 
+// ---- thin on both sides (C <= 8 and O <= 8, stride 1): the vectors run along the output row.
+// Neither side fills a vector of channels, so oneDNN (and the two paths above) would compute
+// mostly padding; here each image is first copied into C zero-padded planes, so that one filter
+// tap for 16 neighbouring output pixels is one unaligned load, and no window needs a bounds check.
+
+struct Planes {
+  int64_t height, width;  // of each padded plane: H + 2 ph rows, OW rounded up to 16, + KW - 1 columns
+  int64_t out_width;      // OW rounded up to 16: the columns computed per output row
+};
+
+Planes plane_geometry(const Geom& g) {
+  const int64_t out_width = (g.OW + 15) / 16 * 16;
+  return {g.H + 2 * g.ph, out_width + g.KW - 1, out_width};
+}
+
+// One image's C interleaved channels into the planes' interiors (C known, so the strided reads
+// compile to a fixed pattern instead of an index computation per float).
+template <int C>
+MT_INLINE void to_planes(const Geom& g, const Planes& p, const float* xn, float* planes) {
+  for (int64_t iy = 0; iy < g.H; ++iy) {
+    const float* src = xn + iy * g.W * C;
+    float* dst[C];
+    for (int c = 0; c < C; ++c) dst[c] = planes + (c * p.height + iy + g.ph) * p.width + g.pw;
+    for (int64_t ix = 0; ix < g.W; ++ix)
+      for (int c = 0; c < C; ++c) dst[c][ix] = src[ix * C + c];
+  }
+}
+
+// R output rows from oy on, all their columns: R * O accumulators in flight per 16 pixels, so
+// that a thin layer's few multiply-adds per tap do not wait on each other.
+template <int O, int R>
+MT_INLINE void thin_both_rows(const Geom& g, const Rows& r, const Planes& p, const float* planes, int64_t oy,
+                              float* out) {
+  for (int64_t ox = 0; ox < p.out_width; ox += 16) {
+    V16 acc[R][O];
+    for (int i = 0; i < R; ++i)
+      for (int o = 0; o < O; ++o) acc[i][o] = V16{} + r.bias[o];
+    for (int64_t ky = 0; ky < g.KH; ++ky)
+      for (int64_t kx = 0; kx < g.KW; ++kx) {
+        const float* wk = r.wt + (ky * g.KW + kx) * g.C * O;
+        for (int64_t c = 0; c < g.C; ++c) {
+          const float* pc = planes + (c * p.height + oy + ky) * p.width + ox + kx;
+          for (int i = 0; i < R; ++i) {
+            const V16 v = load16(pc + i * p.width);
+            for (int o = 0; o < O; ++o) acc[i][o] += v * wk[c * O + o];
+          }
+        }
+      }
+    for (int i = 0; i < R; ++i)
+      for (int o = 0; o < O; ++o) {
+        V16 v = acc[i][o];
+        if (r.relu) v = v > 0 ? v : V16{};
+        store16(out + (i * O + o) * p.out_width + ox, v);
+      }
+  }
+}
+
+template <int O>
+MT_INLINE void thin_both_image(const Geom& g, const Rows& r, int64_t n, float* planes, float* out) {
+  constexpr int R = O >= 5 ? 1 : 8 / O;  // about 8 accumulators
+  const Planes p = plane_geometry(g);
+  const float* xn = r.x + n * g.H * g.W * g.C;
+  std::memset(planes, 0, g.C * p.height * p.width * sizeof(float));
+  switch (g.C) {
+    case 1: to_planes<1>(g, p, xn, planes); break;
+    case 2: to_planes<2>(g, p, xn, planes); break;
+    case 3: to_planes<3>(g, p, xn, planes); break;
+    case 4: to_planes<4>(g, p, xn, planes); break;
+    case 5: to_planes<5>(g, p, xn, planes); break;
+    case 6: to_planes<6>(g, p, xn, planes); break;
+    case 7: to_planes<7>(g, p, xn, planes); break;
+    default: to_planes<8>(g, p, xn, planes); break;
+  }
+  for (int64_t oy = 0; oy < g.OH;) {
+    const int rows = oy + R <= g.OH ? R : 1;
+    if (rows == R)
+      thin_both_rows<O, R>(g, r, p, planes, oy, out);
+    else
+      thin_both_rows<O, 1>(g, r, p, planes, oy, out);
+    // Back to nhwc: pixel by pixel, its O channels.
+    for (int i = 0; i < rows; ++i, ++oy) {
+      float* yrow = r.y + (n * g.OH + oy) * g.OW * O;
+      for (int64_t ox = 0; ox < g.OW; ++ox)
+        for (int o = 0; o < O; ++o) yrow[ox * O + o] = out[(i * O + o) * p.out_width + ox];
+    }
+  }
+}
+
+MT_CPU_CLONES void thin_both_images(const Geom& g, const Rows& r, int64_t begin, int64_t end) {
+  const Planes p = plane_geometry(g);
+  thread_local std::vector<float> planes, out;  // only ever grow: steady-state calls allocate nothing
+  planes.resize(std::max<size_t>(planes.size(), g.C * p.height * p.width));
+  out.resize(std::max<size_t>(out.size(), 8 * p.out_width));  // R * O <= 8 rows
+  for (int64_t n = begin; n < end; ++n) {
+    switch (g.O) {
+      case 1: thin_both_image<1>(g, r, n, planes.data(), out.data()); break;
+      case 2: thin_both_image<2>(g, r, n, planes.data(), out.data()); break;
+      case 3: thin_both_image<3>(g, r, n, planes.data(), out.data()); break;
+      case 4: thin_both_image<4>(g, r, n, planes.data(), out.data()); break;
+      case 5: thin_both_image<5>(g, r, n, planes.data(), out.data()); break;
+      case 6: thin_both_image<6>(g, r, n, planes.data(), out.data()); break;
+      case 7: thin_both_image<7>(g, r, n, planes.data(), out.data()); break;
+      default: thin_both_image<8>(g, r, n, planes.data(), out.data()); break;
+    }
+  }
+}
+
+bool thin_both_sides(int64_t C, int64_t O, const Conv2dDesc& d) {
+  return C <= kThinInMax && O <= kThinOutMax && d.stride_h == 1 && d.stride_w == 1;
+}
+
 bool dense_nhwc(const Tensor& t) {
   if (t.layout() != Layout::nhwc || t.shape().rank() != 4) return false;
   const int64_t C = t.dim(1), H = t.dim(2), W = t.dim(3);
@@ -246,7 +359,7 @@ bool thin_conv_applies(const Conv2dDesc& d, const Tensor& x, const Tensor& w, co
   const int64_t C = x.dim(1), O = w.dim(0);
   const bool thin_out = O <= kThinOutMax && C % 16 == 0;
   const bool thin_in = C <= kThinInMax && O % 16 == 0 && O <= 64;
-  return thin_out || thin_in;
+  return thin_out || thin_in || thin_both_sides(C, O, d);
 }
 
 void thin_conv_forward(const Conv2dDesc& d, const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y,
@@ -259,6 +372,7 @@ void thin_conv_forward(const Conv2dDesc& d, const Tensor& x, const Tensor& w, co
            ShapeError, "[conv2d_fwd] convolution of ", x.shape().str(), " by ", w.shape().str(), " cannot give ",
            y.shape().str());
   const bool thin_out = g.O <= kThinOutMax && g.C % 16 == 0;
+  const bool thin_both = !thin_out && thin_both_sides(g.C, g.O, d);
   // Repacked weights and a zero bias live in per-thread buffers that only ever grow: a
   // steady-state call allocates nothing.
   thread_local std::vector<float> wt, bias;
@@ -275,8 +389,13 @@ void thin_conv_forward(const Conv2dDesc& d, const Tensor& x, const Tensor& w, co
           wt[to] = pw[((o * g.C + c) * g.KH + ky) * g.KW + kx];
         }
   const Rows r{x.data<float>(), wt.data(), bias.data(), y.data<float>(), relu};
-  const int64_t rows = x.dim(0) * g.OH;
   const int64_t row_cost = g.OW * g.O * g.C * g.KH * g.KW;
+  if (thin_both) {  // weights as thin input's: [kH][kW][C][O]
+    parallel_ranges(x.dim(0), [&](int64_t begin, int64_t end) { thin_both_images(g, r, begin, end); },
+                    row_cost * g.OH);
+    return;
+  }
+  const int64_t rows = x.dim(0) * g.OH;
   parallel_ranges(rows, [&](int64_t begin, int64_t end) {
     if (thin_out)
       thin_out_rows(g, r, begin, end);

@@ -1,6 +1,7 @@
 // The thin-convolution kernels against the reference backend in f64, on odd shapes: every filter
-// count of the thin-output path, several channel counts of the thin-input path, borders on both
-// sides, strides, kernels that are not square, and images narrower than the kernel.
+// count of the thin-output path, several channel counts of the thin-input path, every pair of the
+// path thin on both sides, borders on both sides, strides, kernels that are not square, and images
+// narrower than the kernel.
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <sstream>
@@ -83,6 +84,23 @@ TEST_CASE("thin-input convolutions match the reference", "[cpu][conv_thin]") {
   }
 }
 
+TEST_CASE("convolutions thin on both sides match the reference", "[cpu][conv_thin]") {
+  // Rows of 13, 37 (three vectors, the last one partial) and 3 pixels; kernels wider than the
+  // image; padding on one axis only; no padding.
+  for (int64_t c = 1; c <= cpu::kThinInMax; ++c) {
+    for (int64_t o = 1; o <= cpu::kThinOutMax; ++o) {
+      for (const ThinCase& k : {ThinCase{3, c, 9, 13, o, 3, 3, {1, 1, 1, 1}, true, true},
+                                ThinCase{2, c, 6, 37, o, 3, 3, {1, 1, 1, 1}, false, false},
+                                ThinCase{2, c, 5, 7, o, 1, 3, {1, 1, 0, 2}, true, false},
+                                ThinCase{1, c, 4, 3, o, 5, 5, {1, 1, 2, 2}, true, true},
+                                ThinCase{2, c, 7, 18, o, 3, 3, {1, 1, 0, 0}, false, true}}) {
+        INFO(describe(k));
+        CHECK(thin_vs_reference(k) < 1e-5);
+      }
+    }
+  }
+}
+
 TEST_CASE("thin kernels leave other convolutions to oneDNN", "[cpu][conv_thin]") {
   auto applies = [](int64_t c, int64_t o, Conv2dDesc d = {1, 1, 1, 1}, Layout l = Layout::nhwc) {
     const Tensor x = Tensor::zeros({2, c, 8, 8}, DType::f32, l);
@@ -92,6 +110,9 @@ TEST_CASE("thin kernels leave other convolutions to oneDNN", "[cpu][conv_thin]")
   };
   CHECK(applies(16, 4));
   CHECK(applies(3, 16));
+  CHECK(applies(4, 1));                      // thin on both sides
+  CHECK_FALSE(applies(4, 1, {2, 2, 1, 1}));  // ... strided: not served
+  CHECK_FALSE(applies(9, 4));                // 9 input channels: neither thin nor whole vectors
   CHECK_FALSE(applies(16, 16));              // wide on both sides
   CHECK_FALSE(applies(18, 4));               // input channels not in whole vectors
   CHECK_FALSE(applies(3, 24));               // filters not in whole vectors
