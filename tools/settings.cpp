@@ -70,6 +70,7 @@ Settings read_settings(const Config& c) {
   s.pipeline.retrain_epochs = c.integer("pipeline.retrain_epochs");
   s.pipeline.round_to = c.integer("pipeline.round_to");
   s.pipeline.expand_to = c.number("pipeline.expand_to");
+  s.pipeline.max_flops = c.number("pipeline.max_flops");
   s.pipeline.benchmark_batch = c.integer("pipeline.benchmark_batch");
   s.pipeline.never_slower = c.boolean("pipeline.never_slower");
   s.pipeline.report_note = c.string("pipeline.report_note");

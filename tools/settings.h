@@ -100,6 +100,7 @@ struct Settings {
     int64_t retrain_epochs = 0;
     int64_t round_to = 0;
     double expand_to = 0;
+    double max_flops = 0;
     int64_t benchmark_batch = 0;
     bool never_slower = true;
     std::string report_note;

@@ -25,6 +25,7 @@ void choose_and_write(const Config& config, const layers::Model& dense, const Da
   so.budget_fraction = config.settings().morph.target.fraction;
   so.expand_fraction = config.settings().pipeline.expand_to;
   so.round_to = config.settings().pipeline.round_to;
+  so.max_flops_fraction = config.settings().pipeline.max_flops;
   StructureChoice choice = choose_structure(dense, *reg, so);
   nlohmann::json speed_check = nullptr;
   const int64_t batch = config.settings().pipeline.benchmark_batch;

@@ -74,15 +74,18 @@ StructureChoice choose_structure(const layers::Model& dense, const morph::Networ
   double expand_fraction = options.expand_fraction;
   if (expand_fraction <= 0 && options.budget_fraction > 0 && c.trimmed_cost < 0.95 * budget)
     expand_fraction = options.budget_fraction;
+  morph::ExpansionOptions eo;
+  eo.multiple = std::max<int64_t>(options.round_to, 1);
+  // Widths the thin-convolution kernels serve stay as learned: rounding them up buys no speed.
+  eo.exact_up_to = cpu::kThinOutMax;
+  // Never wider than the dense layer: past it the slim model does more work per layer than the
+  // dense one, on widths (66, 33) the blocked kernels of oneDNN and ONNX Runtime run worst.
+  eo.grow = false;
+  const morph::WidthExpander expander(dense, eo);
+  const morph::ChannelSelection trimmed = c.selection;
+  const std::string rounding =
+      eo.multiple > 1 ? " with widths above " + std::to_string(eo.exact_up_to) + " rounded to multiples of " + std::to_string(eo.multiple) : "";
   if (expand_fraction > 0 || options.round_to > 1) {
-    morph::ExpansionOptions eo;
-    eo.multiple = std::max<int64_t>(options.round_to, 1);
-    // Widths the thin-convolution kernels serve stay as learned: rounding them up buys no speed.
-    eo.exact_up_to = cpu::kThinOutMax;
-    // Never wider than the dense layer: past it the slim model does more work per layer than the
-    // dense one, on widths (66, 33) the blocked kernels of oneDNN and ONNX Runtime run worst.
-    eo.grow = false;
-    const morph::WidthExpander expander(dense, eo);
     // Without an expansion target, rounding aims at the cost the structure had.
     const double target = expand_fraction > 0 ? expand_fraction * full : c.trimmed_cost;
     const morph::Expansion e = expander.fit(c.selection, target, costs.options());
@@ -90,10 +93,28 @@ StructureChoice choose_structure(const layers::Model& dense, const morph::Networ
     c.multiplier = e.multiplier;
     c.final_cost = e.cost;
     char buf[200];
-    std::snprintf(buf, sizeof buf, "width expansion x%.3f%s: %s of dense (target %s)", e.multiplier,
-                  eo.multiple > 1 ? (" with widths above " + std::to_string(eo.exact_up_to) + " rounded to multiples of " + std::to_string(eo.multiple)).c_str() : "",
+    std::snprintf(buf, sizeof buf, "width expansion x%.3f%s: %s of dense (target %s)", e.multiplier, rounding.c_str(),
                   percent(e.cost, full).c_str(), percent(target, full).c_str());
     c.notes.push_back(buf);
+  }
+  // A budget in latency or size leaves the FLOPs free (two seeds at one latency budget learned
+  // 25% and 30% of them): a cap on them refits the widths down to it, from the trimmed structure.
+  if (options.max_flops_fraction > 0) {
+    const morph::CostModel flops(reg.groups(), morph::CostOptions{});
+    const double cap = options.max_flops_fraction * flops.full_cost();
+    const double had = morph::structure_cost(flops, c.selection);
+    if (had > cap) {
+      const morph::Expansion e = expander.fit(trimmed, cap, flops.options());
+      c.selection = e.selection;
+      c.multiplier = e.multiplier;
+      c.final_cost = morph::structure_cost(costs, c.selection);
+      char buf[240];
+      std::snprintf(buf, sizeof buf, "FLOPs capped at %s of dense (pipeline.max_flops): %s -> %s, widths refitted x%.3f%s; %s %s of dense",
+                    percent(cap, flops.full_cost()).c_str(), percent(had, flops.full_cost()).c_str(),
+                    percent(e.cost, flops.full_cost()).c_str(), e.multiplier, rounding.c_str(), costs.cost_name().c_str(),
+                    percent(c.final_cost, full).c_str());
+      c.notes.push_back(buf);
+    }
   }
   return c;
 }

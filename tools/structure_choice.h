@@ -28,6 +28,7 @@ struct StructureChoiceOptions {
                                 // when learning left the structure more than 5% below
   double expand_fraction = 0;   // > 0: expand / shrink uniformly to this fraction
   int64_t round_to = 1;         // widths rounded to a multiple of this
+  double max_flops_fraction = 0;  // > 0: at most this fraction of the dense FLOPs, whatever the budget's unit
 };
 
 StructureChoice choose_structure(const layers::Model& dense, const morph::NetworkRegularizer& reg,

@@ -1,0 +1,60 @@
+// choose_structure (tools/structure_choice.h): the cap on FLOPs that a budget in another unit
+// (latency, model size) leaves free.
+#include <catch2/catch.hpp>
+
+#include <string>
+
+#include "layers/zoo/model.h"
+#include "morph/cost_model.h"
+#include "morph/network_regularizer.h"
+#include "morph/width_expansion.h"
+#include "tools/structure_choice.h"
+
+namespace mt {
+namespace {
+
+bool any_note(const tools::StructureChoice& c, const std::string& part) {
+  for (const std::string& n : c.notes)
+    if (n.find(part) != std::string::npos) return true;
+  return false;
+}
+
+TEST_CASE("a FLOPs cap refits a structure fitted to a budget in another unit", "[pipeline][structure]") {
+  layers::Model dense = layers::build_model("resnet20", {});
+  morph::RegularizerOptions ro;
+  ro.target = morph::CostTarget::model_size;
+  const auto reg = morph::make_regularizer(dense.graph, dense.logits, ro);
+  const morph::CostModel flops(reg->groups(), morph::CostOptions{});
+  const double full_flops = flops.full_cost();
+
+  tools::StructureChoiceOptions o;
+  o.budget_fraction = 1.0;  // fresh weights: every channel alive, the dense model fits the budget
+  o.round_to = GENERATE(1, 16);
+  INFO("round_to " << o.round_to);
+  const tools::StructureChoice uncapped = tools::choose_structure(dense, *reg, o);
+  CHECK(morph::structure_cost(flops, uncapped.selection) == Approx(full_flops));
+  CHECK_FALSE(any_note(uncapped, "pipeline.max_flops"));
+
+  for (const double cap : {0.3, 0.5, 0.7}) {
+    INFO("cap " << cap);
+    o.max_flops_fraction = cap;
+    const tools::StructureChoice c = tools::choose_structure(dense, *reg, o);
+    const double f = morph::structure_cost(flops, c.selection) / full_flops;
+    CHECK(f <= cap + 1e-12);
+    CHECK(f >= cap - 0.02);  // refitted to the cap, not merely under it
+    for (int64_t copies : c.selection.copies) CHECK(copies <= 1);  // never wider than dense
+    CHECK(any_note(c, "pipeline.max_flops"));
+    // The budget's own unit is what final_cost reports.
+    CHECK(c.final_cost == Approx(morph::structure_cost(reg->cost_model(), c.selection)));
+    CHECK(c.final_cost < reg->full_cost());
+  }
+
+  // A cap the structure is already under changes nothing.
+  o.max_flops_fraction = 1.0;
+  const tools::StructureChoice same = tools::choose_structure(dense, *reg, o);
+  CHECK(same.selection.copies == uncapped.selection.copies);
+  CHECK_FALSE(any_note(same, "pipeline.max_flops"));
+}
+
+}  // namespace
+}  // namespace mt
