@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <numeric>
+#include <optional>
 
 #include "kernels/cpu/conv_thin.h"
 #include "morph/channel_selection.h"
@@ -98,20 +99,40 @@ StructureChoice choose_structure(const layers::Model& dense, const morph::Networ
     c.notes.push_back(buf);
   }
   // A budget in latency or size leaves the FLOPs free (two seeds at one latency budget learned
-  // 25% and 30% of them): a cap on them refits the widths down to it, from the trimmed structure.
+  // 25% and 30% of them). Under a cap, the structure is refitted to the largest cost in the
+  // budget's unit whose fit keeps the FLOPs under the cap (bisection on that cost: a fit to the
+  // FLOPs alone would spend the cap on other widths and could pass the budget).
   if (options.max_flops_fraction > 0) {
     const morph::CostModel flops(reg.groups(), morph::CostOptions{});
     const double cap = options.max_flops_fraction * flops.full_cost();
     const double had = morph::structure_cost(flops, c.selection);
     if (had > cap) {
-      const morph::Expansion e = expander.fit(trimmed, cap, flops.options());
-      c.selection = e.selection;
-      c.multiplier = e.multiplier;
+      // The FLOPs of a fit do not grow strictly with its target (which blocks take the last
+      // rounding steps depends on it), so the bisection keeps the costliest fit under the cap it
+      // has seen, and a grid over the upper half of the range adds candidates it may skip.
+      std::optional<morph::Expansion> best;
+      auto consider = [&](double target) {
+        morph::Expansion e = expander.fit(trimmed, target, costs.options());
+        const bool fits = morph::structure_cost(flops, e.selection) <= cap;
+        if (fits && (!best || e.cost > best->cost)) best = std::move(e);
+        return fits;
+      };
+      double lo = 0, hi = c.final_cost;
+      for (int step = 0; step < 24; ++step) {
+        const double mid = 0.5 * (lo + hi);
+        (consider(mid) ? lo : hi) = mid;
+      }
+      for (int k = 1; k <= 32; ++k) consider(c.final_cost * (0.5 + 0.5 * k / 32));
+      // Even the narrowest fit passes the cap (a cap below the smallest structure): fit the FLOPs.
+      if (!best) best = expander.fit(trimmed, cap, flops.options());
+      c.selection = best->selection;
+      c.multiplier = best->multiplier;
       c.final_cost = morph::structure_cost(costs, c.selection);
+      const double now = morph::structure_cost(flops, c.selection);
       char buf[240];
       std::snprintf(buf, sizeof buf, "FLOPs capped at %s of dense (pipeline.max_flops): %s -> %s, widths refitted x%.3f%s; %s %s of dense",
                     percent(cap, flops.full_cost()).c_str(), percent(had, flops.full_cost()).c_str(),
-                    percent(e.cost, flops.full_cost()).c_str(), e.multiplier, rounding.c_str(), costs.cost_name().c_str(),
+                    percent(now, flops.full_cost()).c_str(), best->multiplier, rounding.c_str(), costs.cost_name().c_str(),
                     percent(c.final_cost, full).c_str());
       c.notes.push_back(buf);
     }
