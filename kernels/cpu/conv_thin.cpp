@@ -372,7 +372,7 @@ void thin_conv_forward(const Conv2dDesc& d, const Tensor& x, const Tensor& w, co
            ShapeError, "[conv2d_fwd] convolution of ", x.shape().str(), " by ", w.shape().str(), " cannot give ",
            y.shape().str());
   const bool thin_out = g.O <= kThinOutMax && g.C % 16 == 0;
-  const bool thin_both = !thin_out && thin_both_sides(g.C, g.O, d);
+  const bool thin_both = thin_both_sides(g.C, g.O, d);  // never with thin_out: C <= 8 is no multiple of 16
   // Repacked weights and a zero bias live in per-thread buffers that only ever grow: a
   // steady-state call allocates nothing.
   thread_local std::vector<float> wt, bias;

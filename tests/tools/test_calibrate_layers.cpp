@@ -16,19 +16,37 @@
 
 using Catch::Contains;
 
+namespace {
+
+// ResNet-8 on synthetic data, measured at batch 4: a calibration of seconds.
+const std::string kResnet8 =
+    " --config configs/resnet20_fmnist_morph.yaml --set model.name=resnet_cifar --set model.depth=8"
+    " --set data.dataset=synthetic --set data.mean=[] --set data.std=[] --set data.synthetic_size=64"
+    " --set pipeline.benchmark_batch=4";
+
+mt::testing::CliResult calibrate(const std::string& table) { return mt::testing::run_morphtrain("--calibrate " + table + kResnet8); }
+
+// --morph-report of ResNet-8's latency under `table`, its JSON written to `json`.
+mt::testing::CliResult latency_report(const std::string& table, const std::string& json) {
+  return mt::testing::run_morphtrain(kResnet8.substr(1) + " --morph-report --set morph.target.cost=latency" +
+                                     " --set morph.hardware=" + table + " --json " + json);
+}
+
+nlohmann::json read_json(const std::string& path) {
+  std::ifstream in(path);
+  return nlohmann::json::parse(in);
+}
+
+}  // namespace
+
 TEST_CASE("per-layer calibration measures every layer shape once and feeds the latency target", "[cli][latency]") {
   mt::testing::TempDir tmp("calibrate_layers");
   const std::string table = (tmp.path / "table.json").string();
-  const std::string model =
-      " --set model.name=resnet_cifar --set model.depth=8 --set data.dataset=synthetic --set data.mean=[]"
-      " --set data.std=[] --set data.synthetic_size=64 --set pipeline.benchmark_batch=4";
-  const mt::testing::CliResult r =
-      mt::testing::run_morphtrain("--calibrate " + table + " --config configs/resnet20_fmnist_morph.yaml" + model);
+  const mt::testing::CliResult r = calibrate(table);
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
   CHECK_THAT(r.output, Contains("calibrate: layer 1 of ") && Contains("layer shapes measured"));
-  std::ifstream in(table);
-  const nlohmann::json j = nlohmann::json::parse(in);
+  const nlohmann::json j = read_json(table);
   CHECK(j["format"] == "morphtrain.latency_table");
   CHECK(j["batch"] == 4);
   // ResNet-8 on 1x28x28: the stem, one block per stage (two shapes each where the stride or the
@@ -40,9 +58,7 @@ TEST_CASE("per-layer calibration measures every layer shape once and feeds the l
     for (const nlohmann::json& row : l["ns"])
       for (const nlohmann::json& v : row) CHECK(v.get<double>() > 0);
   }
-  const mt::testing::CliResult report = mt::testing::run_morphtrain(
-      "--config configs/resnet20_fmnist_morph.yaml" + model + " --morph-report --set morph.target.cost=latency" +
-      " --set morph.hardware=" + table + " --json " + (tmp.path / "report.json").string());
+  const mt::testing::CliResult report = latency_report(table, (tmp.path / "report.json").string());
   INFO(report.output);
   CHECK(report.exit_code == 0);
   CHECK_THAT(report.output, Contains("Latency"));
@@ -59,19 +75,13 @@ TEST_CASE("a latency table measured elsewhere loads as morphtrain's own does", "
   }
   mt::testing::TempDir tmp("ort_table");
   const std::string work = tmp.path.string(), template_table = work + "/template.json", table = work + "/ort.json";
-  const std::string model =
-      " --set model.name=resnet_cifar --set model.depth=8 --set data.dataset=synthetic --set data.mean=[]"
-      " --set data.std=[] --set data.synthetic_size=64 --set pipeline.benchmark_batch=4";
-  const mt::testing::CliResult r =
-      mt::testing::run_morphtrain("--calibrate " + template_table + " --config configs/resnet20_fmnist_morph.yaml" + model);
+  const mt::testing::CliResult r = calibrate(template_table);
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
   mt::testing::run_python("bench/ort_latency_table.py", "models " + template_table + " " + work);
 
-  std::ifstream manifest_in(work + "/manifest.json");
-  const nlohmann::json manifest = nlohmann::json::parse(manifest_in);
-  std::ifstream template_in(template_table);
-  const nlohmann::json tmpl = nlohmann::json::parse(template_in);
+  const nlohmann::json manifest = read_json(work + "/manifest.json");
+  const nlohmann::json tmpl = read_json(template_table);
   size_t cells = 0;
   for (const nlohmann::json& l : tmpl["layers"]) cells += l["in"].size() * l["out"].size();
   REQUIRE(manifest["cells"].size() == cells);
@@ -88,13 +98,10 @@ TEST_CASE("a latency table measured elsewhere loads as morphtrain's own does", "
                           "table " + template_table + " " + work + " " + work + "/timings.jsonl " + table + " test-runtime");
 
   const std::string json = work + "/report.json";
-  const mt::testing::CliResult report = mt::testing::run_morphtrain(
-      "--config configs/resnet20_fmnist_morph.yaml" + model + " --morph-report --set morph.target.cost=latency" +
-      " --set morph.hardware=" + table + " --json " + json);
+  const mt::testing::CliResult report = latency_report(table, json);
   INFO(report.output);
   REQUIRE(report.exit_code == 0);
-  std::ifstream report_in(json);
-  const nlohmann::json j = nlohmann::json::parse(report_in);
+  const nlohmann::json j = read_json(json);
   CHECK_THAT(j["cost_name"].get<std::string>(), Contains("test-runtime"));
   int tabled = 0;
   for (const nlohmann::json& op : j["ops"]) {
