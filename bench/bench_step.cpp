@@ -8,6 +8,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "core/allocator.h"
 #include "core/device_transfer.h"
 #include "core/executor.h"
 #include "kernels/backends.h"
@@ -26,6 +27,7 @@ int main(int argc, char** argv) {
   std::string model_name = "resnet20", mode = "train", backend_name = "cpu";
   int64_t batch = 128, channels = 3, size = 32;
   int warmup = 5, steps = 20;
+  bool no_recompute = false;
   app.add_option("--model", model_name, "zoo model")->capture_default_str();
   app.add_option("--mode", mode, "train or infer")->check(CLI::IsMember({"train", "infer"}))->capture_default_str();
   app.add_option("--backend", backend_name, "kernel backend: cpu, reference or cuda")->capture_default_str();
@@ -34,6 +36,8 @@ int main(int argc, char** argv) {
   app.add_option("--size", size)->capture_default_str();
   app.add_option("--warmup", warmup)->capture_default_str();
   app.add_option("--steps", steps)->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_flag("--no-recompute", no_recompute,
+               "keep batch-norm outputs for backward instead of recomputing them (Executor::Options::recompute)");
   CLI11_PARSE(app, argc, argv);
   mt::tools::apply_environment();
 
@@ -46,6 +50,7 @@ int main(int argc, char** argv) {
     mt::move_state_to(model.graph, *backend);  // a GPU backend computes on its own memory
     mt::Executor::Options exec_options;
     exec_options.profile = mt::tools::environment().profile;
+    exec_options.recompute = !no_recompute;
     mt::Executor exec(model.graph, *backend, exec_options);
 
     mt::Rng rng(0);
@@ -92,6 +97,12 @@ int main(int argc, char** argv) {
                 "\"img_per_s\": %.1f}\n",
                 backend_name.c_str(), mode.c_str(), static_cast<long long>(batch),
                 static_cast<double>(batch) / median(times));
+    // Where the memory goes: the step's planned arena, and what the caching allocator holds
+    // besides (parameters, optimizer state, oneDNN's reordered weights and scratch).
+    const mt::Executor::MemoryReport plan = exec.plan_memory(batch, mode == "train");
+    const mt::AllocatorStats heap = mt::allocator_for(backend->device()).stats();
+    std::fprintf(stderr, "memory: arena %.1f MB (kept for backward %.1f MB), allocator in use %.1f MB, cached %.1f MB\n",
+                 plan.planned_bytes / 1e6, plan.kept_bytes / 1e6, heap.bytes_in_use / 1e6, heap.bytes_cached / 1e6);
     std::fprintf(stderr, "%s", exec.profile_report().c_str());
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_step: %s\n", e.what());

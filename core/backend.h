@@ -117,6 +117,18 @@ class KernelBackend {
     relu_bwd(y, dy, dy);
     batchnorm_bwd(d, x, dy, gamma, save_mean, save_invstd, dx, dgamma, dbeta);
   }
+  // ---- recomputation. The training forward's batch norm output again, from what that forward
+  // saved: y = (x - save_mean) * save_invstd * gamma + beta, then a ReLU if `relu`, the same
+  // values bit for bit as batchnorm(_relu)_fwd_train wrote, and nothing else written. The
+  // executor then drops a batch norm's output after forward and recomputes it for backward
+  // (Executor::Options::recompute) without changing a gradient. A backend that cannot promise
+  // the same bits says so with recomputes_batchnorm(), and the executor keeps the output.
+  virtual bool recomputes_batchnorm() const { return false; }
+  virtual void batchnorm_fwd_saved(const BatchNormDesc& /*d*/, const Tensor& /*x*/, const Tensor& /*gamma*/,
+                                   const Tensor& /*beta*/, const Tensor& /*save_mean*/,
+                                   const Tensor& /*save_invstd*/, bool /*relu*/, Tensor& /*y*/) {
+    MT_FAIL(BackendError, "[batchnorm_fwd_saved] the ", name(), " backend does not recompute batch norms");
+  }
   // Inference: y = bn_eval(conv(x, w, b)), then a ReLU if `relu`, in one call. A backend folds
   // the batch norm into the convolution's weights and bias, so the conv's own output is never
   // written. The default composes (the batch norm runs in place on y).

@@ -42,6 +42,7 @@ Executor::Executor(Graph& graph, KernelBackend& backend, Options options)
       }
   plan_relu_fusion();
   plan_batchnorm_folding();
+  plan_backward_reads();
   param_grads_.resize(nv);
   for (ValueId p : graph_.params())
     param_grads_[p] = Tensor::empty(graph_.value(p).shape, graph_.value(p).dtype, Layout::nchw, backend_.device());
@@ -167,6 +168,55 @@ void Executor::assign_dtypes() {
   }
 }
 
+// Which values backward reads, until when, and which it recomputes rather than keeps. Step times
+// as in step_buffers; the answers do not depend on the input shape.
+void Executor::plan_backward_reads() {
+  const int nn = static_cast<int>(graph_.nodes().size()), nv = graph_.num_values();
+  auto backward_time = [&](int n) { return 2 * nn - 1 - n; };
+  auto root = [&](ValueId v) { return alias_of_[v] >= 0 ? alias_of_[v] : v; };
+  read_backward_.assign(nv, -1);
+  std::vector<int> first_read_backward(nv, step_end());
+  std::vector<bool> runs(nn, false);  // backward skips a node none of whose outputs needs a gradient
+  for (int n = 0; n < nn; ++n) {
+    if (absorbed_into_[n] >= 0) continue;  // its producer's backward runs it
+    const Node& node = graph_.node(n);
+    for (ValueId out : node.outputs) runs[n] = runs[n] || requires_grad_[out];
+    if (!runs[n]) continue;
+    // Backward runs in reverse: the latest time is the backward of the earliest reader.
+    auto keep = [&](ValueId v) {
+      read_backward_[root(v)] = std::max(read_backward_[root(v)], backward_time(n));
+      first_read_backward[root(v)] = std::min(first_read_backward[root(v)], backward_time(n));
+    };
+    for (size_t i = 0; i < node.inputs.size(); ++i)
+      if (node.op->backward_reads_input(i)) keep(node.inputs[i]);
+    for (size_t i = 0; i < node.outputs.size(); ++i)
+      if (node.op->backward_reads_output(i, fused_relu_[n])) keep(node.outputs[i]);
+  }
+  recompute_at_.assign(nv, -1);
+  recompute_before_.assign(nn, {});
+  if (!options_.recompute || !options_.reuse_memory) return;
+  std::vector<bool> pinned(nv, false);
+  for (ValueId v : graph_.inputs()) pinned[root(v)] = true;
+  for (ValueId v : graph_.outputs()) pinned[root(v)] = true;
+  for (int p = 0; p < nn; ++p) {
+    const Node& node = graph_.node(p);
+    if (!runs[p] || node.outputs.size() != 1 || !node.op->recomputable(backend_)) continue;
+    const ValueId v = root(node.outputs[0]);
+    if (pinned[v] || read_backward_[v] < 0) continue;
+    // Its own backward keeps the inputs it recomputes from until after every reader's backward;
+    // an input that is itself recomputed would not be there yet.
+    bool inputs_held = true;
+    for (size_t i = 0; i < node.inputs.size(); ++i) {
+      const ValueKind kind = graph_.value(node.inputs[i]).kind;
+      if (kind == ValueKind::param || kind == ValueKind::buffer) continue;
+      inputs_held = inputs_held && node.op->backward_reads_input(i) && recompute_at_[root(node.inputs[i])] < 0;
+    }
+    if (!inputs_held) continue;
+    recompute_at_[v] = first_read_backward[v];
+    recompute_before_[backward_time(first_read_backward[v])].push_back(p);  // the time's node
+  }
+}
+
 // Step times: node n runs forward at n and backward at 2N - 1 - n; 2N is the end of the step.
 // A fused ReLU's output shares its input's buffers (alias_of_), so the two are planned as one.
 Executor::StepBuffers Executor::step_buffers(const std::vector<Shape>& shapes, bool training) const {
@@ -202,8 +252,10 @@ Executor::StepBuffers Executor::step_buffers(const std::vector<Shape>& shapes, b
   for (ValueId v = 0; v < nv; ++v) {
     if (!is_activation_value(graph_, v) || alias_of_[v] >= 0) continue;
     const int p = std::min(produced[v], nn - 1);
-    const int last = pinned[v] ? end : training ? backward_time(p) : std::max(last_read[v], p);
+    const bool kept = training && recompute_at_[v] < 0;
+    const int last = pinned[v] ? end : std::max({last_read[v], p, kept ? read_backward_[v] : -1});
     add(BufferRole::value, v, p, last);
+    if (training && recompute_at_[v] >= 0) add(BufferRole::recomputed, v, recompute_at_[v], read_backward_[v]);
   }
   if (!training) return b;
   for (ValueId v = 0; v < nv; ++v) {
@@ -239,22 +291,26 @@ std::unique_ptr<Executor::Plan> Executor::make_plan(const std::vector<Tensor>& f
   plan->values.resize(nv);
   plan->grads.resize(nv);
   plan->scratch.resize(nv);
+  plan->recomputed.resize(nv);
   plan->value_end.assign(nv, end);
   plan->grad_end.assign(nv, end);
   for (size_t i = 0; i < buffers.owners.size(); ++i) {
     const auto [role, v] = buffers.owners[i];
+    // Every role in the value's layout: a second gradient must lie as the first does, or each
+    // kernel writing it goes through a temporary and the accumulation crosses layouts.
     Tensor view = Tensor::wrap(base + packed.offsets[i], plan->shapes[v], graph_.value(v).dtype,
-                               role == BufferRole::scratch ? Layout::nchw : value_layout(v, plan->shapes[v]), holder,
-                               backend_.device());
+                               value_layout(v, plan->shapes[v]), holder, backend_.device());
     if (role == BufferRole::value) plan->values[v] = view, plan->value_end[v] = buffers.lives[i].last;
     if (role == BufferRole::grad) plan->grads[v] = view, plan->grad_end[v] = buffers.lives[i].last;
     if (role == BufferRole::scratch) plan->scratch[v] = view;
+    if (role == BufferRole::recomputed) plan->recomputed[v] = view;
   }
   // A fused ReLU's output is its input's buffer; the two share one gradient too.
   for (ValueId v = 0; v < nv; ++v) {
     if (alias_of_[v] < 0) continue;
     plan->values[v] = plan->values[alias_of_[v]];
     plan->value_end[v] = plan->value_end[alias_of_[v]];
+    plan->recomputed[v] = plan->recomputed[alias_of_[v]];
     if (training && requires_grad_[v]) {
       plan->grads[alias_of_[v]] = plan->grads[v];
       plan->grad_end[alias_of_[v]] = plan->grad_end[v];
@@ -271,7 +327,11 @@ Executor::MemoryReport Executor::plan_memory(int64_t batch, bool training) const
   r.planned_bytes = r.packed.arena_bytes;
   r.unpacked_bytes = r.packed.unpacked_bytes;
   for (size_t i = 0; i < buffers.lives.size(); ++i)
-    if (buffers.owners[i].first == BufferRole::value) r.value_bytes += buffers.lives[i].bytes;
+    if (buffers.owners[i].first == BufferRole::value) {
+      r.value_bytes += buffers.lives[i].bytes;
+      if (training && buffers.lives[i].last >= static_cast<int>(graph_.nodes().size()))
+        r.kept_bytes += buffers.lives[i].bytes;
+    }
   r.lives = buffers.lives;
   return r;
 }
@@ -357,15 +417,19 @@ const Tensor& Executor::grad(ValueId v) const {
   return current_->grads[v];
 }
 
-OpContext Executor::context(int n, Mode mode) {
+OpContext Executor::context(int n, Mode mode, bool backward) {
   const Node& node = graph_.node(n);
   OpContext ctx{backend_, mode, node_seed(n), fused_relu_[n], {}, {}, current_->node_state[n], {}, {}};
+  auto held = [&](ValueId v) {
+    Tensor& again = current_->recomputed[v];
+    return backward && again.defined() ? &again : &current_->values[v];
+  };
   for (ValueId in : node.inputs) {
     const Value& val = graph_.value(in);
-    ctx.inputs.push_back((val.kind == ValueKind::param || val.kind == ValueKind::buffer)
-                             ? &graph_.value(in).data : &current_->values[in]);
+    ctx.inputs.push_back((val.kind == ValueKind::param || val.kind == ValueKind::buffer) ? &graph_.value(in).data
+                                                                                        : held(in));
   }
-  for (ValueId out : node.outputs) ctx.outputs.push_back(&current_->values[out]);
+  for (ValueId out : node.outputs) ctx.outputs.push_back(held(out));
   return ctx;
 }
 
@@ -409,6 +473,7 @@ void Executor::backward(ValueId loss) {
   backend_.fill(grad_slot(loss), 1.0);
   grad_written_[loss] = true;
   for (int n = static_cast<int>(graph_.nodes().size()) - 1; n >= 0; --n) {
+    for (int p : recompute_before_[n]) recompute_node(p);
     backward_node(n, plan);
     if (grad_ready_hook_) report_final_grads(n);
   }
@@ -425,7 +490,7 @@ void Executor::backward_node(int n, Plan& plan) {
   bool live = false;
   for (ValueId out : node.outputs) live |= grad_written_[out];
   if (!live) return;
-  OpContext ctx = context(n, last_mode_);
+  OpContext ctx = context(n, last_mode_, true);
   for (ValueId out : node.outputs) {
     if (!grad_written_[out]) backend_.fill(grad_slot(out), 0.0);  // an unused extra output
     ctx.doutputs.push_back(&grad_slot(out));
@@ -449,6 +514,14 @@ void Executor::backward_node(int n, Plan& plan) {
   for (size_t i = 0; i < node.inputs.size(); ++i)
     if (ctx.dinputs[i]) grad_written_[node.inputs[i]] = true;
   for (ValueId in : accumulate) backend_.add_inplace(grad_slot(in), plan.scratch[in]);
+  if (options_.profile) backward_seconds_[n] += std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+// Node n's outputs again, into their recomputed buffers (plan_backward_reads chose them).
+void Executor::recompute_node(int n) {
+  OpContext ctx = context(n, last_mode_, true);
+  const auto t0 = options_.profile ? Clock::now() : Clock::time_point{};
+  graph_.node(n).op->recompute(ctx);
   if (options_.profile) backward_seconds_[n] += std::chrono::duration<double>(Clock::now() - t0).count();
 }
 

@@ -3,8 +3,9 @@
 // op state are planned once per input shape and kept (a few shapes at a time: training and
 // evaluation batches alternate), so a steady-state step asks the allocator for nothing. The
 // activations and activation gradients of a plan live in one arena, packed by their lifetimes
-// (core/memory_plan.h): in training a value lives until its producer's backward, a gradient from
-// its first writer to its producer's backward; in evaluation a value lives until its last reader.
+// (core/memory_plan.h): a value lives until its last reader, and in training until the last
+// backward that reads it (Op::backward_reads_input/output); a gradient from its first writer to
+// its producer's backward.
 // The graph's inputs and outputs (the loss, the logits) keep their buffers for the whole step.
 #include <deque>
 #include <functional>
@@ -31,10 +32,17 @@ class Executor {
     // batch norm folded in. The conv's own output is then not written in eval mode.
     bool fold_batchnorm = true;
     // Pack the step's buffers by lifetime (core/memory_plan.h): a value's memory is reused once
-    // nothing will read it again (in training: once its producer's backward has run), and so is
+    // nothing will read it again (in training: once the last backward that reads it has run, or
+    // after its last forward reader where no backward does: value() then refuses it), and so is
     // an activation gradient's once it has been passed on. value() and grad() then refuse a value
     // whose buffer has been reused. false: every buffer is kept for the whole step.
     bool reuse_memory = true;
+    // In training (with reuse_memory), drop an output whose op can recompute it (a batch norm:
+    // Op::recomputable) after its last forward reader, and recompute it, the same bits, just
+    // before the first backward that reads it (the next convolution's weight gradient, the fused
+    // ReLU's mask). One pass over memory per batch norm more; one buffer fewer held across the
+    // step. Skipped where the backend cannot (KernelBackend::recomputes_batchnorm).
+    bool recompute = true;
   };
 
   // What a step's buffers take for inputs of `batch` samples (the activations, and in training
@@ -44,6 +52,9 @@ class Executor {
     int64_t planned_bytes = 0;    // the arena forward allocates
     int64_t unpacked_bytes = 0;   // every buffer on its own
     int64_t value_bytes = 0;      // the activations alone, unpacked
+    // Training: the activations kept from forward for backward, all alive when forward ends (a
+    // floor; recomputed values are not kept).
+    int64_t kept_bytes = 0;
     std::vector<BufferLife> lives;  // every buffer's size and lifetime, and where it is placed
     PackedBuffers packed;
   };
@@ -107,13 +118,14 @@ class Executor {
     std::vector<Tensor> values;   // activations and fed inputs (params/buffers live in the graph)
     std::vector<Tensor> grads;    // of activations and inputs (training plans)
     std::vector<Tensor> scratch;  // second gradient buffer for values read more than once
+    std::vector<Tensor> recomputed;  // where backward recomputes a value (Options::recompute)
     std::vector<int> value_end, grad_end;  // the last step time each buffer is held
     int clock = 0;                // the step time reached: after forward or after backward
     std::vector<std::deque<Tensor>> node_state;
     uint64_t last_used = 0;
   };
   // The step's buffers and what each one holds.
-  enum class BufferRole : uint8_t { value, grad, scratch };
+  enum class BufferRole : uint8_t { value, grad, scratch, recomputed };
   struct StepBuffers {
     std::vector<BufferLife> lives;
     std::vector<std::pair<BufferRole, ValueId>> owners;
@@ -124,13 +136,16 @@ class Executor {
 
   void plan_relu_fusion();
   void plan_batchnorm_folding();
+  void plan_backward_reads();
   Plan& plan_for(const std::vector<Tensor>& feeds, bool training);
   void check_feeds(const std::vector<Tensor>& feeds) const;
   std::unique_ptr<Plan> make_plan(const std::vector<Tensor>& feeds, bool training);
   void assign_dtypes();
   Tensor& grad_slot(ValueId v);
-  OpContext context(int node, Mode mode);
+  // backward: hand out the recomputed buffers of values backward recomputes.
+  OpContext context(int node, Mode mode, bool backward = false);
   void backward_node(int n, Plan& plan);
+  void recompute_node(int n);
   void report_final_grads(int n);
   void finish_param_grads();
 
@@ -146,6 +161,11 @@ class Executor {
   std::vector<ValueId> alias_of_;          // per value: the value whose buffers it shares, or -1
   std::vector<int> bn_after_conv_;         // per conv node: the batch norm folded into it, or -1
   std::vector<bool> folded_in_eval_;       // per node: a batch norm its conv runs in eval mode
+  // Training: per value (aliases by their root), the latest step time a backward reads it (-1:
+  // none), and the step time backward recomputes it (-1: kept from forward); per node, the nodes
+  // whose outputs are recomputed just before its backward.
+  std::vector<int> read_backward_, recompute_at_;
+  std::vector<std::vector<int>> recompute_before_;
   std::vector<Tensor> param_grads_;        // shape-independent, shared by all plans
   std::vector<std::unique_ptr<Plan>> plans_;
   Plan* current_ = nullptr;

@@ -75,6 +75,19 @@ class Op {
   virtual bool fuses_relu() const { return false; }
   // Inputs through which no gradient flows (labels, running statistics).
   virtual bool differentiable_input(int /*index*/) const { return true; }
+  // Whether backward reads the data of input `index` / of output `index` (fused: with the ReLU
+  // of fuses_relu). The executor keeps a value for backward only where some op says yes, and
+  // reuses its memory after its last forward reader otherwise. Shapes may always be read. An op
+  // that says no must not read the data: the default says yes.
+  virtual bool backward_reads_input(size_t /*index*/) const { return true; }
+  virtual bool backward_reads_output(size_t /*index*/, bool /*fused_relu*/) const { return true; }
+  // Whether backward may run recompute() for this op's output instead of keeping it from forward:
+  // recompute must write the same values bit for bit, read only inputs the op's own backward
+  // reads (so they are still held) and the node's state, and change nothing else.
+  virtual bool recomputable(const KernelBackend& /*backend*/) const { return false; }
+  virtual void recompute(OpContext& /*ctx*/) const {
+    MT_FAIL(BackendError, "[", kind_name(), "] cannot recompute its output");
+  }
   // Whether outputs keep the 4-D activation layout of the backend (false: row-major, e.g. [N, K]).
   virtual bool activation_output() const { return true; }
   // Attributes for export, summaries and the YAML graph format.

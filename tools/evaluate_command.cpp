@@ -41,7 +41,8 @@ void print_memory(const Config& config, layers::Model& model) {
   for (ValueId p : model.graph.params()) params += static_cast<double>(model.graph.value(p).data.nbytes());
   const double optimizer = config.settings().optim.name == "adamw" ? 2 * params : params;  // moments / momentum
   std::cout << "memory, planned: training step at batch " << batch << ": " << megabytes(train.planned_bytes)
-            << " of activations and their gradients (" << megabytes(train.unpacked_bytes)
+            << " of activations and their gradients (" << megabytes(train.kept_bytes)
+            << " of them kept from forward for backward; " << megabytes(train.unpacked_bytes)
             << " without reuse), + parameters " << megabytes(params) << ", their gradients " << megabytes(params)
             << ", " << config.settings().optim.name << " state " << megabytes(optimizer) << " = "
             << megabytes(train.planned_bytes + 2 * params + optimizer) << "\n"

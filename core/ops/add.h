@@ -11,6 +11,8 @@ class AddOp : public Op {
   void forward(OpContext& ctx) const override;
   void backward(OpContext& ctx) const override;
   bool fuses_relu() const override { return true; }
+  bool backward_reads_input(size_t) const override { return false; }
+  bool backward_reads_output(size_t, bool fused_relu) const override { return fused_relu; }  // the mask
 };
 
 }  // namespace mt

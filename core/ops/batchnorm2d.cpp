@@ -46,6 +46,14 @@ void BatchNorm2dOp::forward(OpContext& ctx) const {
   if (tracked.device().kind == DeviceKind::cpu) ++*tracked.data<int64_t>();
 }
 
+void BatchNorm2dOp::recompute(OpContext& ctx) const {
+  MT_CHECK(ctx.mode == Mode::train, BackendError,
+           "[batchnorm2d] backward through an eval-mode forward is not supported; run the ",
+           "forward in train mode");
+  ctx.backend.batchnorm_fwd_saved(desc_, ctx.in(0), ctx.in(1), ctx.in(2), ctx.state_at(kSaveMean),
+                                  ctx.state_at(kSaveInvstd), ctx.fused_relu, ctx.out(0));
+}
+
 void BatchNorm2dOp::backward(OpContext& ctx) const {
   MT_CHECK(ctx.mode == Mode::train, BackendError,
            "[batchnorm2d] backward through an eval-mode forward is not supported; run the ",

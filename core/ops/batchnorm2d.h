@@ -21,6 +21,10 @@ class BatchNorm2dOp : public Op {
   void backward(OpContext& ctx) const override;
   bool differentiable_input(int i) const override { return i <= 2; }
   bool fuses_relu() const override { return true; }
+  // From x and the statistics the training forward saved (one pass, no running statistics touched).
+  bool recomputable(const KernelBackend& backend) const override { return backend.recomputes_batchnorm(); }
+  void recompute(OpContext& ctx) const override;
+  bool backward_reads_output(size_t, bool fused_relu) const override { return fused_relu; }  // the mask
   nlohmann::json attributes() const override { return {{"eps", desc_.eps}, {"momentum", desc_.momentum}}; }
   const BatchNormDesc& desc() const { return desc_; }
 

@@ -15,6 +15,8 @@ class ChannelPadOp : public Op {
   void backward(OpContext& ctx) const override {
     ctx.backend.channel_pad_bwd(desc_, ctx.dout(0), ctx.din(0));
   }
+  bool backward_reads_input(size_t) const override { return false; }
+  bool backward_reads_output(size_t, bool) const override { return false; }
   nlohmann::json attributes() const override {
     return {{"pad_before", desc_.pad_before}, {"pad_after", desc_.pad_after}, {"stride", desc_.stride}};
   }

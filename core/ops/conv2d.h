@@ -14,6 +14,7 @@ class Conv2dOp : public Op {
   std::vector<Shape> infer_shapes(const std::vector<Shape>& in) const override;
   void forward(OpContext& ctx) const override;
   void backward(OpContext& ctx) const override;
+  bool backward_reads_output(size_t, bool) const override { return false; }
   nlohmann::json attributes() const override;
   int64_t macs(const std::vector<Shape>& in, const std::vector<Shape>& out) const override;
 

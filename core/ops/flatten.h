@@ -10,6 +10,8 @@ class FlattenOp : public Op {
   std::vector<Shape> infer_shapes(const std::vector<Shape>& in) const override;
   void forward(OpContext& ctx) const override;
   void backward(OpContext& ctx) const override;
+  bool backward_reads_input(size_t) const override { return false; }
+  bool backward_reads_output(size_t, bool) const override { return false; }
   bool activation_output() const override { return false; }
 };
 

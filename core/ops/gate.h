@@ -18,6 +18,8 @@ class GateOp : public Op {
   void forward(OpContext& ctx) const override;
   void backward(OpContext& ctx) const override;
   bool fuses_relu() const override { return true; }
+  // The mask of a fused ReLU is recomputed from x and the gates.
+  bool backward_reads_output(size_t, bool) const override { return false; }
   nlohmann::json attributes() const override {
     return {{"temperature", temperature_}, {"keep_first_channel_alive", keep_first_channel_}};
   }

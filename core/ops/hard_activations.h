@@ -18,6 +18,7 @@ class HardActivationOp : public Op {
   void backward(OpContext& ctx) const override {
     (ctx.backend.*Bwd)(ctx.in(0), ctx.dout(0), ctx.din(0));
   }
+  bool backward_reads_output(size_t, bool) const override { return false; }
 };
 
 using Relu6Op = HardActivationOp<OpKind::relu6, &KernelBackend::relu6_fwd, &KernelBackend::relu6_bwd>;

@@ -11,6 +11,7 @@ class MulOp : public Op {
   std::vector<Shape> infer_shapes(const std::vector<Shape>& in) const override;
   void forward(OpContext& ctx) const override { ctx.backend.mul_fwd(ctx.in(0), ctx.in(1), ctx.out(0)); }
   void backward(OpContext& ctx) const override;
+  bool backward_reads_output(size_t, bool) const override { return false; }
 };
 
 }  // namespace mt

@@ -16,6 +16,7 @@ class MaxPool2dOp : public Op {
   std::vector<Shape> infer_shapes(const std::vector<Shape>& in) const override;
   void forward(OpContext& ctx) const override;
   void backward(OpContext& ctx) const override;
+  bool backward_reads_output(size_t, bool) const override { return false; }
   nlohmann::json attributes() const override { return pool_attributes(desc_); }
   const Pool2dDesc& desc() const { return desc_; }
 
@@ -32,6 +33,8 @@ class AvgPool2dOp : public Op {
   void backward(OpContext& ctx) const override {
     ctx.backend.avgpool_bwd(desc_, ctx.dout(0), ctx.din(0));
   }
+  bool backward_reads_input(size_t) const override { return false; }
+  bool backward_reads_output(size_t, bool) const override { return false; }
   nlohmann::json attributes() const override { return pool_attributes(desc_); }
   const Pool2dDesc& desc() const { return desc_; }
 
@@ -46,6 +49,8 @@ class GlobalAvgPool2dOp : public Op {
   std::vector<Shape> infer_shapes(const std::vector<Shape>& in) const override;
   void forward(OpContext& ctx) const override;
   void backward(OpContext& ctx) const override;
+  bool backward_reads_input(size_t) const override { return false; }
+  bool backward_reads_output(size_t, bool) const override { return false; }
   // [N, C, 1, 1] is the same memory in nchw and nhwc; keep it row-major for the flatten after.
   bool activation_output() const override { return false; }
 };

@@ -11,6 +11,7 @@ class ReluOp : public Op {
   void backward(OpContext& ctx) const override {
     ctx.backend.relu_bwd(ctx.out(0), ctx.dout(0), ctx.din(0));
   }
+  bool backward_reads_input(size_t) const override { return false; }
 };
 
 // The output shape of a one-input op that keeps its input's shape.

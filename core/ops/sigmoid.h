@@ -13,6 +13,7 @@ class SigmoidOp : public Op {
   void backward(OpContext& ctx) const override {
     ctx.backend.sigmoid_bwd(ctx.out(0), ctx.dout(0), ctx.din(0));
   }
+  bool backward_reads_input(size_t) const override { return false; }
 };
 
 }  // namespace mt

@@ -13,6 +13,9 @@ class SoftmaxCrossEntropyOp : public Op {
   void forward(OpContext& ctx) const override;
   void backward(OpContext& ctx) const override;
   bool differentiable_input(int i) const override { return i == 0; }
+  // The probabilities live in the node's state; the labels are read.
+  bool backward_reads_input(size_t i) const override { return i == 1; }
+  bool backward_reads_output(size_t, bool) const override { return false; }
   bool activation_output() const override { return false; }
   nlohmann::json attributes() const override { return {{"label_smoothing", label_smoothing_}}; }
 

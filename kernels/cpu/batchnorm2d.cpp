@@ -26,6 +26,14 @@ float value_or(const Tensor& t, int64_t c, float fallback) {
   return t.defined() ? t.data<float>()[c] : fallback;
 }
 
+// The affine map y = scale * x + offset of channel c, from the statistics as saved (in f32): the
+// training forward and its recomputation (batchnorm_fwd_saved) derive identical coefficients.
+void saved_affine(const Tensor& gamma, const Tensor& beta, int64_t c, float mean, float invstd, float& scale,
+                  float& offset) {
+  scale = static_cast<float>(value_or(gamma, c, 1) * double(invstd));
+  offset = static_cast<float>(value_or(beta, c, 0) - double(mean) * scale);
+}
+
 }  // namespace
 
 void CpuBackend::batchnorm_fwd_train(const BatchNormDesc& d, const Tensor& x, const Tensor& gamma,
@@ -77,8 +85,7 @@ void CpuBackend::batchnorm_train(const BatchNormDesc& d, const Tensor& x, const 
     const double dm = s1[c] / M, mean = k[c] + dm;
     const double var = std::max(0.0, s2[c] / M - dm * dm);
     const double invstd = 1 / std::sqrt(var + d.eps);
-    scale[c] = static_cast<float>(value_or(gamma, c, 1) * invstd);
-    offset[c] = static_cast<float>(value_or(beta, c, 0) - mean * scale[c]);
+    saved_affine(gamma, beta, c, static_cast<float>(mean), static_cast<float>(invstd), scale[c], offset[c]);
     if (save_mean.defined()) save_mean.data<float>()[c] = static_cast<float>(mean);
     if (save_invstd.defined()) save_invstd.data<float>()[c] = static_cast<float>(invstd);
     // PyTorch: running = (1 - m) * running + m * batch, with the unbiased variance.
@@ -115,6 +122,26 @@ void CpuBackend::batchnorm_eval(const BatchNormDesc& d, const Tensor& x, const T
     offset[c] =
         static_cast<float>(value_or(beta, c, 0) - running_mean.data<float>()[c] * double(scale[c]));
   }
+  Tensor out = cpu::output_in_layout(y, x.layout());
+  cpu::channel_affine(g, x.data<float>(), nullptr, scale, nullptr, offset, out.data<float>(), relu);
+  if (!out.shares_memory(y)) cpu::copy_into(out, y);
+}
+
+void CpuBackend::batchnorm_fwd_saved(const BatchNormDesc&, const Tensor& x, const Tensor& gamma,
+                                     const Tensor& beta, const Tensor& save_mean, const Tensor& save_invstd,
+                                     bool relu, Tensor& y) {
+  constexpr std::string_view op = "batchnorm_fwd_saved";
+  check_args(op, x, {&gamma, &beta, &save_mean, &save_invstd});
+  cpu::check_f32(op, y);
+  cpu::check_shape(op, x, y);
+  MT_CHECK(save_mean.defined() && save_invstd.defined(), BackendError, "[", op,
+           "] needs the mean and invstd saved by batchnorm_fwd_train");
+  const cpu::ChannelGeometry g = cpu::channel_geometry(x);
+  Tensor coef = Tensor::empty({2, g.C});  // [2, C]: scale, offset
+  float* scale = coef.data<float>();
+  float* offset = scale + g.C;
+  for (int64_t c = 0; c < g.C; ++c)
+    saved_affine(gamma, beta, c, save_mean.data<float>()[c], save_invstd.data<float>()[c], scale[c], offset[c]);
   Tensor out = cpu::output_in_layout(y, x.layout());
   cpu::channel_affine(g, x.data<float>(), nullptr, scale, nullptr, offset, out.data<float>(), relu);
   if (!out.shares_memory(y)) cpu::copy_into(out, y);

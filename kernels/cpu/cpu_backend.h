@@ -26,6 +26,11 @@ class CpuBackend : public KernelBackend {
                                const Tensor& beta, const Tensor& running_mean,
                                const Tensor& running_var, Tensor& y) override;
   void add_relu_fwd(const Tensor& a, const Tensor& b, Tensor& y) override;
+  // Recomputation: the training forward's coefficients come from the saved statistics, so the
+  // same loop writes the same bits.
+  bool recomputes_batchnorm() const override { return true; }
+  void batchnorm_fwd_saved(const BatchNormDesc& d, const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                           const Tensor& save_mean, const Tensor& save_invstd, bool relu, Tensor& y) override;
   void conv2d_bn_fwd_eval(const Conv2dDesc& cd, const Tensor& x, const Tensor& w, const Tensor& b,
                           const BatchNormDesc& bd, const Tensor& gamma, const Tensor& beta,
                           const Tensor& running_mean, const Tensor& running_var, bool relu,

@@ -64,15 +64,22 @@ void Context::set_capacity(size_t entries) {
   evict_to(capacity_);
 }
 
-void Context::bind_scratchpad(dnnl::memory& mem) {
+namespace {
+// Binds mem to `buffer`, grown first where it is smaller than mem's descriptor.
+void bind_grown(Tensor& buffer, dnnl::memory& mem) {
   const size_t bytes = mem.get_desc().get_size();
   if (bytes == 0) return;
-  if (!scratchpad_.defined() || scratchpad_.nbytes() < bytes) {
-    scratchpad_ = Tensor();  // give the old block back to the cache before taking a bigger one
-    scratchpad_ = Tensor::empty(Shape{static_cast<int64_t>((bytes + 3) / 4)});
+  if (!buffer.defined() || buffer.nbytes() < bytes) {
+    buffer = Tensor();  // give the old block back to the cache before taking a bigger one
+    buffer = Tensor::empty(Shape{static_cast<int64_t>((bytes + 3) / 4)});
   }
-  mem.set_data_handle(scratchpad_.raw());
+  mem.set_data_handle(buffer.raw());
 }
+}  // namespace
+
+void Context::bind_scratchpad(dnnl::memory& mem) { bind_grown(scratchpad_, mem); }
+
+void Context::bind_weights(dnnl::memory& mem) { bind_grown(weights_, mem); }
 
 void Context::execute(const dnnl::primitive& p, const std::unordered_map<int, dnnl::memory>& args) {
   p.execute(stream_, args);
@@ -102,12 +109,6 @@ dnnl::memory::desc plain_md(const dnnl::memory::dims& dims) {
 
 dnnl::memory unbound(const dnnl::memory::desc& md) {
   return dnnl::memory(md, Context::get().engine(), DNNL_MEMORY_NONE);
-}
-
-dnnl::memory owned(const dnnl::memory::desc& md, Tensor& storage) {
-  const int64_t floats = static_cast<int64_t>((md.get_size() + 3) / 4);
-  storage = Tensor::empty(Shape{std::max<int64_t>(floats, 1)});
-  return dnnl::memory(md, Context::get().engine(), storage.raw());
 }
 
 }  // namespace mt::onednn

@@ -54,6 +54,10 @@ class Context {
 
   // A memory object over the shared scratchpad, grown to `md`'s size if needed.
   void bind_scratchpad(dnnl::memory& mem);
+  // The same over a second shared buffer, for weights in a primitive's own layout (WeightsIn,
+  // WeightsOut): they are reordered on every call anyway, so one buffer serves every layer
+  // instead of a copy of the model's weights per primitive.
+  void bind_weights(dnnl::memory& mem);
   void execute(const dnnl::primitive& p, const std::unordered_map<int, dnnl::memory>& args);
 
   size_t cache_size() const { return entries_.size(); }
@@ -76,6 +80,7 @@ class Context {
   std::unordered_map<std::string, Lru::iterator> index_;
   size_t capacity_ = kDefaultCapacity;
   Tensor scratchpad_;  // f32 storage from the caching allocator, bytes rounded up
+  Tensor weights_;     // likewise
 };
 
 // ---- memory descriptors and objects
@@ -89,8 +94,6 @@ dnnl::memory::desc plain_md(const dnnl::memory::dims& dims);  // row-major f32
 // A memory object without a handle yet; set it with bind() per call.
 dnnl::memory unbound(const dnnl::memory::desc& md);
 inline void bind(dnnl::memory& m, const Tensor& t) { m.set_data_handle(t.raw()); }
-// A persistent f32 buffer for `md` from the caching allocator, and a memory object over it.
-dnnl::memory owned(const dnnl::memory::desc& md, Tensor& storage);
 
 // Runs `make` (which builds primitive descriptors) and turns a oneDNN failure into a BackendError
 // that names the op and the library's status.

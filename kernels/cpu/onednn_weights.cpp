@@ -8,13 +8,15 @@ WeightsIn::WeightsIn(const dnnl::memory::desc& user, const dnnl::memory::desc& w
     mem_ = user_;
     return;
   }
-  mem_ = owned(wanted, storage_);
+  mem_ = unbound(wanted);
   reorder_.emplace(dnnl::reorder::primitive_desc(user_, mem_));
 }
 
 const dnnl::memory& WeightsIn::prepare(const Tensor& w) {
   user_.set_data_handle(w.raw());
-  if (reorder_) Context::get().execute(*reorder_, {{DNNL_ARG_FROM, user_}, {DNNL_ARG_TO, mem_}});
+  if (!reorder_) return mem_;
+  Context::get().bind_weights(mem_);
+  Context::get().execute(*reorder_, {{DNNL_ARG_FROM, user_}, {DNNL_ARG_TO, mem_}});
   return mem_;
 }
 
@@ -24,12 +26,13 @@ WeightsOut::WeightsOut(const dnnl::memory::desc& user, const dnnl::memory::desc&
     mem_ = user_;
     return;
   }
-  mem_ = owned(produced, storage_);
+  mem_ = unbound(produced);
   reorder_.emplace(dnnl::reorder::primitive_desc(mem_, user_));
 }
 
 const dnnl::memory& WeightsOut::target(Tensor& w) {
   user_.set_data_handle(w.raw());
+  if (reorder_) Context::get().bind_weights(mem_);
   return mem_;
 }
 

@@ -1,7 +1,9 @@
 #pragma once
 // Weights travel between the caller's PyTorch layout (OIHW, GOIHW for groups) and whatever blocked
 // layout a primitive picked (format_tag::any). A primitive's cache entry owns one of these: the
-// reorder primitive and the buffer in the primitive's layout, reused on every call.
+// reorder primitive; the weights in the primitive's layout live in the context's shared weights
+// buffer (Context::bind_weights) only for the call: each call reorders them afresh, as training
+// changes them between calls, and a model's primitives need not hold a copy each.
 #include <optional>
 
 #include "kernels/cpu/onednn_context.h"
@@ -18,7 +20,6 @@ class WeightsIn {
  private:
   dnnl::memory user_, mem_;
   std::optional<dnnl::reorder> reorder_;  // none when the layouts agree
-  Tensor storage_;
 };
 
 // Primitive layout -> caller layout, after the primitive runs.
@@ -32,7 +33,6 @@ class WeightsOut {
  private:
   dnnl::memory user_, mem_;
   std::optional<dnnl::reorder> reorder_;
-  Tensor storage_;
 };
 
 }  // namespace mt::onednn

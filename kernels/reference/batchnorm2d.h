@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "core/backend.h"
+#include "kernels/reference/eltwise.h"
 #include "kernels/reference/strided.h"
 
 namespace mt::reference {
@@ -67,8 +68,10 @@ void batchnorm_fwd_train(const BatchNormDesc& d, const Tensor& x, const Tensor& 
         for (int64_t w = 0; w < W; ++w) sq += (X(n, c, h, w) - mean) * (X(n, c, h, w) - mean);
     const Acc var = sq / M;
     const Acc invstd = 1 / std::sqrt(var + d.eps);
-    normalise_channel<T>(x, y, c, mean, invstd, channel_value<T>(gamma, c, 1),
-                         channel_value<T>(beta, c, 0));
+    // Normalise with the statistics as saved (rounded to T), as backward and a recomputation
+    // (batchnorm_fwd_saved) see them.
+    normalise_channel<T>(x, y, c, Acc(static_cast<T>(mean)), Acc(static_cast<T>(invstd)),
+                         channel_value<T>(gamma, c, 1), channel_value<T>(beta, c, 0));
     set_channel<T>(save_mean, c, mean);
     set_channel<T>(save_invstd, c, invstd);
     const Acc m = d.momentum;
@@ -76,6 +79,23 @@ void batchnorm_fwd_train(const BatchNormDesc& d, const Tensor& x, const Tensor& 
     set_channel<T>(running_var, c,
                    (1 - m) * channel_value<T>(running_var, c, 1) + m * sq / Acc(M - 1));
   }
+}
+
+// The training forward's output again from its saved statistics, then a ReLU if `relu`: the
+// same values as batchnorm_fwd_train (followed by relu_fwd) wrote.
+template <typename T>
+void batchnorm_fwd_saved(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& save_mean,
+                         const Tensor& save_invstd, bool relu, Tensor& y) {
+  constexpr std::string_view op = "batchnorm_fwd_saved";
+  expect_dtype<T>(op, {&x, &gamma, &beta, &save_mean, &save_invstd, &y});
+  expect_per_channel(op, x, {&gamma, &beta, &save_mean, &save_invstd});
+  MT_CHECK(save_mean.defined() && save_invstd.defined(), BackendError, "[", op,
+           "] needs the mean and invstd saved by batchnorm_fwd_train");
+  expect_shape(op, "y", y, x.shape());
+  for (int64_t c = 0; c < x.dim(1); ++c)
+    normalise_channel<T>(x, y, c, channel_value<T>(save_mean, c, 0), channel_value<T>(save_invstd, c, 1),
+                         channel_value<T>(gamma, c, 1), channel_value<T>(beta, c, 0));
+  if (relu) relu_fwd<T>(y, y);
 }
 
 template <typename T>

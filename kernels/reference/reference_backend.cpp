@@ -82,6 +82,14 @@ void ReferenceBackend::batchnorm_fwd_eval(const BatchNormDesc& d, const Tensor& 
   });
 }
 
+void ReferenceBackend::batchnorm_fwd_saved(const BatchNormDesc&, const Tensor& x, const Tensor& gamma,
+                                           const Tensor& beta, const Tensor& save_mean,
+                                           const Tensor& save_invstd, bool relu, Tensor& y) {
+  dispatch("batchnorm_fwd_saved", x.dtype(), [&](auto tag) {
+    reference::batchnorm_fwd_saved<MT_TAG_T>(x, gamma, beta, save_mean, save_invstd, relu, y);
+  });
+}
+
 void ReferenceBackend::batchnorm_bwd(const BatchNormDesc& d, const Tensor& x, const Tensor& dy,
                                      const Tensor& gamma, const Tensor& save_mean,
                                      const Tensor& save_invstd, Tensor& dx, Tensor& dgamma,

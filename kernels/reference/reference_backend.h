@@ -19,6 +19,10 @@ class ReferenceBackend : public KernelBackend {
 #define MT_KERNEL(ret, name, params) ret name params override;
 #include "core/backend_kernels.inc"
 #undef MT_KERNEL
+
+  bool recomputes_batchnorm() const override { return true; }
+  void batchnorm_fwd_saved(const BatchNormDesc& d, const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                           const Tensor& save_mean, const Tensor& save_invstd, bool relu, Tensor& y) override;
 };
 
 }  // namespace mt
