@@ -103,7 +103,7 @@ int main(int argc, char** argv) {
     const mt::AllocatorStats heap = mt::allocator_for(backend->device()).stats();
     std::fprintf(stderr, "memory: arena %.1f MB (kept for backward %.1f MB), allocator in use %.1f MB, cached %.1f MB\n",
                  plan.planned_bytes / 1e6, plan.kept_bytes / 1e6, heap.bytes_in_use / 1e6, heap.bytes_cached / 1e6);
-    std::fprintf(stderr, "%s", exec.profile_report().c_str());
+    std::fprintf(stderr, "%s%s", exec.profile_report().c_str(), exec.profile_nodes_report(20).c_str());
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_step: %s\n", e.what());
     return 1;
