@@ -109,9 +109,12 @@ class KernelBackend {
     batchnorm_fwd_eval(d, x, gamma, beta, running_mean, running_var, y);
     relu_fwd(y, y);
   }
-  // y is the fused output relu(bn(x)); dy (the gradient of y) may be overwritten.
+  // y is the fused output relu(bn(x)); dy (the gradient of y) may be overwritten. The ReLU's mask
+  // is y > 0, or, where a backend prefers not to read y, x's affine image under gamma, beta and the
+  // saved statistics, as the forward computed it.
   virtual void batchnorm_relu_bwd(const BatchNormDesc& d, const Tensor& x, const Tensor& y,
-                                  Tensor& dy, const Tensor& gamma, const Tensor& save_mean,
+                                  Tensor& dy, const Tensor& gamma, const Tensor& /*beta*/,
+                                  const Tensor& save_mean,
                                   const Tensor& save_invstd, Tensor& dx, Tensor& dgamma,
                                   Tensor& dbeta) {
     relu_bwd(y, dy, dy);

@@ -65,7 +65,7 @@ void BatchNorm2dOp::backward(OpContext& ctx) const {
   if (ctx.fused_relu) {
     // The executor owns the fused output's gradient and lets the backend mask it in place.
     ctx.backend.batchnorm_relu_bwd(desc_, ctx.in(0), ctx.out(0), const_cast<Tensor&>(ctx.dout(0)),
-                                   ctx.in(1), ctx.state_at(kSaveMean), ctx.state_at(kSaveInvstd), dx,
+                                   ctx.in(1), ctx.in(2), ctx.state_at(kSaveMean), ctx.state_at(kSaveInvstd), dx,
                                    dgamma, dbeta);
     return;
   }

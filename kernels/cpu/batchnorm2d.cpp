@@ -150,13 +150,26 @@ void CpuBackend::batchnorm_fwd_saved(const BatchNormDesc&, const Tensor& x, cons
 // With xhat = (x - mean) * invstd and sums over the M positions of a channel:
 //   dbeta = sum dy, dgamma = sum dy * xhat,
 //   dx = gamma * invstd * (dy - dbeta / M - xhat * dgamma / M),
-// which is k1 * dy + k2 * x + k3 per channel.
+// which is k1 * dy + k2 * x + k3 per channel. Through the fused ReLU, dy is masked where the
+// forward's scale * x + offset was not positive: the mask is made on the fly, from x.
 void CpuBackend::batchnorm_bwd(const BatchNormDesc&, const Tensor& x, const Tensor& dy,
                                const Tensor& gamma, const Tensor& save_mean,
                                const Tensor& save_invstd, Tensor& dx, Tensor& dgamma,
                                Tensor& dbeta) {
-  constexpr std::string_view op = "batchnorm_bwd";
-  check_args(op, x, {&gamma, &save_mean, &save_invstd, &dgamma, &dbeta});
+  batchnorm_backward(x, dy, gamma, Tensor(), save_mean, save_invstd, dx, dgamma, dbeta, false);
+}
+
+void CpuBackend::batchnorm_relu_bwd(const BatchNormDesc&, const Tensor& x, const Tensor&, Tensor& dy,
+                                    const Tensor& gamma, const Tensor& beta, const Tensor& save_mean,
+                                    const Tensor& save_invstd, Tensor& dx, Tensor& dgamma, Tensor& dbeta) {
+  batchnorm_backward(x, dy, gamma, beta, save_mean, save_invstd, dx, dgamma, dbeta, true);
+}
+
+void CpuBackend::batchnorm_backward(const Tensor& x, const Tensor& dy, const Tensor& gamma, const Tensor& beta,
+                                    const Tensor& save_mean, const Tensor& save_invstd, Tensor& dx,
+                                    Tensor& dgamma, Tensor& dbeta, bool relu) {
+  const std::string_view op = relu ? "batchnorm_relu_bwd" : "batchnorm_bwd";
+  check_args(op, x, {&gamma, &beta, &save_mean, &save_invstd, &dgamma, &dbeta});
   cpu::check_f32(op, {&dy, &dx});
   cpu::check_shape(op, x, dy);
   MT_CHECK(save_mean.defined() && save_invstd.defined(), BackendError, "[", op,
@@ -166,21 +179,29 @@ void CpuBackend::batchnorm_bwd(const BatchNormDesc&, const Tensor& x, const Tens
   const double M = static_cast<double>(g.M);
   const Tensor grad = cpu::in_layout(dy, x.layout());
   Tensor sums = Tensor::empty({2, C}, DType::f64);  // [2, C]
-  Tensor coef = Tensor::empty({3, C});              // [3, C]: k1, k2, k3
+  Tensor coef = Tensor::empty({5, C});              // [5, C]: k1, k2, k3, the forward's scale, offset
   double* s1 = sums.data<double>();
   double* s2 = s1 + C;
   const float* mean = save_mean.data<float>();
+  const float* invstd = save_invstd.data<float>();
   const float* pg = grad.data<float>();
   const float* px = x.data<float>();
-  cpu::grad_sums(g, pg, px, mean, s1, s2);
   float* k1 = coef.data<float>();
   float* k2 = k1 + C;
   float* k3 = k2 + C;
+  float* scale = k3 + C;
+  float* offset = scale + C;
+  if (relu) {
+    for (int64_t c = 0; c < C; ++c) saved_affine(gamma, beta, c, mean[c], invstd[c], scale[c], offset[c]);
+    cpu::masked_grad_sums(g, pg, px, mean, scale, offset, s1, s2);
+  } else {
+    cpu::grad_sums(g, pg, px, mean, s1, s2);
+  }
   for (int64_t c = 0; c < C; ++c) {
-    const double invstd = save_invstd.data<float>()[c], gm = value_or(gamma, c, 1);
-    if (dgamma.defined()) dgamma.data<float>()[c] = static_cast<float>(s2[c] * invstd);
+    const double is = invstd[c], gm = value_or(gamma, c, 1);
+    if (dgamma.defined()) dgamma.data<float>()[c] = static_cast<float>(s2[c] * is);
     if (dbeta.defined()) dbeta.data<float>()[c] = static_cast<float>(s1[c]);
-    const double a = gm * invstd, b = -gm * invstd * invstd * invstd * s2[c] / M;
+    const double a = gm * is, b = -gm * is * is * is * s2[c] / M;
     k1[c] = static_cast<float>(a);
     k2[c] = static_cast<float>(b);
     k3[c] = static_cast<float>(-a * s1[c] / M - b * mean[c]);
@@ -188,7 +209,10 @@ void CpuBackend::batchnorm_bwd(const BatchNormDesc&, const Tensor& x, const Tens
   if (!dx.defined()) return;
   cpu::check_shape(op, x, dx);
   Tensor out = cpu::output_in_layout(dx, x.layout());
-  cpu::channel_affine(g, grad.data<float>(), x.data<float>(), k1, k2, k3, out.data<float>());
+  if (relu)
+    cpu::masked_channel_affine(g, pg, px, k1, k2, k3, scale, offset, out.data<float>());
+  else
+    cpu::channel_affine(g, pg, px, k1, k2, k3, out.data<float>());
   if (!out.shares_memory(dx)) cpu::copy_into(out, dx);
 }
 

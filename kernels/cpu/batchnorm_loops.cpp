@@ -14,34 +14,59 @@ namespace {
 constexpr int64_t kGroup = 16;       // nhwc rows per replicated pattern
 constexpr int64_t kBlockRows = 512;  // rows summed in float before going to double
 
-// The terms to sum, given the channel's parameter a: (x - a, (x - a)^2) or (dy, dy * (x - a)).
+// The terms to sum, given the channel's parameter a (and for the masked gradient its forward's
+// scale s and offset o): (x - a, (x - a)^2), (dy, dy * (x - a)), or the latter where the fused
+// ReLU let s * x + o through and 0 elsewhere.
 struct ShiftTerm {
-  std::pair<float, float> operator()(float a, float u, float) const {
+  std::pair<float, float> operator()(float a, float u, float, float, float) const {
     const float t = u - a;
     return {t, t * t};
   }
 };
 struct GradTerm {
-  std::pair<float, float> operator()(float a, float g, float x) const { return {g, g * (x - a)}; }
+  std::pair<float, float> operator()(float a, float g, float x, float, float) const { return {g, g * (x - a)}; }
+};
+struct MaskedGradTerm {
+  std::pair<float, float> operator()(float a, float g, float x, float s, float o) const {
+    const float m = s * x + o > 0 ? g : 0.0f;
+    return {m, m * (x - a)};
+  }
 };
 
+// f1[j] += term's first value at j, f2[j] += its second, over L replicated slots. The sums are
+// restrict: without that promise GCC 12 leaves a loop with a select (the masked term) scalar.
+template <typename Term>
+[[gnu::always_inline]] inline void add_terms(int64_t L, const float* a, const float* s, const float* o,
+                                             const float* u, const float* v, float* __restrict f1,
+                                             float* __restrict f2) {
+  const Term term;
+  for (int64_t j = 0; j < L; ++j) {
+    const auto [x1, x2] = term(a[j], u[j], v[j], s[j], o[j]);
+    f1[j] += x1;
+    f2[j] += x2;
+  }
+}
+
 // Adds the sums of term over rows [begin, end) to d [2C] (s1 then s2). f [2 * kGroup * C] is float
-// scratch; rep [kGroup * C] holds the channel parameter replicated over kGroup rows.
+// scratch; rep [3, kGroup * C] holds the channel parameters a, s, o replicated over kGroup rows
+// (s and o only where the term reads them).
 template <typename Term>
 [[gnu::always_inline]] inline void sum_rows(const ChannelGeometry& g, const float* u,
                                             const float* v, const float* rep, int64_t begin,
                                             int64_t end, float* f, double* d) {
+  const float* rs = rep + kGroup * g.C;
+  const float* ro = rs + kGroup * g.C;
   const int64_t C = g.C, L = kGroup * C;
   const Term term;
   if (!g.nhwc) {
     for (int64_t p = begin; p < end; ++p) {  // one (n, c) plane
-      const float a = rep[p % C];
+      const float a = rep[p % C], sc = rs[p % C], oc = ro[p % C];
       const float* up = u + p * g.hw;
       const float* vp = v + p * g.hw;
       float a1 = 0, a2 = 0;
 #pragma omp simd reduction(+ : a1, a2)
       for (int64_t i = 0; i < g.hw; ++i) {
-        const auto [x1, x2] = term(a, up[i], vp[i]);
+        const auto [x1, x2] = term(a, up[i], vp[i], sc, oc);
         a1 += x1;
         a2 += x2;
       }
@@ -59,15 +84,11 @@ template <typename Term>
     for (; r + kGroup <= rend; r += kGroup) {
       const float* ub = u + r * C;
       const float* vb = v + r * C;
-      for (int64_t j = 0; j < L; ++j) {
-        const auto [x1, x2] = term(rep[j], ub[j], vb[j]);
-        f1[j] += x1;
-        f2[j] += x2;
-      }
+      add_terms<Term>(L, rep, rs, ro, ub, vb, f1, f2);
     }
     for (; r < rend; ++r)
       for (int64_t c = 0; c < C; ++c) {
-        const auto [x1, x2] = term(rep[c], u[r * C + c], v[r * C + c]);
+        const auto [x1, x2] = term(rep[c], u[r * C + c], v[r * C + c], rs[c], ro[c]);
         f1[c] += x1;
         f2[c] += x2;
       }
@@ -84,6 +105,11 @@ MT_CPU_CLONES void shifted_rows(const ChannelGeometry& g, const float* x, const 
 MT_CPU_CLONES void grad_rows(const ChannelGeometry& g, const float* dy, const float* x,
                              const float* rep, int64_t begin, int64_t end, float* f, double* d) {
   sum_rows<GradTerm>(g, dy, x, rep, begin, end, f, d);
+}
+
+MT_CPU_CLONES void masked_grad_rows(const ChannelGeometry& g, const float* dy, const float* x,
+                                    const float* rep, int64_t begin, int64_t end, float* f, double* d) {
+  sum_rows<MaskedGradTerm>(g, dy, x, rep, begin, end, f, d);
 }
 
 // Replicates a per-channel vector over kGroup rows into `out` [kGroup * C].
@@ -144,6 +170,33 @@ MT_CPU_CLONES void affine_rows(const ChannelGeometry& g, const float* u, const f
     }
 }
 
+// out = P (m dy) + Q x + R with m = [S x + O > 0]: dx of a batch norm through its fused ReLU.
+MT_CPU_CLONES void masked_affine_rows(const ChannelGeometry& g, const float* dy, const float* x,
+                                      const float* P, const float* Q, const float* R, const float* S,
+                                      const float* O, float* out, int64_t begin, int64_t end) {
+  const int64_t C = g.C, L = kGroup * C, hw = g.hw;
+  // Both loads unconditional, so that the select vectorises.
+  auto at = [&](int64_t i, int64_t c) {
+    const float xi = x[i], gi = dy[i];
+    const float m = S[c] * xi + O[c] > 0 ? gi : 0.0f;
+    return P[c] * m + Q[c] * xi + R[c];
+  };
+  if (!g.nhwc) {
+    for (int64_t p = begin; p < end; ++p) {
+      const int64_t c = p % C, off = p * hw;
+      for (int64_t i = off; i < off + hw; ++i) out[i] = at(i, c);
+    }
+    return;
+  }
+  int64_t r = begin;
+  for (; r + kGroup <= end; r += kGroup) {
+    const int64_t off = r * C;
+    for (int64_t j = 0; j < L; ++j) out[off + j] = at(off + j, j);
+  }
+  for (; r < end; ++r)
+    for (int64_t c = 0; c < C; ++c) out[r * C + c] = at(r * C + c, c);
+}
+
 }  // namespace
 
 ChannelGeometry channel_geometry(const Tensor& x) {
@@ -153,7 +206,7 @@ ChannelGeometry channel_geometry(const Tensor& x) {
 
 void shifted_sums(const ChannelGeometry& g, const float* x, const float* k, double* s1,
                   double* s2) {
-  Tensor rep = Tensor::empty({kGroup * g.C});  // [16 * C]
+  Tensor rep = Tensor::empty({3, kGroup * g.C});  // [3, 16 * C]: only k is read
   replicate(k, g.C, rep.data<float>());
   const float* pr = rep.data<float>();
   reduce_rows(
@@ -163,11 +216,24 @@ void shifted_sums(const ChannelGeometry& g, const float* x, const float* k, doub
 
 void grad_sums(const ChannelGeometry& g, const float* dy, const float* x, const float* mean,
                double* s1, double* s2) {
-  Tensor rep = Tensor::empty({kGroup * g.C});  // [16 * C]
+  Tensor rep = Tensor::empty({3, kGroup * g.C});  // [3, 16 * C]: only mean is read
   replicate(mean, g.C, rep.data<float>());
   const float* pr = rep.data<float>();
   reduce_rows(
       g, [&](int64_t b, int64_t e, float* f, double* d) { grad_rows(g, dy, x, pr, b, e, f, d); },
+      s1, s2);
+}
+
+void masked_grad_sums(const ChannelGeometry& g, const float* dy, const float* x, const float* mean,
+                      const float* scale, const float* offset, double* s1, double* s2) {
+  const int64_t L = kGroup * g.C;
+  Tensor rep = Tensor::empty({3, L});  // [3, 16 * C]: mean, scale, offset
+  float* pr = rep.data<float>();
+  replicate(mean, g.C, pr);
+  replicate(scale, g.C, pr + L);
+  replicate(offset, g.C, pr + 2 * L);
+  reduce_rows(
+      g, [&](int64_t b, int64_t e, float* f, double* d) { masked_grad_rows(g, dy, x, pr, b, e, f, d); },
       s1, s2);
 }
 
@@ -182,6 +248,21 @@ void channel_affine(const ChannelGeometry& g, const float* u, const float* v, co
   replicate(r, g.C, P + 2 * L);
   cpu::parallel_ranges(
       g.rows(), [&](int64_t b, int64_t e) { affine_rows(g, u, v, P, P + L, P + 2 * L, out, b, e, floor); },
+      g.row_len());
+}
+
+void masked_channel_affine(const ChannelGeometry& g, const float* dy, const float* x, const float* p,
+                           const float* q, const float* r, const float* scale, const float* offset, float* out) {
+  const int64_t L = kGroup * g.C;
+  Tensor rep = Tensor::empty({5, L});  // [5, 16 * C]: p, q, r, scale, offset replicated
+  float* P = rep.data<float>();
+  const float* per_channel[] = {p, q, r, scale, offset};
+  for (int i = 0; i < 5; ++i) replicate(per_channel[i], g.C, P + i * L);
+  cpu::parallel_ranges(
+      g.rows(),
+      [&](int64_t b, int64_t e) {
+        masked_affine_rows(g, dy, x, P, P + L, P + 2 * L, P + 3 * L, P + 4 * L, out, b, e);
+      },
       g.row_len());
 }
 

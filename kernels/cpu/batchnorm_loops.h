@@ -28,6 +28,14 @@ void shifted_sums(const ChannelGeometry& g, const float* x, const float* k, doub
 void grad_sums(const ChannelGeometry& g, const float* dy, const float* x, const float* mean,
                double* s1, double* s2);
 
+// The same through a fused ReLU whose mask is made from x as the forward made its output:
+// m = [scale[c] * x + offset[c] > 0], s1[c] = sum m dy, s2[c] = sum m dy * (x - mean[c]).
+void masked_grad_sums(const ChannelGeometry& g, const float* dy, const float* x, const float* mean,
+                      const float* scale, const float* offset, double* s1, double* s2);
+// out = p[c] * m dy + q[c] * x + r[c] with that mask: dx of a batch norm through its ReLU.
+void masked_channel_affine(const ChannelGeometry& g, const float* dy, const float* x, const float* p,
+                           const float* q, const float* r, const float* scale, const float* offset, float* out);
+
 // out = p[c] * u + q[c] * v + r[c]; v may be null (then q is unused). u, v and out lie alike.
 // relu: clamp the result at 0 (a fused batch norm + ReLU).
 void channel_affine(const ChannelGeometry& g, const float* u, const float* v, const float* p,

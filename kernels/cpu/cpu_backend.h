@@ -26,9 +26,15 @@ class CpuBackend : public KernelBackend {
                                const Tensor& beta, const Tensor& running_mean,
                                const Tensor& running_var, Tensor& y) override;
   void add_relu_fwd(const Tensor& a, const Tensor& b, Tensor& y) override;
+  void add_relu_bwd(const Tensor& y, const Tensor& dy, Tensor& da, Tensor& db) override;
   // Recomputation: the training forward's coefficients come from the saved statistics, so the
   // same loop writes the same bits.
   bool recomputes_batchnorm() const override { return true; }
+  // The mask from x (the forward's coefficients), so that y is not read: two passes over memory
+  // instead of three, and no masked copy of dy.
+  void batchnorm_relu_bwd(const BatchNormDesc& d, const Tensor& x, const Tensor& y, Tensor& dy, const Tensor& gamma,
+                          const Tensor& beta, const Tensor& save_mean, const Tensor& save_invstd, Tensor& dx,
+                          Tensor& dgamma, Tensor& dbeta) override;
   void batchnorm_fwd_saved(const BatchNormDesc& d, const Tensor& x, const Tensor& gamma, const Tensor& beta,
                            const Tensor& save_mean, const Tensor& save_invstd, bool relu, Tensor& y) override;
   void conv2d_bn_fwd_eval(const Conv2dDesc& cd, const Tensor& x, const Tensor& w, const Tensor& b,
@@ -45,6 +51,10 @@ class CpuBackend : public KernelBackend {
   void batchnorm_eval(const BatchNormDesc& d, const Tensor& x, const Tensor& gamma,
                       const Tensor& beta, const Tensor& running_mean, const Tensor& running_var,
                       Tensor& y, bool relu);
+  // relu: through the fused ReLU, its mask made from x with beta (defined or not, as the forward).
+  void batchnorm_backward(const Tensor& x, const Tensor& dy, const Tensor& gamma, const Tensor& beta,
+                          const Tensor& save_mean, const Tensor& save_invstd, Tensor& dx, Tensor& dgamma,
+                          Tensor& dbeta, bool relu);
 };
 
 }  // namespace mt

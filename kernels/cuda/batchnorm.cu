@@ -492,7 +492,8 @@ void CudaBackend::batchnorm_bwd(const BatchNormDesc&, const Tensor& x, const Ten
 }
 
 void CudaBackend::batchnorm_relu_bwd(const BatchNormDesc&, const Tensor& x, const Tensor& y,
-                                     Tensor& dy, const Tensor& gamma, const Tensor& save_mean,
+                                     Tensor& dy, const Tensor& gamma, const Tensor& /*beta*/,
+                                     const Tensor& save_mean,
                                      const Tensor& save_invstd, Tensor& dx, Tensor& dgamma,
                                      Tensor& dbeta) {
   backward<true>(*this, x, y, dy, gamma, save_mean, save_invstd, dx, dgamma, dbeta);

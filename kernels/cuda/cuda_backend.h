@@ -61,7 +61,8 @@ class CudaBackend final : public KernelBackend {
                                const Tensor& beta, const Tensor& running_mean,
                                const Tensor& running_var, Tensor& y) override;
   void batchnorm_relu_bwd(const BatchNormDesc& d, const Tensor& x, const Tensor& y, Tensor& dy,
-                          const Tensor& gamma, const Tensor& save_mean, const Tensor& save_invstd,
+                          const Tensor& gamma, const Tensor& beta, const Tensor& save_mean,
+                          const Tensor& save_invstd,
                           Tensor& dx, Tensor& dgamma, Tensor& dbeta) override;
 
   void add_relu_fwd(const Tensor& a, const Tensor& b, Tensor& y) override;

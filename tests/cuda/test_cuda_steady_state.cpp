@@ -88,7 +88,7 @@ TEST_CASE("a repeated cuda training step of every op kind allocates nothing new"
     gpu().linear_bwd_weights(g, dlogits, dfc, none);
     gpu().global_avgpool_bwd(dg, dp);
     gpu().maxpool_bwd(pool, bn, dp, ws, dbn);
-    gpu().batchnorm_relu_bwd({}, y, bn, dbn, gamma, mean, invstd, dy, dgamma, dbeta);
+    gpu().batchnorm_relu_bwd({}, y, bn, dbn, gamma, beta, mean, invstd, dy, dgamma, dbeta);
     gpu().conv2d_bwd_data(conv, dy, wc, dx);
     gpu().conv2d_bwd_weights(conv, x, dy, dw, none);
     gpu().sgd_step({0.01, 0.9, 0, 5e-4, false, false, false}, wc, dw, momentum);

@@ -131,7 +131,7 @@ inline Case batchnorm_case(std::string name, Shape x, bool affine, bool param_gr
     Tensor dbeta_r = grads ? like(be, xx, c) : Tensor();
     be.batchnorm_relu_fwd_eval(d, xx, gamma, beta, rm_r, rv_r, yr_eval);
     be.batchnorm_relu_fwd_train(d, xx, gamma, beta, rm_r, rv_r, yr, mean_r, invstd_r);
-    be.batchnorm_relu_bwd(d, xx, yr, dy_r, gamma, mean_r, invstd_r, dx_r, dgamma_r, dbeta_r);
+    be.batchnorm_relu_bwd(d, xx, yr, dy_r, gamma, beta, mean_r, invstd_r, dx_r, dgamma_r, dbeta_r);
 
     Outputs out{{"y_eval", y_eval},
                 {"y", y},
