@@ -97,13 +97,15 @@ int main(int argc, char** argv) {
                 "\"img_per_s\": %.1f}\n",
                 backend_name.c_str(), mode.c_str(), static_cast<long long>(batch),
                 static_cast<double>(batch) / median(times));
-    // Where the memory goes: the step's planned arena, and what the caching allocator holds
-    // besides (parameters, optimizer state, oneDNN's reordered weights and scratch).
-    const mt::Executor::MemoryReport plan = exec.plan_memory(batch, mode == "train");
-    const mt::AllocatorStats heap = mt::allocator_for(backend->device()).stats();
-    std::fprintf(stderr, "memory: arena %.1f MB (kept for backward %.1f MB), allocator in use %.1f MB, cached %.1f MB\n",
-                 plan.planned_bytes / 1e6, plan.kept_bytes / 1e6, heap.bytes_in_use / 1e6, heap.bytes_cached / 1e6);
-    std::fprintf(stderr, "%s%s", exec.profile_report().c_str(), exec.profile_nodes_report(20).c_str());
+    if (exec_options.profile) {
+      // Where the time and the memory go: the step's planned arena, and what the caching
+      // allocator holds besides (parameters, optimizer state, oneDNN's reordered weights, scratch).
+      const mt::Executor::MemoryReport plan = exec.plan_memory(batch, mode == "train");
+      const mt::AllocatorStats heap = mt::allocator_for(backend->device()).stats();
+      std::fprintf(stderr, "memory: arena %.1f MB (kept for backward %.1f MB), allocator in use %.1f MB, cached %.1f MB\n",
+                   plan.planned_bytes / 1e6, plan.kept_bytes / 1e6, heap.bytes_in_use / 1e6, heap.bytes_cached / 1e6);
+      std::fprintf(stderr, "%s%s", exec.profile_report().c_str(), exec.profile_nodes_report(20).c_str());
+    }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_step: %s\n", e.what());
     return 1;
