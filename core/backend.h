@@ -145,6 +145,21 @@ class KernelBackend {
     else
       batchnorm_fwd_eval(bd, y, gamma, beta, running_mean, running_var, y);
   }
+  // The same with the residual add after it: y holds the residual on entry, and on return
+  // bn_eval(conv(x, w, b)) + that residual, then a ReLU if `relu`. The executor uses it in
+  // forward-only evaluation plans, where nothing reads the residual after the add, so the add's
+  // output takes its buffer over. The default composes through a temporary.
+  virtual void conv2d_bn_add_fwd_eval(const Conv2dDesc& cd, const Tensor& x, const Tensor& w,
+                                      const Tensor& b, const BatchNormDesc& bd, const Tensor& gamma,
+                                      const Tensor& beta, const Tensor& running_mean,
+                                      const Tensor& running_var, bool relu, Tensor& y) {
+    Tensor branch = Tensor::empty(y.shape(), y.dtype(), y.layout(), y.device());
+    conv2d_bn_fwd_eval(cd, x, w, b, bd, gamma, beta, running_mean, running_var, false, branch);
+    if (relu)
+      add_relu_fwd(branch, y, y);
+    else
+      add_fwd(branch, y, y);
+  }
   virtual void add_relu_fwd(const Tensor& a, const Tensor& b, Tensor& y) {
     add_fwd(a, b, y);
     relu_fwd(y, y);

@@ -42,6 +42,7 @@ Executor::Executor(Graph& graph, KernelBackend& backend, Options options)
       }
   plan_relu_fusion();
   plan_batchnorm_folding();
+  plan_residual_folding();
   plan_backward_reads();
   param_grads_.resize(nv);
   for (ValueId p : graph_.params())
@@ -217,12 +218,71 @@ void Executor::plan_backward_reads() {
   }
 }
 
+ValueId Executor::buffer_root(ValueId v, bool training) const {
+  for (;;) {
+    if (alias_of_[v] >= 0)
+      v = alias_of_[v];
+    else if (!training && eval_alias_[v] >= 0)
+      v = eval_alias_[v];
+    else
+      return v;
+  }
+}
+
+// A residual add one of whose inputs is written by a folded conv c (its batch norm's output, read
+// by nothing else) can run inside c, over its other input r, where r is ready before c runs and
+// nothing but the add reads it from c on. Of two such inputs (a downsampling shortcut's conv
+// after the main branch's), the later conv takes the add.
+void Executor::plan_residual_folding() {
+  const int nn = static_cast<int>(graph_.nodes().size()), nv = graph_.num_values();
+  residual_add_of_.assign(nn, -1);
+  add_in_conv_.assign(nn, false);
+  eval_alias_.assign(nv, -1);
+  if (!options_.fold_batchnorm || !options_.fold_residual || !options_.reuse_memory) return;
+  auto root = [&](ValueId v) { return buffer_root(v, false); };
+  std::vector<bool> pinned(nv, false);
+  for (ValueId v : graph_.inputs()) pinned[root(v)] = true;
+  for (ValueId v : graph_.outputs()) pinned[root(v)] = true;
+  std::vector<int> conv_of_bn(nn, -1);
+  for (int c = 0; c < nn; ++c)
+    if (bn_after_conv_[c] >= 0) conv_of_bn[bn_after_conv_[c]] = c;
+  for (int a = 0; a < nn; ++a) {
+    const Node& add = graph_.node(a);
+    if (add.op->kind() != OpKind::add || add.inputs.size() != 2 || add.inputs[0] == add.inputs[1]) continue;
+    if (pinned[root(add.outputs[0])]) continue;
+    int best_conv = -1;
+    ValueId best_residual = -1;
+    for (int side = 0; side < 2; ++side) {
+      const ValueId branch = add.inputs[side], residual = add.inputs[1 - side];
+      const int bn = graph_.producer(branch);
+      if (bn < 0 || !folded_in_eval_[bn] || fused_relu_[bn] || uses_[branch] != 1) continue;
+      const int c = conv_of_bn[bn];
+      const ValueId r = root(residual);
+      const ValueKind kind = graph_.value(residual).kind;
+      if (kind == ValueKind::param || kind == ValueKind::buffer || pinned[r] || c <= best_conv) continue;
+      // r's buffer must hold the residual when c runs and be read by nothing but the add after.
+      const int rp = graph_.producer(residual);
+      bool fits = rp >= 0 && rp < c && graph_.node(rp).op->activation_output();
+      for (int n = 0; n < nn && fits; ++n)
+        for (ValueId in : graph_.node(n).inputs)
+          if (root(in) == r && n >= c && n != a) fits = false;
+      if (!fits) continue;
+      best_conv = c;
+      best_residual = residual;
+    }
+    if (best_conv < 0) continue;
+    residual_add_of_[best_conv] = a;
+    add_in_conv_[a] = true;
+    eval_alias_[add.outputs[0]] = best_residual;
+  }
+}
+
 // Step times: node n runs forward at n and backward at 2N - 1 - n; 2N is the end of the step.
 // A fused ReLU's output shares its input's buffers (alias_of_), so the two are planned as one.
 Executor::StepBuffers Executor::step_buffers(const std::vector<Shape>& shapes, bool training) const {
   const int nn = static_cast<int>(graph_.nodes().size()), nv = graph_.num_values(), end = step_end();
   auto backward_time = [&](int n) { return 2 * nn - 1 - n; };
-  auto root = [&](ValueId v) { return alias_of_[v] >= 0 ? alias_of_[v] : v; };
+  auto root = [&](ValueId v) { return buffer_root(v, training); };
   // Per root: the first producer, the last reader, and whether the step's caller reads it; per
   // value: its own first and last reader (a second gradient buffer lives between them).
   std::vector<int> produced(nv, nn), last_read(nv, -1), own_first_read(nv, nn), own_last_read(nv, -1);
@@ -250,7 +310,7 @@ Executor::StepBuffers Executor::step_buffers(const std::vector<Shape>& shapes, b
     b.owners.emplace_back(role, v);
   };
   for (ValueId v = 0; v < nv; ++v) {
-    if (!is_activation_value(graph_, v) || alias_of_[v] >= 0) continue;
+    if (!is_activation_value(graph_, v) || root(v) != v) continue;
     const int p = std::min(produced[v], nn - 1);
     const bool kept = training && recompute_at_[v] < 0;
     const int last = pinned[v] ? end : std::max({last_read[v], p, kept ? read_backward_[v] : -1});
@@ -305,11 +365,15 @@ std::unique_ptr<Executor::Plan> Executor::make_plan(const std::vector<Tensor>& f
     if (role == BufferRole::scratch) plan->scratch[v] = view;
     if (role == BufferRole::recomputed) plan->recomputed[v] = view;
   }
-  // A fused ReLU's output is its input's buffer; the two share one gradient too.
+  // A fused ReLU's output is its input's buffer; the two share one gradient too. In a
+  // forward-only plan a folded residual add's output is its other input's buffer.
   for (ValueId v = 0; v < nv; ++v) {
+    const ValueId r = buffer_root(v, training);
+    if (r != v) {
+      plan->values[v] = plan->values[r];
+      plan->value_end[v] = plan->value_end[r];
+    }
     if (alias_of_[v] < 0) continue;
-    plan->values[v] = plan->values[alias_of_[v]];
-    plan->value_end[v] = plan->value_end[alias_of_[v]];
     plan->recomputed[v] = plan->recomputed[alias_of_[v]];
     if (training && requires_grad_[v]) {
       plan->grads[alias_of_[v]] = plan->grads[v];
@@ -441,14 +505,21 @@ void Executor::forward(const std::vector<Tensor>& feeds, Mode mode) {
   const auto& inputs = graph_.inputs();
   for (size_t i = 0; i < feeds.size(); ++i) backend_.copy(feeds[i], current_->values[inputs[i]]);
   const bool eval = mode == Mode::eval;
+  const bool fold_adds = eval && !current_->training;  // the plan has the adds' buffers in place
   for (int n = 0; n < static_cast<int>(graph_.nodes().size()); ++n) {
     if (absorbed_into_[n] >= 0) continue;       // its producer ran it
     if (eval && folded_in_eval_[n]) continue;  // its conv ran it
+    if (fold_adds && add_in_conv_[n]) continue;  // likewise
     OpContext ctx = context(n, mode);
     const auto t0 = options_.profile ? Clock::now() : Clock::time_point{};
     if (eval && bn_after_conv_[n] >= 0) {
       OpContext bn_ctx = context(bn_after_conv_[n], mode);
-      conv_bn_forward_eval(*graph_.node(n).op, *graph_.node(bn_after_conv_[n]).op, ctx, bn_ctx);
+      const Op& conv = *graph_.node(n).op;
+      const Op& bn = *graph_.node(bn_after_conv_[n]).op;
+      if (const int add = residual_add_of_[n]; fold_adds && add >= 0)
+        conv_bn_add_forward_eval(conv, bn, ctx, bn_ctx, fused_relu_[add], current_->values[graph_.node(add).outputs[0]]);
+      else
+        conv_bn_forward_eval(conv, bn, ctx, bn_ctx);
     } else {
       graph_.node(n).op->forward(ctx);
     }

@@ -31,6 +31,11 @@ class Executor {
     // In eval mode, run a convolution whose only reader is a batch norm as one call with the
     // batch norm folded in. The conv's own output is then not written in eval mode.
     bool fold_batchnorm = true;
+    // In forward-only evaluation plans, run a residual add whose input comes from such a folded
+    // convolution inside that convolution (a sum epilogue), writing over the add's other input,
+    // which nothing reads after the add: one pass over memory fewer per residual block. (A
+    // training plan that serves an evaluation batch runs the add as its own op.)
+    bool fold_residual = true;
     // Pack the step's buffers by lifetime (core/memory_plan.h): a value's memory is reused once
     // nothing will read it again (in training: once the last backward that reads it has run, or
     // after its last forward reader where no backward does: value() then refuses it), and so is
@@ -137,6 +142,10 @@ class Executor {
   void plan_relu_fusion();
   void plan_batchnorm_folding();
   void plan_backward_reads();
+  void plan_residual_folding();
+  // The value whose buffer v's lives in (v itself if its own): a fused ReLU's output is its
+  // input's; in forward-only plans a folded residual add's output is its other input's.
+  ValueId buffer_root(ValueId v, bool training) const;
   Plan& plan_for(const std::vector<Tensor>& feeds, bool training);
   void check_feeds(const std::vector<Tensor>& feeds) const;
   std::unique_ptr<Plan> make_plan(const std::vector<Tensor>& feeds, bool training);
@@ -161,6 +170,9 @@ class Executor {
   std::vector<ValueId> alias_of_;          // per value: the value whose buffers it shares, or -1
   std::vector<int> bn_after_conv_;         // per conv node: the batch norm folded into it, or -1
   std::vector<bool> folded_in_eval_;       // per node: a batch norm its conv runs in eval mode
+  std::vector<int> residual_add_of_;       // per conv node: the add it runs in forward-only plans, or -1
+  std::vector<bool> add_in_conv_;          // per node: an add its conv runs in forward-only plans
+  std::vector<ValueId> eval_alias_;        // per value: the buffer a folded add's output takes over
   // Training: per value (aliases by their root), the latest step time a backward reads it (-1:
   // none), and the step time backward recomputes it (-1: kept from forward); per node, the nodes
   // whose outputs are recomputed just before its backward.

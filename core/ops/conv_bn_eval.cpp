@@ -19,4 +19,13 @@ void conv_bn_forward_eval(const Op& conv, const Op& bn, OpContext& conv_ctx, OpC
                                       bn_ctx.out(0));
 }
 
+void conv_bn_add_forward_eval(const Op& conv, const Op& bn, OpContext& conv_ctx, OpContext& bn_ctx, bool relu,
+                              Tensor& sum) {
+  const auto& c = dynamic_cast<const Conv2dOp&>(conv);
+  const auto& b = dynamic_cast<const BatchNorm2dOp&>(bn);
+  static const Tensor none;
+  conv_ctx.backend.conv2d_bn_add_fwd_eval(c.desc(), conv_ctx.in(0), conv_ctx.in(1), c.has_bias() ? conv_ctx.in(2) : none,
+                                          b.desc(), bn_ctx.in(1), bn_ctx.in(2), bn_ctx.in(3), bn_ctx.in(4), relu, sum);
+}
+
 }  // namespace mt

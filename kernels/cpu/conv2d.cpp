@@ -52,11 +52,12 @@ dn::Key conv_key(std::string_view op, const Conv2dDesc& d, Layout layout) {
 }
 
 // The forward descriptor; bwd primitives need it as a hint, built on the same shapes.
-// relu: a ReLU post-op on the output (the folded conv + batch norm + ReLU of inference).
+// relu: a ReLU post-op on the output (the folded conv + batch norm + ReLU of inference);
+// accumulate: a sum post-op before it, adding what y holds (the residual of a block).
 dnnl::convolution_forward::primitive_desc forward_pd(const Conv2dDesc& d, const memory::desc& x,
                                                      const memory::dims& w_dims, bool bias,
                                                      const memory::desc& y, bool with_attr,
-                                                     bool relu = false) {
+                                                     bool relu = false, bool accumulate = false) {
   const Geometry g = geometry(d);
   const memory::desc w = any_md(w_dims);
   const int64_t out_channels = y.dims()[1];
@@ -67,13 +68,14 @@ dnnl::convolution_forward::primitive_desc forward_pd(const Conv2dDesc& d, const 
                                                      algorithm::convolution_direct, x, w, y,
                                                      g.strides, g.dilates, g.pad_l, g.pad_r);
   const auto& eng = dn::Context::get().engine();
-  if (relu) {
+  if (relu || accumulate) {
     // NB: oneDNN's C++ objects are handles; copying Context::attr() would share (and so change)
     // the attribute every primitive is built with. Build a fresh one.
     dnnl::primitive_attr attr;
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
     dnnl::post_ops ops;
-    ops.append_eltwise(1.0f, algorithm::eltwise_relu, 0.0f, 0.0f);
+    if (accumulate) ops.append_sum(1.0f);
+    if (relu) ops.append_eltwise(1.0f, algorithm::eltwise_relu, 0.0f, 0.0f);
     attr.set_post_ops(ops);
     return dnnl::convolution_forward::primitive_desc(desc, attr, eng);
   }
@@ -133,21 +135,22 @@ void CpuBackend::conv2d_fwd(const Conv2dDesc& d, const Tensor& x, const Tensor& 
 }
 
 void CpuBackend::conv_forward(const Conv2dDesc& d, const Tensor& x, const Tensor& w, const Tensor& b,
-                              Tensor& y, bool relu) {
+                              Tensor& y, bool relu, bool accumulate) {
   constexpr std::string_view op = "conv2d_fwd";
   cpu::check_f32(op, {&x, &w, &b, &y});
-  if (cpu::thin_conv_applies(d, x, w, y)) {
+  if (!accumulate && cpu::thin_conv_applies(d, x, w, y)) {
     cpu::thin_conv_forward(d, x, w, b, y, relu);
     return;
   }
   const Layout L = work_layout(x, y);
   const Tensor src = cpu::in_layout(x, L);
-  Tensor dst = cpu::output_in_layout(y, L);
+  Tensor dst = accumulate ? cpu::in_layout(y, L) : cpu::output_in_layout(y, L);
   auto& ctx = dn::Context::get();
-  auto& e = ctx.lookup<FwdEntry>(conv_key(op, d, L).add(int64_t{relu}).add(x).add(w).add(b).add(y), [&] {
+  const int64_t post_ops = int64_t{relu} + 2 * int64_t{accumulate};
+  auto& e = ctx.lookup<FwdEntry>(conv_key(op, d, L).add(post_ops).add(x).add(w).add(b).add(y), [&] {
     const memory::dims wd = weight_dims(d, w);
     auto pd = dn::checked(op, shapes(x, w, y), [&] {
-      return forward_pd(d, dn::md_as(src, L), wd, b.defined(), dn::md_as(dst, L), true, relu);
+      return forward_pd(d, dn::md_as(src, L), wd, b.defined(), dn::md_as(dst, L), true, relu, accumulate);
     });
     return std::make_unique<FwdEntry>(pd, dn::plain_md(wd));
   });

@@ -4,22 +4,27 @@
 // and the ReLU rides along as a oneDNN post-op.
 #include <cmath>
 
+#include "kernels/cpu/conv_thin.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/cpu/cpu_util.h"
 
 namespace mt {
 
-void CpuBackend::conv2d_bn_fwd_eval(const Conv2dDesc& cd, const Tensor& x, const Tensor& w,
-                                    const Tensor& b, const BatchNormDesc& bd, const Tensor& gamma,
-                                    const Tensor& beta, const Tensor& running_mean,
-                                    const Tensor& running_var, bool relu, Tensor& y) {
-  constexpr std::string_view op = "conv2d_bn_fwd_eval";
+namespace {
+
+struct Folded {
+  Tensor w, b;
+};
+
+// The conv's weights and bias with the batch norm folded in. Folded every call: the parameters
+// may have changed since the last one. These blocks come back from the caching allocator, so a
+// steady-state call still allocates nothing.
+Folded fold(std::string_view op, const Tensor& w, const Tensor& b, const BatchNormDesc& bd, const Tensor& gamma,
+            const Tensor& beta, const Tensor& running_mean, const Tensor& running_var) {
   cpu::check_f32(op, {&w, &b, &gamma, &beta, &running_mean, &running_var});
   const int64_t out = w.dim(0), per_filter = w.numel() / std::max<int64_t>(out, 1);
   MT_CHECK(running_mean.numel() == out && running_var.numel() == out, ShapeError, "[", op,
            "] batch norm over ", running_mean.numel(), " channels after a conv with ", out, " filters");
-  // Folded every call: the parameters may have changed since the last one. These blocks come
-  // back from the caching allocator, so a steady-state call still allocates nothing.
   Tensor folded_w = Tensor::empty(w.shape());  // [O, I/g, kH, kW]
   Tensor folded_b = Tensor::empty({out});      // [O]
   const float* pw = w.data<float>();
@@ -34,7 +39,31 @@ void CpuBackend::conv2d_bn_fwd_eval(const Conv2dDesc& cd, const Tensor& x, const
     for (int64_t i = 0; i < per_filter; ++i)
       fw[o * per_filter + i] = static_cast<float>(pw[o * per_filter + i] * s);
   }
-  conv_forward(cd, x, folded_w, folded_b, y, relu);
+  return {folded_w, folded_b};
+}
+
+}  // namespace
+
+void CpuBackend::conv2d_bn_fwd_eval(const Conv2dDesc& cd, const Tensor& x, const Tensor& w,
+                                    const Tensor& b, const BatchNormDesc& bd, const Tensor& gamma,
+                                    const Tensor& beta, const Tensor& running_mean,
+                                    const Tensor& running_var, bool relu, Tensor& y) {
+  const Folded f = fold("conv2d_bn_fwd_eval", w, b, bd, gamma, beta, running_mean, running_var);
+  conv_forward(cd, x, f.w, f.b, y, relu);
+}
+
+// The residual rides along as oneDNN's sum post-op (before the ReLU's): the add's pass over
+// memory is saved. The thin-channel kernels have no such epilogue and take the composed default.
+void CpuBackend::conv2d_bn_add_fwd_eval(const Conv2dDesc& cd, const Tensor& x, const Tensor& w,
+                                        const Tensor& b, const BatchNormDesc& bd, const Tensor& gamma,
+                                        const Tensor& beta, const Tensor& running_mean,
+                                        const Tensor& running_var, bool relu, Tensor& y) {
+  if (cpu::thin_conv_applies(cd, x, w, y)) {
+    KernelBackend::conv2d_bn_add_fwd_eval(cd, x, w, b, bd, gamma, beta, running_mean, running_var, relu, y);
+    return;
+  }
+  const Folded f = fold("conv2d_bn_add_fwd_eval", w, b, bd, gamma, beta, running_mean, running_var);
+  conv_forward(cd, x, f.w, f.b, y, relu, true);
 }
 
 }  // namespace mt

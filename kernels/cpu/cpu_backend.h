@@ -41,10 +41,15 @@ class CpuBackend : public KernelBackend {
                           const BatchNormDesc& bd, const Tensor& gamma, const Tensor& beta,
                           const Tensor& running_mean, const Tensor& running_var, bool relu,
                           Tensor& y) override;
+  void conv2d_bn_add_fwd_eval(const Conv2dDesc& cd, const Tensor& x, const Tensor& w, const Tensor& b,
+                              const BatchNormDesc& bd, const Tensor& gamma, const Tensor& beta,
+                              const Tensor& running_mean, const Tensor& running_var, bool relu,
+                              Tensor& y) override;
 
  private:
+  // accumulate: y holds a residual on entry, added to the convolution (before the ReLU).
   void conv_forward(const Conv2dDesc& d, const Tensor& x, const Tensor& w, const Tensor& b,
-                    Tensor& y, bool relu);
+                    Tensor& y, bool relu, bool accumulate = false);
   void batchnorm_train(const BatchNormDesc& d, const Tensor& x, const Tensor& gamma,
                        const Tensor& beta, Tensor& running_mean, Tensor& running_var, Tensor& y,
                        Tensor& save_mean, Tensor& save_invstd, bool relu);
