@@ -21,6 +21,13 @@ Tensor images(int64_t batch, int64_t size, uint64_t seed) {
   return t;
 }
 
+layers::Model rgb_model(const std::string& name, int64_t size) {
+  layers::ModelOptions o;
+  o.in_channels = 3;
+  o.image_size = size;
+  return layers::build_model(name, o);
+}
+
 Tensor labels(int64_t batch) {
   Tensor t = Tensor::empty({batch}, DType::i64);
   for (int64_t i = 0; i < batch; ++i) t.data<int64_t>()[i] = i % 10;
@@ -35,10 +42,7 @@ void train_a_step(layers::Model& m, KernelBackend& backend, const Tensor& x) {
 
 void check_model(const std::string& name, int64_t size) {
   INFO(name);
-  layers::ModelOptions o;
-  o.in_channels = 3;
-  o.image_size = size;
-  layers::Model m = layers::build_model(name, o);
+  layers::Model m = rgb_model(name, size);
   auto backend = make_backend("cpu");
   const Tensor x = images(4, size, 3);
   train_a_step(m, *backend, x);
@@ -61,10 +65,7 @@ TEST_CASE("folded residual adds compute the logits of the unfolded graph", "[exe
 }
 
 TEST_CASE("a training plan serving evaluation runs the residual adds as ops", "[executor][residual]") {
-  layers::ModelOptions o;
-  o.in_channels = 3;
-  o.image_size = 16;
-  layers::Model m = layers::build_model("resnet20", o);
+  layers::Model m = rgb_model("resnet20", 16);
   auto backend = make_backend("cpu");
   const Tensor x = images(6, 16, 4);
   train_a_step(m, *backend, x);
