@@ -380,6 +380,19 @@ std::unique_ptr<Executor::Plan> Executor::make_plan(const std::vector<Tensor>& f
       plan->grad_end[alias_of_[v]] = plan->grad_end[v];
     }
   }
+  // In a forward-only plan a buffer may pass from a value to the add that folds it in (eval_alias_):
+  // a value is then held only until its own last reader, not its buffer's.
+  if (!training) {
+    std::vector<int> own_last(nv, -1);
+    for (int n = 0; n < static_cast<int>(graph_.nodes().size()); ++n)
+      for (ValueId in : graph_.node(n).inputs) own_last[in] = n;
+    std::vector<bool> passed_on(nv, false);  // per root: a buffer some folded add takes over
+    for (ValueId v = 0; v < nv; ++v)
+      if (eval_alias_[v] >= 0) passed_on[buffer_root(v, false)] = true;
+    for (ValueId v = 0; v < nv; ++v)
+      if (passed_on[buffer_root(v, false)])
+        plan->value_end[v] = std::min(plan->value_end[v], std::max(own_last[v], graph_.producer(v)));
+  }
   plan->node_state.resize(graph_.nodes().size());
   return plan;
 }
