@@ -65,7 +65,8 @@ inline std::vector<Case> conv_cases() {
 }
 
 // Inference with the batch norm folded into the convolution, against the reference's plain
-// composition (conv, then batch norm in place, then the ReLU).
+// composition (conv, then batch norm in place, then the ReLU); and the same with a residual added
+// before the ReLU (y holds it on entry).
 inline Case conv_bn_case(std::string name, Shape x, Shape w, Conv2dDesc d, bool bias, bool affine,
                          bool relu) {
   const Shape y = conv_out(x, w, d), c{w[0]};
@@ -76,13 +77,16 @@ inline Case conv_bn_case(std::string name, Shape x, Shape w, Conv2dDesc d, bool 
                   affine ? uniform(c, rng, Layout::nchw, 0.5, 1.5) : Tensor(),
                   affine ? uniform(c, rng) : Tensor(),
                   uniform(c, rng),
-                  uniform(c, rng, Layout::nchw, 0.5, 2)};
+                  uniform(c, rng, Layout::nchw, 0.5, 2),
+                  uniform(y, rng, l)};
   };
   auto run = [=](KernelBackend& be, Inputs& in) {
-    Tensor yy = like(be, in[0], y);
+    Tensor yy = like(be, in[0], y), sum = dup(be, in[7]);
     be.conv2d_bn_fwd_eval(d, in[0], in[1], in[2], BatchNormDesc{1e-3, 0.1}, in[3], in[4], in[5],
                           in[6], relu, yy);
-    return Outputs{{"y", yy}};
+    be.conv2d_bn_add_fwd_eval(d, in[0], in[1], in[2], BatchNormDesc{1e-3, 0.1}, in[3], in[4], in[5],
+                              in[6], relu, sum);
+    return Outputs{{"y", yy}, {"y + residual", sum}};
   };
   return {std::move(name), true, inputs, run};
 }
