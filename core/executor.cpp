@@ -174,7 +174,7 @@ void Executor::assign_dtypes() {
 void Executor::plan_backward_reads() {
   const int nn = static_cast<int>(graph_.nodes().size()), nv = graph_.num_values();
   auto backward_time = [&](int n) { return 2 * nn - 1 - n; };
-  auto root = [&](ValueId v) { return alias_of_[v] >= 0 ? alias_of_[v] : v; };
+  auto root = [&](ValueId v) { return buffer_root(v, true); };
   read_backward_.assign(nv, -1);
   std::vector<int> first_read_backward(nv, step_end());
   std::vector<bool> runs(nn, false);  // backward skips a node none of whose outputs needs a gradient

@@ -26,6 +26,15 @@ float value_or(const Tensor& t, int64_t c, float fallback) {
   return t.defined() ? t.data<float>()[c] : fallback;
 }
 
+// y = scale[c] * x + offset[c] (then a ReLU), in x's layout, through a temporary where y lies
+// otherwise.
+void write_affine(const cpu::ChannelGeometry& g, const Tensor& x, const float* scale, const float* offset,
+                  bool relu, Tensor& y) {
+  Tensor out = cpu::output_in_layout(y, x.layout());
+  cpu::channel_affine(g, x.data<float>(), nullptr, scale, nullptr, offset, out.data<float>(), relu);
+  if (!out.shares_memory(y)) cpu::copy_into(out, y);
+}
+
 // The affine map y = scale * x + offset of channel c, from the statistics as saved (in f32): the
 // training forward and its recomputation (batchnorm_fwd_saved) derive identical coefficients.
 void saved_affine(const Tensor& gamma, const Tensor& beta, int64_t c, float mean, float invstd, float& scale,
@@ -98,9 +107,7 @@ void CpuBackend::batchnorm_train(const BatchNormDesc& d, const Tensor& x, const 
       rv = static_cast<float>((1 - m) * rv + m * var * unbias);
     }
   }
-  Tensor out = cpu::output_in_layout(y, x.layout());
-  cpu::channel_affine(g, px, nullptr, scale, nullptr, offset, out.data<float>(), relu);
-  if (!out.shares_memory(y)) cpu::copy_into(out, y);
+  write_affine(g, x, scale, offset, relu, y);
 }
 
 void CpuBackend::batchnorm_eval(const BatchNormDesc& d, const Tensor& x, const Tensor& gamma,
@@ -122,9 +129,7 @@ void CpuBackend::batchnorm_eval(const BatchNormDesc& d, const Tensor& x, const T
     offset[c] =
         static_cast<float>(value_or(beta, c, 0) - running_mean.data<float>()[c] * double(scale[c]));
   }
-  Tensor out = cpu::output_in_layout(y, x.layout());
-  cpu::channel_affine(g, x.data<float>(), nullptr, scale, nullptr, offset, out.data<float>(), relu);
-  if (!out.shares_memory(y)) cpu::copy_into(out, y);
+  write_affine(g, x, scale, offset, relu, y);
 }
 
 void CpuBackend::batchnorm_fwd_saved(const BatchNormDesc&, const Tensor& x, const Tensor& gamma,
@@ -142,9 +147,7 @@ void CpuBackend::batchnorm_fwd_saved(const BatchNormDesc&, const Tensor& x, cons
   float* offset = scale + g.C;
   for (int64_t c = 0; c < g.C; ++c)
     saved_affine(gamma, beta, c, save_mean.data<float>()[c], save_invstd.data<float>()[c], scale[c], offset[c]);
-  Tensor out = cpu::output_in_layout(y, x.layout());
-  cpu::channel_affine(g, x.data<float>(), nullptr, scale, nullptr, offset, out.data<float>(), relu);
-  if (!out.shares_memory(y)) cpu::copy_into(out, y);
+  write_affine(g, x, scale, offset, relu, y);
 }
 
 // With xhat = (x - mean) * invstd and sums over the M positions of a channel:

@@ -16,17 +16,20 @@ constexpr int64_t kBlockRows = 512;  // rows summed in float before going to dou
 
 // The terms to sum, given the channel's parameter a (and for the masked gradient its forward's
 // scale s and offset o): (x - a, (x - a)^2), (dy, dy * (x - a)), or the latter where the fused
-// ReLU let s * x + o through and 0 elsewhere.
+// ReLU let s * x + o through and 0 elsewhere. kParams: how many of a, s, o the term reads.
 struct ShiftTerm {
+  static constexpr int kParams = 1;
   std::pair<float, float> operator()(float a, float u, float, float, float) const {
     const float t = u - a;
     return {t, t * t};
   }
 };
 struct GradTerm {
+  static constexpr int kParams = 1;
   std::pair<float, float> operator()(float a, float g, float x, float, float) const { return {g, g * (x - a)}; }
 };
 struct MaskedGradTerm {
+  static constexpr int kParams = 3;
   std::pair<float, float> operator()(float a, float g, float x, float s, float o) const {
     const float m = s * x + o > 0 ? g : 0.0f;
     return {m, m * (x - a)};
@@ -48,14 +51,14 @@ template <typename Term>
 }
 
 // Adds the sums of term over rows [begin, end) to d [2C] (s1 then s2). f [2 * kGroup * C] is float
-// scratch; rep [3, kGroup * C] holds the channel parameters a, s, o replicated over kGroup rows
-// (s and o only where the term reads them).
+// scratch; rep [Term::kParams, kGroup * C] holds the channel parameters a (then s, o) replicated
+// over kGroup rows. A term without s and o is handed a in their place and never reads it.
 template <typename Term>
 [[gnu::always_inline]] inline void sum_rows(const ChannelGeometry& g, const float* u,
                                             const float* v, const float* rep, int64_t begin,
                                             int64_t end, float* f, double* d) {
-  const float* rs = rep + kGroup * g.C;
-  const float* ro = rs + kGroup * g.C;
+  const float* rs = Term::kParams == 3 ? rep + kGroup * g.C : rep;
+  const float* ro = Term::kParams == 3 ? rep + 2 * kGroup * g.C : rep;
   const int64_t C = g.C, L = kGroup * C;
   const Term term;
   if (!g.nhwc) {
@@ -206,7 +209,7 @@ ChannelGeometry channel_geometry(const Tensor& x) {
 
 void shifted_sums(const ChannelGeometry& g, const float* x, const float* k, double* s1,
                   double* s2) {
-  Tensor rep = Tensor::empty({3, kGroup * g.C});  // [3, 16 * C]: only k is read
+  Tensor rep = Tensor::empty({kGroup * g.C});  // [16 * C]
   replicate(k, g.C, rep.data<float>());
   const float* pr = rep.data<float>();
   reduce_rows(
@@ -216,7 +219,7 @@ void shifted_sums(const ChannelGeometry& g, const float* x, const float* k, doub
 
 void grad_sums(const ChannelGeometry& g, const float* dy, const float* x, const float* mean,
                double* s1, double* s2) {
-  Tensor rep = Tensor::empty({3, kGroup * g.C});  // [3, 16 * C]: only mean is read
+  Tensor rep = Tensor::empty({kGroup * g.C});  // [16 * C]
   replicate(mean, g.C, rep.data<float>());
   const float* pr = rep.data<float>();
   reduce_rows(
