@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "kernels/cpu/conv_thin.h"
+#include "kernels/cpu/conv_winograd.h"
 
 namespace mt::tools {
 
@@ -21,6 +22,7 @@ const Environment& environment() {
     Environment e;
     e.profile = equals("MORPHTRAIN_PROFILE", "1");
     e.thin_conv = !equals("MORPHTRAIN_THIN_CONV", "0");
+    e.winograd = !equals("MORPHTRAIN_WINOGRAD", "0");
     e.dumb_terminal = equals("TERM", "dumb");
     e.debug = std::getenv("MORPHTRAIN_DEBUG") != nullptr;
     return e;
@@ -28,6 +30,9 @@ const Environment& environment() {
   return env;
 }
 
-void apply_environment() { cpu::set_thin_conv_enabled(environment().thin_conv); }
+void apply_environment() {
+  cpu::set_thin_conv_enabled(environment().thin_conv);
+  cpu::set_winograd_enabled(environment().winograd);
+}
 
 }  // namespace mt::tools

@@ -1,6 +1,7 @@
 #include "kernels/cpu/onednn_context.h"
 
 #include <algorithm>
+#include <cstdlib>
 
 namespace mt::onednn {
 
@@ -64,22 +65,23 @@ void Context::set_capacity(size_t entries) {
   evict_to(capacity_);
 }
 
-namespace {
-// Binds mem to `buffer`, grown first where it is smaller than mem's descriptor.
-void bind_grown(Tensor& buffer, dnnl::memory& mem) {
+Context::SystemBuffer::~SystemBuffer() { std::free(ptr); }
+
+void Context::bind_shared(Shared which, dnnl::memory& mem) {
   const size_t bytes = mem.get_desc().get_size();
   if (bytes == 0) return;
-  if (!buffer.defined() || buffer.nbytes() < bytes) {
-    buffer = Tensor();  // give the old block back to the cache before taking a bigger one
-    buffer = Tensor::empty(Shape{static_cast<int64_t>((bytes + 3) / 4)});
+  SystemBuffer& buffer = shared_[static_cast<int>(which)];
+  if (buffer.bytes < bytes) {
+    constexpr size_t kAlign = 64;  // a cache line: what oneDNN's own buffers get
+    const size_t rounded = (bytes + kAlign - 1) / kAlign * kAlign;
+    std::free(buffer.ptr);  // first, so the old block can serve the new one's pages
+    buffer.ptr = std::aligned_alloc(kAlign, rounded);
+    buffer.bytes = buffer.ptr ? rounded : 0;
+    MT_CHECK(buffer.ptr, BackendError, "[onednn] out of memory for a ", rounded,
+             "-byte scratch buffer");
   }
-  mem.set_data_handle(buffer.raw());
+  mem.set_data_handle(buffer.ptr);
 }
-}  // namespace
-
-void Context::bind_scratchpad(dnnl::memory& mem) { bind_grown(scratchpad_, mem); }
-
-void Context::bind_weights(dnnl::memory& mem) { bind_grown(weights_, mem); }
 
 void Context::execute(const dnnl::primitive& p, const std::unordered_map<int, dnnl::memory>& args) {
   p.execute(stream_, args);

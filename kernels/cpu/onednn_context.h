@@ -52,12 +52,16 @@ class Context {
     return static_cast<E&>(insert(key.str(), make()));
   }
 
-  // A memory object over the shared scratchpad, grown to `md`'s size if needed.
-  void bind_scratchpad(dnnl::memory& mem);
-  // The same over a second shared buffer, for weights in a primitive's own layout (WeightsIn,
-  // WeightsOut): they are reordered on every call anyway, so one buffer serves every layer
-  // instead of a copy of the model's weights per primitive.
-  void bind_weights(dnnl::memory& mem);
+  // Buffers every primitive borrows for the length of one call, each grown to the largest
+  // request. weights: weights in a primitive's own layout (StagedIn, StagedOut), reordered on
+  // every call anyway (training changes them), so one buffer serves every layer instead of a copy
+  // of the model's weights per primitive. first/second_activation: activations staged into a
+  // blocked layout around a primitive that only runs in one (Winograd convolution); a call stages
+  // at most two at once.
+  enum class Shared { scratchpad, weights, first_activation, second_activation };
+  // Points mem at the shared buffer `which`, grown to mem's descriptor's size if needed.
+  void bind_shared(Shared which, dnnl::memory& mem);
+  void bind_scratchpad(dnnl::memory& mem) { bind_shared(Shared::scratchpad, mem); }
   void execute(const dnnl::primitive& p, const std::unordered_map<int, dnnl::memory>& args);
 
   size_t cache_size() const { return entries_.size(); }
@@ -79,8 +83,18 @@ class Context {
   Lru entries_;  // most recently used first
   std::unordered_map<std::string, Lru::iterator> index_;
   size_t capacity_ = kDefaultCapacity;
-  Tensor scratchpad_;  // f32 storage from the caching allocator, bytes rounded up
-  Tensor weights_;     // likewise
+  // Grow-only, straight from the system rather than the caching allocator: a block outgrown
+  // during the first step would otherwise stay in the cache for good (130 MB of ResNet-50's peak
+  // once Winograd's scratchpads arrived), and growth happens only in the first step anyway.
+  struct SystemBuffer {
+    void* ptr = nullptr;
+    size_t bytes = 0;
+    SystemBuffer() = default;
+    SystemBuffer(const SystemBuffer&) = delete;
+    SystemBuffer& operator=(const SystemBuffer&) = delete;
+    ~SystemBuffer();
+  };
+  SystemBuffer shared_[4];  // by Shared
 };
 
 // ---- memory descriptors and objects

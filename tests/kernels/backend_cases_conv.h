@@ -61,6 +61,12 @@ inline std::vector<Case> conv_cases() {
                 {1, 1, 3, 2, 3, 2, 1}, false),
       conv_case("conv 16->16 16x16 k3 p1 batch 4", {4, 16, 16, 16}, {16, 16, 3, 3},
                 {1, 1, 1, 1, 1, 1, 1}, false),
+      // Shapes the CPU backend runs on Winograd (kernels/cpu/conv_winograd.h): images that end in
+      // partial 4x4 tiles, with and without padding.
+      conv_case("conv 32->48 7x9 k3 p1 bias (Winograd)", {3, 32, 7, 9}, {48, 32, 3, 3},
+                {1, 1, 1, 1, 1, 1, 1}, true),
+      conv_case("conv 48->32 6x5 k3 p0 (Winograd)", {2, 48, 6, 5}, {32, 48, 3, 3},
+                {1, 1, 0, 0, 1, 1, 1}, false),
   };
 }
 
@@ -101,6 +107,8 @@ inline std::vector<Case> conv_bn_cases() {
                    {1, 1, 1, 1, 1, 1, 17}, true, true, true),
       conv_bn_case("conv+bn no affine 1x1 5->3", {4, 5, 7, 9}, {3, 5, 1, 1}, {1, 1, 0, 0, 1, 1, 1},
                    false, false, false),
+      conv_bn_case("conv+bn+relu 32->32 9x7 p1 bias (Winograd)", {3, 32, 9, 7}, {32, 32, 3, 3},
+                   {1, 1, 1, 1, 1, 1, 1}, true, true, true),
   };
 }
 
