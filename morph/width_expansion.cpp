@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
 #include <limits>
 #include <map>
 #include <set>
@@ -92,6 +93,28 @@ WidthExpander::WidthExpander(const layers::Model& dense, ExpansionOptions option
   // A block's enclosing blocks hold more layers, so they come first.
   std::stable_sort(outer_first_.begin(), outer_first_.end(),
                    [&](size_t x, size_t y) { return blocks_[x].layers.size() > blocks_[y].layers.size(); });
+  // A block's liked widths: those its first layer's list and the lists of its other layers of the
+  // same dense width all hold (a ResNet trunk: the stem and every conv2 of its stage). The layers of
+  // other dense widths hold this block inside wider ones (option A's later trunks): their widths are
+  // the nested blocks' to choose. A list ends at its layer's dense width (morph/liked_widths.h).
+  for (const WidthBlock& b : blocks_) {
+    std::vector<int64_t> liked;
+    bool first = true;
+    for (const std::string& layer : b.layers) {
+      const auto it = options_.liked_widths.find(layer);
+      if (it == options_.liked_widths.end() || it->second.empty()) continue;
+      const std::vector<int64_t>& list = it->second;
+      if (first) {
+        liked = list;
+        first = false;
+      } else if (!liked.empty() && list.back() == liked.back()) {
+        std::vector<int64_t> both;
+        std::set_intersection(liked.begin(), liked.end(), list.begin(), list.end(), std::back_inserter(both));
+        liked = std::move(both);
+      }
+    }
+    liked_.push_back(std::move(liked));
+  }
 }
 
 std::vector<int64_t> WidthExpander::block_widths(const ChannelSelection& s) const {
@@ -110,7 +133,28 @@ int64_t WidthExpander::enclosing_width(size_t b, const std::vector<int64_t>& wid
   return n;
 }
 
+std::vector<int64_t> WidthExpander::liked_layer_widths(size_t b, const std::vector<int64_t>& widths) const {
+  std::vector<int64_t> out;
+  if (liked_[b].empty()) return out;
+  const int64_t outer = enclosing_width(b, widths), dense = static_cast<int64_t>(blocks_[b].groups.size());
+  for (int64_t layer : liked_[b])
+    if (layer - outer >= 1 && layer - outer <= dense) out.push_back(layer);
+  return out;
+}
+
 int64_t WidthExpander::rounded(size_t b, double width, const std::vector<int64_t>& widths) const {
+  if (!liked_[b].empty()) {
+    // The liked layer width nearest to the asked one (the wider on a tie); where none leaves this
+    // block a channel within its dense width, the width as asked.
+    const int64_t dense = static_cast<int64_t>(blocks_[b].groups.size());
+    const int64_t outer = enclosing_width(b, widths);
+    const double want = static_cast<double>(outer) + width;
+    int64_t best = -1;
+    for (int64_t layer : liked_layer_widths(b, widths))
+      if (best < 0 || std::abs(static_cast<double>(layer) - want) <= std::abs(static_cast<double>(best) - want))
+        best = layer;
+    return best > 0 ? best - outer : std::clamp<int64_t>(std::llround(width), 1, dense);
+  }
   const int64_t q = options_.multiple;
   const int64_t dense = static_cast<int64_t>(blocks_[b].groups.size());
   const int64_t exact = std::max<int64_t>(1, std::llround(width));
@@ -167,6 +211,12 @@ ChannelSelection WidthExpander::with_block_widths(const ChannelSelection& s, con
 }
 
 int64_t WidthExpander::next_width(size_t b, const std::vector<int64_t>& widths) const {
+  if (!liked_[b].empty()) {
+    const int64_t layer = enclosing_width(b, widths) + widths[b];
+    for (int64_t l : liked_layer_widths(b, widths))
+      if (l > layer) return l - (layer - widths[b]);
+    return widths[b];
+  }
   const int64_t q = options_.multiple, width = widths[b];
   const int64_t dense = static_cast<int64_t>(blocks_[b].groups.size());
   const int64_t outer = enclosing_width(b, widths), layer = outer + width;
@@ -177,6 +227,13 @@ int64_t WidthExpander::next_width(size_t b, const std::vector<int64_t>& widths) 
 }
 
 int64_t WidthExpander::previous_width(size_t b, const std::vector<int64_t>& widths) const {
+  if (!liked_[b].empty()) {
+    const int64_t outer = enclosing_width(b, widths), layer = outer + widths[b];
+    const std::vector<int64_t> liked = liked_layer_widths(b, widths);
+    for (auto it = liked.rbegin(); it != liked.rend(); ++it)
+      if (*it < layer) return *it - outer;
+    return widths[b];
+  }
   const int64_t q = options_.multiple, width = widths[b];
   const int64_t outer = enclosing_width(b, widths), layer = outer + width;
   if (layer <= options_.exact_up_to || q <= 1) return std::max<int64_t>(1, width - 1);
@@ -186,12 +243,16 @@ int64_t WidthExpander::previous_width(size_t b, const std::vector<int64_t>& widt
 
 void WidthExpander::align(std::vector<int64_t>& widths) const {
   const int64_t q = options_.multiple;
-  if (q <= 1) return;
   for (size_t b : outer_first_) {
     if (enclosing_[b].empty() || widths[b] == 0) continue;
     const int64_t layer = enclosing_width(b, widths) + widths[b];
-    if (layer > options_.exact_up_to && layer % q != 0)
+    if (!liked_[b].empty()) {
+      const std::vector<int64_t> liked = liked_layer_widths(b, widths);
+      if (!liked.empty() && std::find(liked.begin(), liked.end(), layer) == liked.end())
+        widths[b] = rounded(b, static_cast<double>(widths[b]), widths);
+    } else if (q > 1 && layer > options_.exact_up_to && layer % q != 0) {
       widths[b] = rounded(b, static_cast<double>(widths[b]), widths);
+    }
   }
 }
 

@@ -23,6 +23,7 @@
 // MorphNet grows past it (its recipe retrains from scratch), so growing is the default; reshape
 // the result with ReshapeInit::fresh to retrain from scratch, or ReshapeInit::copy to keep the
 // surviving weights and start only the new channels fresh.
+#include <map>
 #include <string>
 #include <vector>
 
@@ -52,6 +53,12 @@ struct ExpansionOptions {
   // the budget where it buys no speed.
   int64_t exact_up_to = 0;
   bool grow = true;      // allow widths beyond the dense model's
+  // By layer name: the layer widths a measured latency table favours (morph/liked_widths.h),
+  // ascending, the dense width last. A block whose first layer is listed takes its layer width
+  // (with the blocks it is nested in) from the widths all its listed layers of that dense width
+  // favour, the nearest one; never past the dense width whatever `grow` says (the table knows
+  // nothing wider); `multiple` and `exact_up_to` then do not apply to it.
+  std::map<std::string, std::vector<int64_t>> liked_widths = {};
 };
 
 // The resource a selection costs (copies count as channels), for the model the cost model was
@@ -96,12 +103,16 @@ class WidthExpander {
   // Re-rounds the nested blocks after the blocks around them changed width.
   void align(std::vector<int64_t>& widths) const;
   int64_t enclosing_width(size_t b, const std::vector<int64_t>& widths) const;
+  // The liked layer widths block b may take, given the width of the blocks around it: those
+  // leaving it at least one channel and at most its dense width. Empty when b has no liked list.
+  std::vector<int64_t> liked_layer_widths(size_t b, const std::vector<int64_t>& widths) const;
 
   ExpansionOptions options_;
   ChannelGroups groups_;
   std::vector<WidthBlock> blocks_;
   std::vector<std::vector<size_t>> enclosing_;  // per block: the blocks whose layers strictly contain its
   std::vector<size_t> outer_first_;             // block indices, enclosing blocks before the ones inside
+  std::vector<std::vector<int64_t>> liked_;  // per block: its liked layer widths (empty: none)
 };
 
 // One-call forms of the above.

@@ -38,6 +38,15 @@ morph::Hardware hardware_from_config(const Config& c) {
   return hw;
 }
 
+std::shared_ptr<const morph::LatencyTable> width_table(const Config& c) {
+  if (c.settings().pipeline.round_widths != "table") return nullptr;
+  const morph::Hardware hw = hardware_from_config(c);
+  MT_CHECK(hw.measured && hw.measured->size() > 0, ConfigError, c.source(),
+           ": pipeline.round_widths: table needs morph.hardware to name a latency table with per-layer latencies "
+           "(morphtrain --calibrate FILE --config CFG), but it is '", c.settings().morph.hardware, "'");
+  return hw.measured;
+}
+
 morph::CostOptions cost_options(const Config& c) {
   morph::CostOptions o;
   o.target = morph::parse_cost_target(c.settings().morph.target.cost);

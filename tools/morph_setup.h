@@ -18,6 +18,10 @@ bool resrep_enabled(const Config& c);
 // morph.hardware: a built-in table's name, or a JSON file {"name", "peak_gflops", "memory_gbps"}
 // as `morphtrain --calibrate` writes it. Errors name the key and the file.
 morph::Hardware hardware_from_config(const Config& c);
+// pipeline.round_widths table: the measured latency table of morph.hardware, to round widths by;
+// null for round_widths multiple. Throws a ConfigError naming both keys where morph.hardware is
+// not a table with per-layer latencies.
+std::shared_ptr<const morph::LatencyTable> width_table(const Config& c);
 // The resource morph.target.cost names, with its hardware table and batch for latency.
 morph::CostOptions cost_options(const Config& c);
 // method and target from `method` (overriding morph.method when not empty), the rest from the config.

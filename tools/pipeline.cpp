@@ -94,6 +94,7 @@ int pipeline_command(const Config& config, const std::string& resume, Communicat
   DataSplits data = load_data(config);
   layers::Model dense = configured_model(config, data.train);  // model.weights: learning starts from them
   check_budget_reachable(config, dense);  // before a run directory exists
+  width_table(config);                    // likewise: a rounding table that is not one
   const bool root = comm.is_root();
   const fs::path run = broadcast_string(comm, root ? place_pipeline(config, resume).string() : std::string());
   // Rank 0 writes the run directory; it holds the run's lock until the command ends.

@@ -69,6 +69,7 @@ Settings read_settings(const Config& c) {
   s.pipeline.learn_schedule = c.string("pipeline.learn_schedule");
   s.pipeline.retrain_epochs = c.integer("pipeline.retrain_epochs");
   s.pipeline.round_to = c.integer("pipeline.round_to");
+  s.pipeline.round_widths = c.string("pipeline.round_widths");
   s.pipeline.expand_to = c.number("pipeline.expand_to");
   s.pipeline.max_flops = c.number("pipeline.max_flops");
   s.pipeline.benchmark_batch = c.integer("pipeline.benchmark_batch");

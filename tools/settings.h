@@ -99,6 +99,7 @@ struct Settings {
     std::string learn_schedule;
     int64_t retrain_epochs = 0;
     int64_t round_to = 0;
+    std::string round_widths;
     double expand_to = 0;
     double max_flops = 0;
     int64_t benchmark_batch = 0;

@@ -25,6 +25,7 @@ void choose_and_write(const Config& config, const layers::Model& dense, const Da
   so.budget_fraction = config.settings().morph.target.fraction;
   so.expand_fraction = config.settings().pipeline.expand_to;
   so.round_to = config.settings().pipeline.round_to;
+  so.width_table = width_table(config);
   so.max_flops_fraction = config.settings().pipeline.max_flops;
   StructureChoice choice = choose_structure(dense, *reg, so);
   nlohmann::json speed_check = nullptr;
@@ -36,6 +37,7 @@ void choose_and_write(const Config& config, const layers::Model& dense, const Da
     const auto candidate = [&](int64_t r) -> std::optional<morph::ChannelSelection> {
       if (!tried.count(r)) {
         so.round_to = r;
+        so.width_table = nullptr;  // the guard's fallbacks are plain multiples
         tried.emplace(r, choose_structure(dense, *reg, so));
       }
       // A coarser rounding that cannot keep the budget is no candidate (the configured one is).

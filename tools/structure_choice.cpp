@@ -7,6 +7,7 @@
 
 #include "kernels/cpu/conv_thin.h"
 #include "morph/channel_selection.h"
+#include "morph/liked_widths.h"
 #include "morph/width_expansion.h"
 
 namespace mt::tools {
@@ -82,11 +83,15 @@ StructureChoice choose_structure(const layers::Model& dense, const morph::Networ
   // Never wider than the dense layer: past it the slim model does more work per layer than the
   // dense one, on widths (66, 33) the blocked kernels of oneDNN and ONNX Runtime run worst.
   eo.grow = false;
+  if (options.width_table) eo.liked_widths = morph::liked_widths_by_layer(costs, *options.width_table);
   const morph::WidthExpander expander(dense, eo);
   const morph::ChannelSelection trimmed = c.selection;
-  const std::string rounding =
+  std::string rounding =
       eo.multiple > 1 ? " with widths above " + std::to_string(eo.exact_up_to) + " rounded to multiples of " + std::to_string(eo.multiple) : "";
-  if (expand_fraction > 0 || options.round_to > 1) {
+  if (options.width_table)
+    rounding = " with widths rounded to those the latency table favours (" + std::to_string(eo.liked_widths.size()) +
+               " layers measured)" + (eo.multiple > 1 ? ", the others" + rounding : "");
+  if (expand_fraction > 0 || options.round_to > 1 || options.width_table) {
     // Without an expansion target, rounding aims at the cost the structure had.
     const double target = expand_fraction > 0 ? expand_fraction * full : c.trimmed_cost;
     const morph::Expansion e = expander.fit(c.selection, target, costs.options());

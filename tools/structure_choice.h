@@ -4,11 +4,13 @@
 // the smallest regularization values go first: a higher threshold, not a new criterion), or
 // expanded to it when learning overshot; MorphNet's width expansion to a target cost; rounding
 // to kernel-friendly widths.
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "layers/zoo/model.h"
 #include "morph/channel_selection.h"
+#include "morph/latency_table.h"
 #include "morph/network_regularizer.h"
 
 namespace mt::tools {
@@ -28,6 +30,9 @@ struct StructureChoiceOptions {
                                 // when learning left the structure more than 5% below
   double expand_fraction = 0;   // > 0: expand / shrink uniformly to this fraction
   int64_t round_to = 1;         // widths rounded to a multiple of this
+  // When set, each layer found in it takes a width the table favours instead
+  // (morph/liked_widths.h): the measured runtime's own idea of a good width.
+  std::shared_ptr<const morph::LatencyTable> width_table;
   double max_flops_fraction = 0;  // > 0: at most this fraction of the dense FLOPs, whatever the budget's unit
 };
 

@@ -10,6 +10,7 @@
 #include "morph/channel_groups.h"
 #include "morph/cost_model.h"
 #include "morph/latency_table.h"
+#include "morph/liked_widths.h"
 
 using namespace mt;
 using Catch::Contains;
@@ -81,4 +82,21 @@ TEST_CASE("the latency cost of a tabled layer is its table; the coefficients are
     CHECK(c.k_out == Approx((measured.op_cost(op, 5, 7 + h).cost - measured.op_cost(op, 5, 7 - h).cost) / (2 * h)));
   }
   CHECK(tabled > 10);
+}
+
+TEST_CASE("liked widths: the measured widths no wider measured width matches in latency", "[morph][latency]") {
+  // Hand-made: 4 costs as much as 8 (one block of filters), 12 more than 16 (a padded block).
+  const morph::LatencyEntry toy{"toy", {1, 16}, {1, 2, 4, 8, 12, 16}, {{1, 1, 1, 1, 1, 1}, {100, 150, 300, 305, 700, 650}}};
+  CHECK(morph::liked_widths(toy) == std::vector<int64_t>{1, 2, 8, 16});  // 4: 305 within 3% of 300
+  CHECK(morph::liked_widths(toy, 0.0) == std::vector<int64_t>{1, 2, 4, 8, 16});
+  // The committed 2-core table's 32 -> 32 convolution at 14x14 (ns at 32 inputs): 8 and 12 filters
+  // take longer than 16, and 20 to 28 as long as 32.
+  const morph::LatencyEntry measured{"conv2d 32x32 14x14 k3x3 s1x1 p1x1 d1x1 g1",
+                                     {32},
+                                     {1, 4, 8, 12, 16, 20, 24, 28, 32},
+                                     {{277, 338, 964, 734, 691, 1342, 1338, 1346, 1327}}};
+  CHECK(morph::liked_widths(measured) == std::vector<int64_t>{1, 4, 16, 32});
+  // The dense width is always liked, even where a narrower one costs more.
+  const morph::LatencyEntry flat{"flat", {8}, {2, 4, 8}, {{50, 50, 50}}};
+  CHECK(morph::liked_widths(flat) == std::vector<int64_t>{8});
 }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 
 #include "layers/summary.h"
 #include "morph/network_regularizer.h"
@@ -335,4 +336,36 @@ TEST_CASE("structure files rebuild the model from the dense config", "[morph][re
   other = j;
   other["layers"]["layer1.0.conv1"]["width"] = 12;
   CHECK_THROWS_WITH(morph::structure_from_json(other, dense), Contains("layer1.0.conv1"));
+}
+
+TEST_CASE("width expansion: widths a latency table favours, never past the dense ones, on the budget",
+          "[morph][reshape]") {
+  const std::string shortcut = GENERATE(as<std::string>{}, "A", "B");
+  layers::Model dense = resnet20(shortcut);
+  const morph::ChannelGroups groups(dense.graph, dense.logits);
+  // Liked layer widths as a measured table gives them (morph/liked_widths.h), by dense width.
+  const std::map<int64_t, std::vector<int64_t>> by_dense{{16, {1, 2, 4, 6, 16}}, {32, {1, 4, 16, 32}},
+                                                         {64, {1, 16, 32, 48, 64}}};
+  morph::ExpansionOptions options{.multiple = 16, .exact_up_to = 8, .grow = true};
+  for (const Node& n : dense.graph.nodes())
+    if (n.op->kind() == OpKind::conv2d && n.inputs.size() > 1)
+      options.liked_widths[n.name] = by_dense.at(out_channels(dense.graph, n.name));
+  const morph::WidthExpander x(dense, options);
+  const double full = morph::CostModel(groups, {}).full_cost();
+  for (uint64_t seed : {1, 2})
+    for (double fraction : {0.3, 0.5, 0.7}) {
+      INFO("shortcut " << shortcut << ", seed " << seed << ", budget " << fraction);
+      const morph::Expansion e = x.fit(random_selection(groups, 0.5, seed), fraction * full, {});
+      CHECK(e.cost <= fraction * full);
+      CHECK(e.cost >= (fraction - 0.03) * full);  // the liked steps are coarser than multiples of 16
+      const layers::Model slim = morph::reshape(dense, e.selection);
+      for (const Node& n : slim.graph.nodes()) {
+        if (n.op->kind() != OpKind::conv2d) continue;
+        const int64_t w = out_channels(slim.graph, n.name), d = out_channels(dense.graph, n.name);
+        INFO(n.name << ": " << w << " of " << d);
+        CHECK(w <= d);  // even with grow: the table knows nothing wider
+        const std::vector<int64_t>& liked = by_dense.at(d);
+        CHECK(std::find(liked.begin(), liked.end(), w) != liked.end());
+      }
+    }
 }
