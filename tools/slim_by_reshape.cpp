@@ -32,7 +32,8 @@ void choose_and_write(const Config& config, const layers::Model& dense, const Da
   const int64_t batch = config.settings().pipeline.benchmark_batch;
   if (batch > 0 && config.settings().pipeline.never_slower) {
     // Never slower than the dense model: measured now, before the retrain spends its epochs.
-    std::map<int64_t, StructureChoice> tried{{so.round_to, choice}};
+    const int64_t configured = so.width_table ? kRoundByTable : so.round_to;
+    std::map<int64_t, StructureChoice> tried{{configured, choice}};
     const double budget = so.budget_fraction * reg->full_cost();
     const auto candidate = [&](int64_t r) -> std::optional<morph::ChannelSelection> {
       if (!tried.count(r)) {
@@ -41,7 +42,7 @@ void choose_and_write(const Config& config, const layers::Model& dense, const Da
         tried.emplace(r, choose_structure(dense, *reg, so));
       }
       // A coarser rounding that cannot keep the budget is no candidate (the configured one is).
-      if (r != config.settings().pipeline.round_to && budget > 0 && tried.at(r).final_cost > budget) return std::nullopt;
+      if (r != configured && budget > 0 && tried.at(r).final_cost > budget) return std::nullopt;
       return tried.at(r).selection;
     };
     // Timed with fresh weights, as the report times them: the learned model's dead channels have
@@ -49,10 +50,12 @@ void choose_and_write(const Config& config, const layers::Model& dense, const Da
     // slim one.
     const layers::Model fresh_dense = plain_model(config, data.train);
     const GuardedChoice kept =
-        choose_not_slower(so.round_to, candidate, measure_against(fresh_dense, batch, run / ".speed_check"));
+        choose_not_slower(configured, candidate, measure_against(fresh_dense, batch, run / ".speed_check"));
     choice = tried.at(kept.round_to);
     choice.notes.insert(choice.notes.end(), kept.notes.begin(), kept.notes.end());
-    speed_check = {{"round_to", kept.round_to}, {"batch", batch}, {"morphtrain_speedup", kept.speed.morphtrain}};
+    speed_check = {{"round_to", kept.round_to == kRoundByTable ? nlohmann::json("table") : nlohmann::json(kept.round_to)},
+                   {"batch", batch},
+                   {"morphtrain_speedup", kept.speed.morphtrain}};
     if (kept.speed.onnxruntime) speed_check["onnxruntime_speedup"] = *kept.speed.onnxruntime;
     else speed_check["onnxruntime_skipped"] = kept.speed.onnxruntime_skipped;
   }

@@ -71,14 +71,20 @@ MeasureFn measure_against(const layers::Model& dense, int64_t batch, const fs::p
   };
 }
 
+namespace {
+std::string rounding_label(int64_t round_to) {
+  return round_to == kRoundByTable ? "widths rounded by the latency table" : "widths rounded to " + std::to_string(round_to);
+}
+}  // namespace
+
 GuardedChoice choose_not_slower(int64_t first_round_to, const CandidateFn& candidate, const MeasureFn& measure) {
-  std::vector<int64_t> roundings{std::max<int64_t>(first_round_to, 1)};
+  std::vector<int64_t> roundings{first_round_to == kRoundByTable ? kRoundByTable : std::max<int64_t>(first_round_to, 1)};
   for (int64_t r : {16, 32})
     if (r > roundings.front()) roundings.push_back(r);
   std::optional<GuardedChoice> best;
   std::vector<std::string> notes;
   for (size_t i = 0; i < roundings.size(); ++i) {
-    const std::string label = "widths rounded to " + std::to_string(roundings[i]);
+    const std::string label = rounding_label(roundings[i]);
     if (best) notes.push_back("slower than the dense model: trying " + label);
     std::optional<morph::ChannelSelection> s = candidate(roundings[i]);
     MT_CHECK(s || best, ConfigError, "the configured rounding (pipeline.round_to ", roundings[i], ") gave no structure");
@@ -94,8 +100,8 @@ GuardedChoice choose_not_slower(int64_t first_round_to, const CandidateFn& candi
     if (!best->speed.slower()) break;
   }
   if (best->speed.slower())
-    notes.push_back("WARNING: no rounding made the slim model as fast as the dense one; kept the fastest (widths "
-                    "rounded to " + std::to_string(best->round_to) + "): " + best->speed.describe());
+    notes.push_back("WARNING: no rounding made the slim model as fast as the dense one; kept the fastest (" +
+                    rounding_label(best->round_to) + "): " + best->speed.describe());
   best->notes = std::move(notes);
   return *best;
 }

@@ -30,7 +30,7 @@ SpeedCheck check_speed(const layers::Model& dense, const layers::Model& slim, in
 
 struct GuardedChoice {
   morph::ChannelSelection selection;
-  int64_t round_to = 1;                // the rounding of the structure kept
+  int64_t round_to = 1;                // the rounding of the structure kept (kRoundByTable: the table's)
   SpeedCheck speed;                    // its measurement
   std::vector<std::string> notes;      // every candidate measured, and what was kept
 };
@@ -39,8 +39,11 @@ struct GuardedChoice {
 using CandidateFn = std::function<std::optional<morph::ChannelSelection>(int64_t round_to)>;
 using MeasureFn = std::function<SpeedCheck(const morph::ChannelSelection&)>;
 
-// Tries `first_round_to` (the configured rounding, which must give a structure), then 16 and 32
-// where coarser, until one is slower in no runtime; keeps that one, else the fastest (by the
+// The rounding key of widths rounded by a measured latency table (pipeline.round_widths: table).
+inline constexpr int64_t kRoundByTable = 0;
+
+// Tries `first_round_to` (the configured rounding, which must give a structure; kRoundByTable for
+// the table's), then multiples of 16 and 32 where coarser, until one is slower in no runtime; keeps that one, else the fastest (by the
 // worse of its two ratios) with a warning among the notes.
 GuardedChoice choose_not_slower(int64_t first_round_to, const CandidateFn& candidate, const MeasureFn& measure);
 

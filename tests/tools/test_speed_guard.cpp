@@ -106,3 +106,14 @@ TEST_CASE("when every rounding is slower the fastest is kept, with a warning", "
   f.over_budget[16] = true;
   CHECK_THROWS_AS(choose_not_slower(16, f.candidate(), f.measure()), ConfigError);
 }
+
+TEST_CASE("widths rounded by a latency table fall back to multiples of 16, then 32", "[speed_guard]") {
+  Fake f;
+  f.speed[kRoundByTable] = both(1.5, 0.9);
+  f.speed[16] = both(1.4, 1.2);
+  const GuardedChoice c = choose_not_slower(kRoundByTable, f.candidate(), f.measure());
+  CHECK(f.measured == std::vector<int64_t>{kRoundByTable, 16});
+  CHECK(c.round_to == 16);
+  CHECK(any_note(c, "speed check, widths rounded by the latency table: 1.50x"));
+  CHECK(any_note(c, "slower than the dense model: trying widths rounded to 16"));
+}
