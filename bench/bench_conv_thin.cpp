@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <string>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -51,9 +52,11 @@ int main(int argc, char** argv) {
       {64, 16, 7, 3, 1},  {1, 16, 28, 3, 1},  {4, 16, 28, 3, 1},  {8, 16, 28, 3, 1},  {12, 16, 28, 3, 1},
       {8, 32, 14, 3, 1},  {11, 32, 14, 3, 1}, {16, 32, 14, 3, 1}, {16, 64, 7, 3, 1},  {32, 64, 7, 3, 1},
       {16, 8, 28, 3, 2},  {8, 32, 28, 3, 2},  {1, 4, 28, 3, 1},  {4, 1, 28, 3, 1},  {1, 1, 28, 3, 1},
-      {4, 4, 28, 3, 1},   {8, 8, 28, 3, 1},   {2, 5, 14, 3, 1},   {8, 8, 7, 3, 1}};
+      {4, 4, 28, 3, 1},   {8, 8, 28, 3, 1},   {2, 5, 14, 3, 1},   {8, 8, 7, 3, 1},
+      // Image stems: CIFAR's 3x3 and ImageNet's (ResNet's 7x7 stride 2, MobileNet's 3x3 stride 2).
+      {3, 16, 32, 3, 1},  {3, 64, 32, 3, 1},  {3, 32, 112, 3, 2}, {3, 64, 112, 7, 2}, {3, 64, 224, 7, 2}};
   CpuBackend cpu;
-  std::printf("%-28s %10s %10s %8s\n", "conv (batch, 3x3)", "oneDNN ms", "thin ms", "speed-up");
+  std::printf("%-28s %10s %10s %8s\n", "conv (3x3 unless k)", "oneDNN ms", "thin ms", "speed-up");
   for (const Shape4& s : shapes) {
     const Conv2dDesc d{static_cast<int>(s.stride), static_cast<int>(s.stride), static_cast<int>(s.k / 2),
                        static_cast<int>(s.k / 2)};
@@ -70,9 +73,9 @@ int main(int argc, char** argv) {
     const bool thin = cpu::thin_conv_applies(d, x, w, y);
     const double direct = thin ? time_ms(cpu, d, x, w, b, y) : 0;
     char name[64];
-    std::snprintf(name, sizeof name, "%lld -> %lld at %lldx%lld /%lld", static_cast<long long>(s.c),
+    std::snprintf(name, sizeof name, "%lld -> %lld at %lldx%lld /%lld%s", static_cast<long long>(s.c),
                   static_cast<long long>(s.o), static_cast<long long>(s.hw), static_cast<long long>(s.hw),
-                  static_cast<long long>(s.stride));
+                  static_cast<long long>(s.stride), s.k == 3 ? "" : (" k" + std::to_string(s.k)).c_str());
     if (thin)
       std::printf("%-28s %10.3f %10.3f %7.2fx\n", name, onednn, direct, onednn / direct);
     else

@@ -358,7 +358,9 @@ bool thin_conv_applies(const Conv2dDesc& d, const Tensor& x, const Tensor& w, co
   if (!dense_nhwc(x) || !dense_nhwc(y) || !dense_oihw(w) || w.dim(1) != x.dim(1)) return false;
   const int64_t C = x.dim(1), O = w.dim(0);
   const bool thin_out = O <= kThinOutMax && C % 16 == 0;
-  const bool thin_in = C <= kThinInMax && O % 16 == 0 && O <= 64;
+  // Kernels up to 3x3 only: on an ImageNet stem (3 -> 64, 7x7, stride 2, 224x224, batch 32)
+  // oneDNN took 27.9 ms and these loops 71.5 (bench/bench_conv_thin.cpp, 2026-12-08, Intel Xeon).
+  const bool thin_in = C <= kThinInMax && O % 16 == 0 && O <= 64 && w.dim(2) <= 3 && w.dim(3) <= 3;
   return thin_out || thin_in || thin_both_sides(C, O, d);
 }
 

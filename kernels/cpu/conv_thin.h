@@ -20,7 +20,8 @@ constexpr int64_t kThinInMax = 8;
 
 // Whether thin_conv_forward serves this call: f32, groups 1, dilation 1, x and y dense nhwc, w
 // dense [O, C, kH, kW], and either O <= kThinOutMax with C a multiple of 16, or C <= kThinInMax
-// with O a multiple of 16 (at most 64), or, with stride 1, O <= kThinOutMax and C <= kThinInMax.
+// with O a multiple of 16 (at most 64) and a kernel of at most 3x3, or, with stride 1,
+// O <= kThinOutMax and C <= kThinInMax.
 bool thin_conv_applies(const Conv2dDesc& d, const Tensor& x, const Tensor& w, const Tensor& y);
 
 // On unless switched off (the entry points do so for MORPHTRAIN_THIN_CONV=0: tools/environment.h);
