@@ -185,7 +185,7 @@ void CpuBackend::conv2d_fwd(const Conv2dDesc& d, const Tensor& x, const Tensor& 
 }
 
 void CpuBackend::conv_forward(const Conv2dDesc& d, const Tensor& x, const Tensor& w, const Tensor& b,
-                              Tensor& y, bool relu, bool accumulate) {
+                              Tensor& y, bool relu, bool accumulate, bool evaluation) {
   constexpr std::string_view op = "conv2d_fwd";
   cpu::check_f32(op, {&x, &w, &b, &y});
   if (!accumulate && cpu::thin_conv_applies(d, x, w, y)) {
@@ -196,11 +196,13 @@ void CpuBackend::conv_forward(const Conv2dDesc& d, const Tensor& x, const Tensor
   const Tensor src = cpu::in_layout(x, L);
   Tensor dst = accumulate ? cpu::in_layout(y, L) : cpu::output_in_layout(y, L);
   auto& ctx = dn::Context::get();
-  // With the residual summed in, Winograd stages y in as well as out: at 32 channels (16x16,
-  // batch 128) that made evaluation's conv + add 2.45 ms against 1.88 direct; at 64 channels
-  // (8x8) it still won, 1.50 against 1.76 (MORPHTRAIN_PROFILE=1 bench_step --mode infer).
-  constexpr int64_t kMinChannelsToSum = 64;
-  const bool wino = winograd_for(d, x, w, y) && (!accumulate || y.dim(1) >= kMinChannelsToSum);
+  // Evaluation's convolutions (the batch norm folded in, the residual perhaps summed in) take
+  // Winograd from 64 channels only: at 32 (16x16, batch 128) it was no faster with the ReLU alone
+  // (1.83 against 1.92 ms) and slower with the residual staged in as well as out (2.45 against
+  // 1.88); at 64 (8x8) it won, 1.50 against 1.76 with the sum (MORPHTRAIN_PROFILE=1 bench_step
+  // --mode infer). One rule for both forms, so that a folded residual gives the unfolded bits.
+  constexpr int64_t kMinEvaluationChannels = 64;
+  const bool wino = winograd_for(d, x, w, y) && (!evaluation || y.dim(1) >= kMinEvaluationChannels);
   const int64_t post_ops = int64_t{relu} + 2 * int64_t{accumulate};
   const dn::Key key = conv_key(op, d, L).add(int64_t{wino}).add(post_ops).add(x).add(w).add(b).add(y);
   auto& e = ctx.lookup<FwdEntry>(key, [&] {

@@ -49,7 +49,7 @@ void CpuBackend::conv2d_bn_fwd_eval(const Conv2dDesc& cd, const Tensor& x, const
                                     const Tensor& beta, const Tensor& running_mean,
                                     const Tensor& running_var, bool relu, Tensor& y) {
   const Folded f = fold("conv2d_bn_fwd_eval", w, b, bd, gamma, beta, running_mean, running_var);
-  conv_forward(cd, x, f.w, f.b, y, relu);
+  conv_forward(cd, x, f.w, f.b, y, relu, false, true);
 }
 
 // The residual rides along as oneDNN's sum post-op (before the ReLU's): the add's pass over
@@ -63,7 +63,7 @@ void CpuBackend::conv2d_bn_add_fwd_eval(const Conv2dDesc& cd, const Tensor& x, c
     return;
   }
   const Folded f = fold("conv2d_bn_add_fwd_eval", w, b, bd, gamma, beta, running_mean, running_var);
-  conv_forward(cd, x, f.w, f.b, y, relu, true);
+  conv_forward(cd, x, f.w, f.b, y, relu, true, true);
 }
 
 }  // namespace mt

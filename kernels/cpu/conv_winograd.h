@@ -3,8 +3,7 @@
 // stride-1 ones with at least 32 channels on both sides, in multiples of 16. They compute the same
 // convolution with 4 times fewer multiplications, in oneDNN's 16-channel blocked layout only, so
 // the activations are reordered into it and back around each call (kernels/cpu/conv2d.cpp, which
-// also asks 64 channels of an evaluation convolution that sums a residual in, and bounds the
-// scratchpad);
+// also asks 64 channels of evaluation's folded convolutions, and bounds the scratchpad);
 // measured per layer through this backend, staging included, forward + both backwards, ms
 // (`build/bench/bench_conv_winograd`, medians of 5 alternating rounds, 2026-12-08, Intel Xeon,
 // 2 cores):

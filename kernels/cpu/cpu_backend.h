@@ -48,8 +48,10 @@ class CpuBackend : public KernelBackend {
 
  private:
   // accumulate: y holds a residual on entry, added to the convolution (before the ReLU).
+  // evaluation: the folded conv + batch norm of inference (it picks its algorithm by a rule of
+  // its own, kernels/cpu/conv2d.cpp).
   void conv_forward(const Conv2dDesc& d, const Tensor& x, const Tensor& w, const Tensor& b,
-                    Tensor& y, bool relu, bool accumulate = false);
+                    Tensor& y, bool relu, bool accumulate = false, bool evaluation = false);
   void batchnorm_train(const BatchNormDesc& d, const Tensor& x, const Tensor& gamma,
                        const Tensor& beta, Tensor& running_mean, Tensor& running_var, Tensor& y,
                        Tensor& save_mean, Tensor& save_invstd, bool relu);

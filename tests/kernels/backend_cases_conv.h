@@ -107,7 +107,7 @@ inline std::vector<Case> conv_bn_cases() {
                    {1, 1, 1, 1, 1, 1, 17}, true, true, true),
       conv_bn_case("conv+bn no affine 1x1 5->3", {4, 5, 7, 9}, {3, 5, 1, 1}, {1, 1, 0, 0, 1, 1, 1},
                    false, false, false),
-      // 64 channels: with the residual summed in, the CPU backend takes Winograd from 64 on.
+      // 64 channels: the CPU backend's folded evaluation takes Winograd from 64 on.
       conv_bn_case("conv+bn+relu 64->64 9x7 p1 bias (Winograd)", {3, 64, 9, 7}, {64, 64, 3, 3},
                    {1, 1, 1, 1, 1, 1, 1}, true, true, true),
   };
