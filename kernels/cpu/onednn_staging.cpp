@@ -2,15 +2,17 @@
 
 namespace mt::onednn {
 
+namespace {
+// The memory the primitive sees: the caller's own where the layouts agree, else one of its own.
+dnnl::memory primitive_side(const dnnl::memory& user, const dnnl::memory::desc& primitive) {
+  return primitive == user.get_desc() ? user : unbound(primitive);
+}
+}  // namespace
+
 StagedIn::StagedIn(const dnnl::memory::desc& user, const dnnl::memory::desc& wanted,
                    Context::Shared buffer)
-    : user_(unbound(user)), buffer_(buffer) {
-  if (wanted == user) {
-    mem_ = user_;
-    return;
-  }
-  mem_ = unbound(wanted);
-  reorder_.emplace(dnnl::reorder::primitive_desc(user_, mem_));
+    : user_(unbound(user)), mem_(primitive_side(user_, wanted)), buffer_(buffer) {
+  if (mem_ != user_) reorder_.emplace(dnnl::reorder::primitive_desc(user_, mem_));
 }
 
 const dnnl::memory& StagedIn::prepare(const Tensor& t) {
@@ -23,13 +25,8 @@ const dnnl::memory& StagedIn::prepare(const Tensor& t) {
 
 StagedOut::StagedOut(const dnnl::memory::desc& user, const dnnl::memory::desc& produced,
                      Context::Shared buffer)
-    : user_(unbound(user)), buffer_(buffer) {
-  if (produced == user) {
-    mem_ = user_;
-    return;
-  }
-  mem_ = unbound(produced);
-  reorder_.emplace(dnnl::reorder::primitive_desc(mem_, user_));
+    : user_(unbound(user)), mem_(primitive_side(user_, produced)), buffer_(buffer) {
+  if (mem_ != user_) reorder_.emplace(dnnl::reorder::primitive_desc(mem_, user_));
 }
 
 const dnnl::memory& StagedOut::target(Tensor& t, bool load) {
